@@ -1,0 +1,301 @@
+"""The save-flow state machine: every transition rule, as a table of small pure handlers.
+
+Rules: standard library plus `flows.*` and `offers.model`; no I/O, no clock, no randomness.
+`decide` is the only way state changes; `replay` folds a stored event log back into state.
+
+Exceptions::
+
+    FlowError
+    ├── InvalidTransition   this event means nothing in this step (e.g. a double-clicked "Accept")
+    └── InvalidInput        the event is allowed here but its data is not (unknown reason, missing text)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from flows.effects import ApplyOffer, CancelSubscription, Effect, idempotency_key
+from flows.events import (
+    CancelApplied,
+    CancelConfirmed,
+    CancelFailed,
+    CancelRequested,
+    Closed,
+    Continued,
+    Event,
+    FeedbackGiven,
+    OfferAccepted,
+    OfferApplied,
+    OfferDeclined,
+    OfferFailed,
+    ReasonChosen,
+    Started,
+    WentBack,
+)
+from flows.model import (
+    USER_STEPS,
+    CustomerContext,
+    FlowDefinition,
+    FlowState,
+    FollowUp,
+    Notice,
+    Outcome,
+    SessionId,
+    StepKind,
+)
+from flows.routing import route_offers
+
+
+class FlowError(Exception):
+    """Base of the flow engine's errors."""
+
+
+class InvalidTransition(FlowError):
+    def __init__(self, step: StepKind, event: Event) -> None:
+        super().__init__(f"{type(event).__name__} is not accepted in step {step}")
+        self.step = step
+        self.event = event
+
+
+class InvalidInput(FlowError):
+    """`field` names the form field at fault; `message` is safe to show to the user."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    state: FlowState
+    effects: tuple[Effect, ...] = ()
+
+
+Handler = Callable[[FlowDefinition, FlowState, Event, CustomerContext], Decision]
+
+MAX_TEXT = 2000
+
+
+def initial_state(session_id: SessionId) -> FlowState:
+    return FlowState(session_id=session_id)
+
+
+# ---------------------------------------------------------------------------- helpers
+def _first_step(definition: FlowDefinition) -> StepKind | None:
+    if definition.loss_aversion:
+        return StepKind.LOSS_AVERSION
+    if definition.survey:
+        return StepKind.SURVEY
+    return None
+
+
+def _to_cancel_path(definition: FlowDefinition, state: FlowState) -> Decision:
+    """After the offers: feedback if enabled, then confirm if enabled, else cancel right away."""
+    if definition.feedback and state.feedback is None and state.step is not StepKind.FEEDBACK:
+        return Decision(dataclasses.replace(state, step=StepKind.FEEDBACK, current_offer=None))
+    if definition.confirm:
+        return Decision(dataclasses.replace(state, step=StepKind.CONFIRM, current_offer=None))
+    return _cancel(definition, dataclasses.replace(state, current_offer=None))
+
+
+def _cancel(definition: FlowDefinition, state: FlowState) -> Decision:
+    effect = CancelSubscription(
+        at_period_end=definition.cancel_at_period_end,
+        reason=state.reason,
+        comment=state.comment,
+        idempotency_key=idempotency_key(state.session_id, "cancel", state.attempt),
+    )
+    return Decision(dataclasses.replace(state, step=StepKind.CANCEL_PENDING, notice=None), (effect,))
+
+
+def _show_next_offer(definition: FlowDefinition, state: FlowState) -> Decision:
+    if state.offer_queue:
+        offer_id, *rest = state.offer_queue
+        return Decision(
+            dataclasses.replace(
+                state,
+                step=StepKind.OFFER,
+                current_offer=offer_id,
+                offer_queue=tuple(rest),
+                offers_shown=(*state.offers_shown, offer_id),
+            )
+        )
+    return _to_cancel_path(definition, state)
+
+
+def _enter_offers(definition: FlowDefinition, state: FlowState, ctx: CustomerContext, event: Event) -> Decision:
+    queue = route_offers(definition, state.reason, ctx, event.at)
+    queue = tuple(o for o in queue if o not in state.offers_declined)
+    return _show_next_offer(definition, dataclasses.replace(state, offer_queue=queue))
+
+
+def _clean_text(field: str, text: str) -> str:
+    cleaned = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    if len(cleaned) > MAX_TEXT:
+        raise InvalidInput(field, f"Please keep this under {MAX_TEXT} characters.")
+    return cleaned
+
+
+# ---------------------------------------------------------------------------- handlers
+def _on_started(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    first = _first_step(d)
+    if first is None:
+        return _enter_offers(d, s, ctx, e)
+    return Decision(dataclasses.replace(s, step=first))
+
+
+def _on_continued(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    if d.survey:
+        return Decision(dataclasses.replace(s, step=StepKind.SURVEY))
+    return _enter_offers(d, s, ctx, e)
+
+
+def _on_reason(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    assert isinstance(e, ReasonChosen)
+    reason = d.reason(e.reason)
+    if reason is None:
+        raise InvalidInput("reason", "Please choose one of the reasons.")
+    comment = _clean_text("comment", e.comment) if reason.follow_up is not FollowUp.NONE else ""
+    if reason.follow_up is FollowUp.REQUIRED and not comment:
+        raise InvalidInput("comment", "Please tell us a little more.")
+    chosen = dataclasses.replace(s, reason=reason.id, comment=comment or None, notice=None)
+    return _enter_offers(d, chosen, ctx, e)
+
+
+def _on_offer_accepted(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    assert isinstance(e, OfferAccepted)
+    offer = d.offer(e.offer_id)
+    if e.offer_id != s.current_offer or offer is None:
+        raise InvalidTransition(s.step, e)
+    key = idempotency_key(s.session_id, f"offer:{offer.id}", s.attempt)
+    pending = dataclasses.replace(s, step=StepKind.OFFER_PENDING, accepted_offer=offer.id, notice=None)
+    return Decision(pending, (ApplyOffer(offer=offer, idempotency_key=key),))
+
+
+def _on_offer_declined(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    assert isinstance(e, OfferDeclined)
+    if e.offer_id != s.current_offer:
+        raise InvalidTransition(s.step, e)
+    declined = dataclasses.replace(s, offers_declined=(*s.offers_declined, e.offer_id), current_offer=None, notice=None)
+    return _show_next_offer(d, declined)
+
+
+def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    assert isinstance(e, OfferApplied)
+    if e.offer_id != s.accepted_offer:
+        raise InvalidTransition(s.step, e)
+    return Decision(dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.SAVED, notice=None))
+
+
+def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    assert isinstance(e, OfferFailed)
+    if e.offer_id != s.accepted_offer:
+        raise InvalidTransition(s.step, e)
+    back = dataclasses.replace(s, step=StepKind.OFFER, accepted_offer=None)
+    if not e.definitive:
+        # Transient: the same offer stays up; a retry reuses the same key.
+        return Decision(dataclasses.replace(back, notice=Notice.OFFER_FAILED))
+    # Definitive: this offer cannot be applied; move on to the next one (fresh key for any retry).
+    moved = dataclasses.replace(
+        back, attempt=s.attempt + 1, offers_declined=(*s.offers_declined, e.offer_id), current_offer=None
+    )
+    decision = _show_next_offer(d, moved)
+    return Decision(dataclasses.replace(decision.state, notice=Notice.OFFER_UNAVAILABLE), decision.effects)
+
+
+def _on_feedback(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    assert isinstance(e, FeedbackGiven)
+    given = dataclasses.replace(s, feedback=_clean_text("feedback", e.text))
+    if d.confirm:
+        return Decision(dataclasses.replace(given, step=StepKind.CONFIRM))
+    return _cancel(d, given)
+
+
+def _on_cancel_requested(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    if not d.cancel_always_available:
+        raise InvalidTransition(s.step, e)
+    # Click-to-cancel: straight to the confirm step (or cancel right away without one).
+    if d.confirm:
+        return Decision(dataclasses.replace(s, step=StepKind.CONFIRM, current_offer=None, notice=None))
+    return _cancel(d, s)
+
+
+def _on_cancel_confirmed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    return _cancel(d, s)
+
+
+def _on_cancel_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    return Decision(dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.CANCELLED, notice=None))
+
+
+def _on_cancel_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    assert isinstance(e, CancelFailed)
+    attempt = s.attempt + 1 if e.definitive else s.attempt
+    return Decision(dataclasses.replace(s, step=StepKind.CONFIRM, notice=Notice.CANCEL_FAILED, attempt=attempt))
+
+
+def _on_went_back(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    if s.step is StepKind.SURVEY and d.loss_aversion:
+        return Decision(dataclasses.replace(s, step=StepKind.LOSS_AVERSION, notice=None))
+    if s.step is not StepKind.SURVEY and d.survey:
+        # Back to the survey: the reason and its offers are chosen again; declines are remembered.
+        return Decision(
+            dataclasses.replace(s, step=StepKind.SURVEY, current_offer=None, offer_queue=(), notice=None, feedback=None)
+        )
+    raise InvalidTransition(s.step, e)
+
+
+def _on_closed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    return Decision(dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.ABANDONED, current_offer=None))
+
+
+_ANY_USER_STEP: dict[type[Event], Handler] = {
+    CancelRequested: _on_cancel_requested,
+    Closed: _on_closed,
+}
+
+TRANSITIONS: dict[StepKind, dict[type[Event], Handler]] = {
+    StepKind.NEW: {Started: _on_started},
+    StepKind.LOSS_AVERSION: {Continued: _on_continued, **_ANY_USER_STEP},
+    StepKind.SURVEY: {ReasonChosen: _on_reason, WentBack: _on_went_back, **_ANY_USER_STEP},
+    StepKind.OFFER: {
+        OfferAccepted: _on_offer_accepted,
+        OfferDeclined: _on_offer_declined,
+        WentBack: _on_went_back,
+        **_ANY_USER_STEP,
+    },
+    StepKind.OFFER_PENDING: {OfferApplied: _on_offer_applied, OfferFailed: _on_offer_failed},
+    StepKind.FEEDBACK: {FeedbackGiven: _on_feedback, WentBack: _on_went_back, **_ANY_USER_STEP},
+    StepKind.CONFIRM: {CancelConfirmed: _on_cancel_confirmed, WentBack: _on_went_back, Closed: _on_closed},
+    StepKind.CANCEL_PENDING: {CancelApplied: _on_cancel_applied, CancelFailed: _on_cancel_failed},
+    StepKind.DONE: {},
+}
+assert set(TRANSITIONS) == set(StepKind), "every step needs a row in TRANSITIONS"
+assert set(TRANSITIONS) >= USER_STEPS
+
+
+def decide(definition: FlowDefinition, state: FlowState, event: Event, ctx: CustomerContext) -> Decision:
+    """Apply one event to the state and say which billing effects must now run.
+
+    Raises:
+        InvalidTransition: the event is not accepted in the current step.
+        InvalidInput: the event's data is not acceptable (the step stays as it was).
+    """
+    handler = TRANSITIONS[state.step].get(type(event))
+    if handler is None:
+        raise InvalidTransition(state.step, event)
+    decision = handler(definition, state, event, ctx)
+    return Decision(dataclasses.replace(decision.state, version=state.version + 1), decision.effects)
+
+
+def replay(
+    definition: FlowDefinition, ctx: CustomerContext, session_id: SessionId, events: Iterable[Event]
+) -> FlowState:
+    """Fold a stored event log back into state (the log only holds events `decide` accepted)."""
+    state = initial_state(session_id)
+    for event in events:
+        state = decide(definition, state, event, ctx).state
+    return state

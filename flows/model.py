@@ -1,0 +1,121 @@
+"""The save flow's vocabulary: steps, outcomes, the flow definition (data) and the session state.
+
+Rules: standard library and `offers.model` / `offers.ports` / `offers.eligibility` only. Everything
+is frozen; state changes are `dataclasses.replace` inside `flows.machine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NewType
+
+from offers.eligibility import EligibilityPolicy, Redemption
+from offers.model import Offer, OfferId
+from offers.ports import SubscriptionSnapshot
+
+SessionId = NewType("SessionId", str)
+ReasonId = NewType("ReasonId", str)
+
+
+class StepKind(StrEnum):
+    NEW = "new"  # created, not yet shown
+    LOSS_AVERSION = "loss_aversion"
+    SURVEY = "survey"
+    OFFER = "offer"
+    OFFER_PENDING = "offer_pending"  # the billing call for an accepted offer is in flight
+    FEEDBACK = "feedback"
+    CONFIRM = "confirm"
+    CANCEL_PENDING = "cancel_pending"  # the billing cancellation is in flight
+    DONE = "done"
+
+
+USER_STEPS = frozenset({StepKind.LOSS_AVERSION, StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM})
+PENDING_STEPS = frozenset({StepKind.OFFER_PENDING, StepKind.CANCEL_PENDING})
+
+
+class Outcome(StrEnum):
+    SAVED = "saved"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+
+
+class FollowUp(StrEnum):
+    """Whether a reason asks for free text after it is picked."""
+
+    NONE = "none"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+class Notice(StrEnum):
+    """A message the current step shows after something went wrong (never raw error text)."""
+
+    OFFER_FAILED = "offer_failed"
+    OFFER_UNAVAILABLE = "offer_unavailable"
+    CANCEL_FAILED = "cancel_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonDef:
+    id: ReasonId
+    label: str
+    offer_ids: tuple[OfferId, ...] = ()
+    follow_up: FollowUp = FollowUp.OPTIONAL
+    follow_up_prompt: str = "Anything you'd like to add?"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowDefinition:
+    """One version of a save flow, as CS configures it. Pure data; stored as JSON."""
+
+    key: str
+    reasons: tuple[ReasonDef, ...]
+    offers: tuple[Offer, ...]
+    loss_aversion: bool = True
+    survey: bool = True
+    feedback: bool = False
+    confirm: bool = True
+    final_offer_id: OfferId | None = None
+    max_offers: int = 2
+    cancel_always_available: bool = True
+    cancel_at_period_end: bool = True
+
+    def reason(self, reason_id: ReasonId) -> ReasonDef | None:
+        return next((r for r in self.reasons if r.id == reason_id), None)
+
+    def offer(self, offer_id: OfferId) -> Offer | None:
+        return next((o for o in self.offers if o.id == offer_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerContext:
+    """What the engine may know about the customer, fixed when the session starts."""
+
+    snapshot: SubscriptionSnapshot
+    history: tuple[Redemption, ...] = ()
+    policy: EligibilityPolicy = field(default_factory=EligibilityPolicy)
+    holdout: bool = False  # experiment holdout arm: the flow shows no offers
+    test_mode: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FlowState:
+    session_id: SessionId
+    step: StepKind = StepKind.NEW
+    reason: ReasonId | None = None
+    comment: str | None = None
+    offer_queue: tuple[OfferId, ...] = ()  # offers still to show, best first
+    current_offer: OfferId | None = None
+    offers_shown: tuple[OfferId, ...] = ()
+    offers_declined: tuple[OfferId, ...] = ()
+    accepted_offer: OfferId | None = None
+    feedback: str | None = None
+    outcome: Outcome | None = None
+    notice: Notice | None = None
+    attempt: int = 1  # bumped after a definitive billing failure, so the next try gets a fresh key
+    version: int = 0  # number of events applied; optimistic concurrency in the shell
+
+    @property
+    def finished(self) -> bool:
+        return self.step is StepKind.DONE

@@ -1,0 +1,63 @@
+"""Offer catalogue, pure eligibility rules and the billing port (providers live in offers.providers).
+
+Rules: standard library only, except `offers.providers.stripe` which may import `stripe`.
+"""
+
+from offers.apply import add_months, apply_offer
+from offers.eligibility import EligibilityPolicy, Ineligibility, Redemption, eligible_offers, ineligibility
+from offers.model import (
+    OFFER_TYPES,
+    DiscountOffer,
+    DowngradeOffer,
+    Offer,
+    OfferCopy,
+    OfferId,
+    OfferKind,
+    OfferResult,
+    PauseBehavior,
+    PauseOffer,
+    TrainingOffer,
+    TrialExtensionOffer,
+)
+from offers.ports import (
+    BillingError,
+    BillingProvider,
+    IdempotencyConflict,
+    OfferNotApplicable,
+    ProviderRejected,
+    ProviderUnavailable,
+    SubscriptionNotFound,
+    SubscriptionSnapshot,
+    SubscriptionStatus,
+)
+
+__all__ = (
+    "OFFER_TYPES",
+    "BillingError",
+    "BillingProvider",
+    "DiscountOffer",
+    "DowngradeOffer",
+    "EligibilityPolicy",
+    "IdempotencyConflict",
+    "Ineligibility",
+    "Offer",
+    "OfferCopy",
+    "OfferId",
+    "OfferKind",
+    "OfferNotApplicable",
+    "OfferResult",
+    "PauseBehavior",
+    "PauseOffer",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "Redemption",
+    "SubscriptionNotFound",
+    "SubscriptionSnapshot",
+    "SubscriptionStatus",
+    "TrainingOffer",
+    "TrialExtensionOffer",
+    "add_months",
+    "apply_offer",
+    "eligible_offers",
+    "ineligibility",
+)

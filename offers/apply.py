@@ -1,0 +1,78 @@
+"""Turns an accepted offer into exactly one billing-port call and describes the result.
+
+Rules: `offers.model` and `offers.ports` only; no clock (time is passed in), no provider import.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from offers.model import (
+    DiscountOffer,
+    DowngradeOffer,
+    Offer,
+    OfferResult,
+    PauseOffer,
+    TrainingOffer,
+    TrialExtensionOffer,
+)
+
+if TYPE_CHECKING:
+    from offers.ports import BillingProvider, SubscriptionSnapshot
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day-of-month `months` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def pause_resumes_at(offer: PauseOffer, now: datetime) -> datetime:
+    return add_months(now, offer.months)
+
+
+def trial_end_after_extension(offer: TrialExtensionOffer, snapshot: SubscriptionSnapshot, now: datetime) -> datetime:
+    base = snapshot.trial_end if snapshot.trial_end and snapshot.trial_end > now else now
+    return base + timedelta(days=offer.days)
+
+
+async def apply_offer(
+    billing: BillingProvider,
+    offer: Offer,
+    snapshot: SubscriptionSnapshot,
+    *,
+    now: datetime,
+    idempotency_key: str,
+) -> OfferResult:
+    """Apply `offer` to the subscription in `snapshot` with one idempotent billing call.
+
+    Raises:
+        BillingError: any subclass from `offers.ports`; nothing was applied unless the provider
+            later replays the same key.
+    """
+    sub = snapshot.id
+    if isinstance(offer, PauseOffer):
+        resumes_at = pause_resumes_at(offer, now)
+        await billing.pause(sub, resumes_at=resumes_at, behavior=offer.behavior, idempotency_key=idempotency_key)
+        summary = f"Paused for {offer.months} month{'s' if offer.months != 1 else ''}"
+        return OfferResult(offer.id, offer.kind, f"{summary}, resumes {resumes_at:%Y-%m-%d}")
+    if isinstance(offer, DowngradeOffer):
+        await billing.change_price(
+            sub, price_id=offer.price_id, at_period_end=offer.at_period_end, idempotency_key=idempotency_key
+        )
+        when = f"from {snapshot.current_period_end:%Y-%m-%d}" if offer.at_period_end else "now"
+        return OfferResult(offer.id, offer.kind, f"Moved to {offer.plan_name} {when}")
+    if isinstance(offer, TrialExtensionOffer):
+        trial_end = trial_end_after_extension(offer, snapshot, now)
+        await billing.extend_trial(sub, trial_end=trial_end, idempotency_key=idempotency_key)
+        return OfferResult(offer.id, offer.kind, f"Trial extended to {trial_end:%Y-%m-%d}")
+    if isinstance(offer, DiscountOffer):
+        await billing.apply_discount(sub, coupon_id=offer.coupon_id, idempotency_key=idempotency_key)
+        return OfferResult(offer.id, offer.kind, f"{offer.percent_off}% off for {offer.duration_months} months")
+    if isinstance(offer, TrainingOffer):
+        return OfferResult(offer.id, offer.kind, "Session with our team requested", booking_url=offer.booking_url)
+    raise TypeError(f"unknown offer type {type(offer).__name__}")  # pragma: no cover - exhaustive union

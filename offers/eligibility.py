@@ -1,0 +1,115 @@
+"""Pure eligibility rules: may this offer be shown to this customer right now?
+
+Rules: standard library and `offers.model` / `offers.ports` only. Every rule is a small
+function returning an `Ineligibility` (why not) or None, so the admin can show why an offer
+was skipped and tests can pin each boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from offers.model import (
+    DiscountOffer,
+    DowngradeOffer,
+    Offer,
+    OfferId,
+    OfferKind,
+    PauseOffer,
+    TrialExtensionOffer,
+)
+from offers.ports import SubscriptionSnapshot, SubscriptionStatus
+
+
+class Ineligibility(StrEnum):
+    SUBSCRIPTION_ENDED = "subscription_ended"
+    COOLDOWN = "cooldown"
+    MAX_REDEMPTIONS = "max_redemptions"
+    NOT_TRIALING = "not_trialing"
+    NOT_CHEAPER = "not_cheaper"
+    ALREADY_PAUSED = "already_paused"
+    DISCOUNT_STACKING = "discount_stacking"
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """An offer this customer accepted before (from our own session history)."""
+
+    offer_id: OfferId
+    kind: OfferKind
+    at: datetime
+
+
+def _default_cooldowns() -> dict[OfferKind, int]:
+    return {
+        OfferKind.PAUSE: 180,
+        OfferKind.DISCOUNT: 365,
+        OfferKind.TRIAL_EXTENSION: 365,
+        OfferKind.DOWNGRADE: 0,
+        OfferKind.TRAINING: 0,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityPolicy:
+    """Cooldown days per offer kind and how often one offer may be redeemed by one customer."""
+
+    cooldown_days: Mapping[OfferKind, int] = field(default_factory=_default_cooldowns)
+    max_redemptions_per_offer: int = 1
+
+
+def ineligibility(
+    offer: Offer,
+    snapshot: SubscriptionSnapshot,
+    history: Iterable[Redemption],
+    now: datetime,
+    policy: EligibilityPolicy | None = None,
+) -> Ineligibility | None:
+    """Return why `offer` may not be shown, or None when it may.
+
+    Args:
+        offer: the candidate offer.
+        snapshot: the subscription as it was when the session started.
+        history: offers this customer accepted before.
+        now: the decision time (passed in: the core reads no clock).
+        policy: cooldowns and redemption caps; the defaults suit most products.
+    """
+    policy = policy or EligibilityPolicy()
+    past = tuple(history)
+    if not snapshot.is_live or snapshot.cancel_at_period_end:
+        return Ineligibility.SUBSCRIPTION_ENDED
+    if sum(1 for r in past if r.offer_id == offer.id) >= policy.max_redemptions_per_offer:
+        return Ineligibility.MAX_REDEMPTIONS
+    cooldown = timedelta(days=policy.cooldown_days.get(offer.kind, 0))
+    if cooldown and any(r.kind == offer.kind and now - r.at < cooldown for r in past):
+        return Ineligibility.COOLDOWN
+    return _kind_rule(offer, snapshot, now)
+
+
+def _kind_rule(offer: Offer, snapshot: SubscriptionSnapshot, now: datetime) -> Ineligibility | None:
+    if isinstance(offer, TrialExtensionOffer) and snapshot.status is not SubscriptionStatus.TRIALING:
+        return Ineligibility.NOT_TRIALING
+    if isinstance(offer, DowngradeOffer) and (
+        offer.price_id == snapshot.price_id or offer.amount_cents >= snapshot.amount_cents
+    ):
+        return Ineligibility.NOT_CHEAPER
+    if isinstance(offer, PauseOffer) and snapshot.paused_until is not None and snapshot.paused_until > now:
+        return Ineligibility.ALREADY_PAUSED
+    if isinstance(offer, DiscountOffer) and snapshot.discount_coupon_ids:
+        return Ineligibility.DISCOUNT_STACKING
+    return None
+
+
+def eligible_offers(
+    offers: Iterable[Offer],
+    snapshot: SubscriptionSnapshot,
+    history: Iterable[Redemption],
+    now: datetime,
+    policy: EligibilityPolicy | None = None,
+) -> tuple[Offer, ...]:
+    """The offers from `offers`, in their order, that pass every rule."""
+    past = tuple(history)
+    return tuple(o for o in offers if ineligibility(o, snapshot, past, now, policy) is None)

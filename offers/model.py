@@ -1,0 +1,107 @@
+"""The offer catalogue: what a salvage offer is, as plain frozen data.
+
+Rules: standard library only. Offers carry their own user-facing copy; how an offer becomes a
+billing call lives in `offers.apply`, whether it may be shown lives in `offers.eligibility`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NewType
+
+OfferId = NewType("OfferId", str)
+
+
+class OfferKind(StrEnum):
+    PAUSE = "pause"
+    DOWNGRADE = "downgrade"
+    TRIAL_EXTENSION = "trial_extension"
+    TRAINING = "training"
+    DISCOUNT = "discount"
+
+
+class PauseBehavior(StrEnum):
+    """What Stripe does with invoices while collection is paused."""
+
+    VOID = "void"
+    KEEP_AS_DRAFT = "keep_as_draft"
+    MARK_UNCOLLECTIBLE = "mark_uncollectible"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCopy:
+    """What the cancelling user reads on the offer card."""
+
+    title: str
+    body: str
+    accept_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class PauseOffer:
+    id: OfferId
+    copy: OfferCopy
+    months: int
+    behavior: PauseBehavior = PauseBehavior.VOID
+    kind: OfferKind = field(default=OfferKind.PAUSE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DowngradeOffer:
+    id: OfferId
+    copy: OfferCopy
+    price_id: str
+    plan_name: str
+    amount_cents: int
+    at_period_end: bool = False
+    kind: OfferKind = field(default=OfferKind.DOWNGRADE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialExtensionOffer:
+    id: OfferId
+    copy: OfferCopy
+    days: int
+    kind: OfferKind = field(default=OfferKind.TRIAL_EXTENSION, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingOffer:
+    """A call or training session with the CS team: no billing change."""
+
+    id: OfferId
+    copy: OfferCopy
+    booking_url: str
+    kind: OfferKind = field(default=OfferKind.TRAINING, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountOffer:
+    id: OfferId
+    copy: OfferCopy
+    coupon_id: str
+    percent_off: int
+    duration_months: int
+    kind: OfferKind = field(default=OfferKind.DISCOUNT, init=False)
+
+
+Offer = PauseOffer | DowngradeOffer | TrialExtensionOffer | TrainingOffer | DiscountOffer
+
+OFFER_TYPES: dict[OfferKind, type[Offer]] = {
+    OfferKind.PAUSE: PauseOffer,
+    OfferKind.DOWNGRADE: DowngradeOffer,
+    OfferKind.TRIAL_EXTENSION: TrialExtensionOffer,
+    OfferKind.TRAINING: TrainingOffer,
+    OfferKind.DISCOUNT: DiscountOffer,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OfferResult:
+    """What applying an offer changed, in words the done step and the admin can show."""
+
+    offer_id: OfferId
+    kind: OfferKind
+    summary: str
+    booking_url: str | None = None

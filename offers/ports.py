@@ -1,0 +1,112 @@
+"""The billing port: the one interface every billing system (Stripe, in-memory) implements.
+
+Rules: standard library only; owned by its consumers (flows and the service use cases).
+
+Exception hierarchy::
+
+    BillingError                    base; never shown raw to end users
+    ├── ProviderUnavailable         network/timeout/5xx: retry later with the SAME idempotency key
+    ├── ProviderRejected            the provider refused the request definitively (card, invalid request)
+    ├── OfferNotApplicable          the subscription's state makes the offer impossible (e.g. not trialing)
+    ├── SubscriptionNotFound        no such subscription at the provider
+    └── IdempotencyConflict         the same key was reused with different parameters (a bug on our side)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class SubscriptionStatus(StrEnum):
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+    UNPAID = "unpaid"
+    INCOMPLETE = "incomplete"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSnapshot:
+    """The handful of subscription facts the flow needs; deliberately not a Stripe mirror."""
+
+    id: str
+    customer_id: str
+    status: SubscriptionStatus
+    price_id: str
+    amount_cents: int
+    currency: str
+    interval: str
+    current_period_end: datetime
+    trial_end: datetime | None = None
+    paused_until: datetime | None = None
+    discount_coupon_ids: tuple[str, ...] = ()
+    cancel_at_period_end: bool = False
+    canceled_at: datetime | None = None
+    scheduled_price_id: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Still subscribed (paused or not), i.e. not cancelled or about to end."""
+        return self.status not in (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE)
+
+
+class BillingError(Exception):
+    """Base of every billing failure. `message` is safe for logs, not for end users."""
+
+
+class ProviderUnavailable(BillingError):
+    """Transient: the call may or may not have happened; retry with the same idempotency key."""
+
+
+class ProviderRejected(BillingError):
+    """Definitive refusal; a retry needs a new attempt number (and so a new key)."""
+
+
+class OfferNotApplicable(BillingError):
+    """The subscription's state makes this change impossible."""
+
+
+class SubscriptionNotFound(BillingError):
+    """The provider has no such subscription."""
+
+
+class IdempotencyConflict(BillingError):
+    """An idempotency key was reused with different parameters."""
+
+
+class BillingProvider(Protocol):
+    """Async billing operations. Every write carries a deterministic idempotency key."""
+
+    async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot: ...
+
+    async def pause(
+        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
+    ) -> SubscriptionSnapshot: ...
+
+    async def resume(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot: ...
+
+    async def change_price(
+        self, subscription_id: str, *, price_id: str, at_period_end: bool, idempotency_key: str
+    ) -> SubscriptionSnapshot: ...
+
+    async def extend_trial(
+        self, subscription_id: str, *, trial_end: datetime, idempotency_key: str
+    ) -> SubscriptionSnapshot: ...
+
+    async def apply_discount(
+        self, subscription_id: str, *, coupon_id: str, idempotency_key: str
+    ) -> SubscriptionSnapshot: ...
+
+    async def cancel(
+        self,
+        subscription_id: str,
+        *,
+        at_period_end: bool,
+        reason: str | None,
+        comment: str | None,
+        idempotency_key: str,
+    ) -> SubscriptionSnapshot: ...

@@ -1,0 +1,1 @@
+"""Billing providers: adapters implementing `offers.ports.BillingProvider`; picked only by service.app."""
