@@ -1,0 +1,1 @@
+"""Staff GUI (htmx + Jinja): login, sessions, and later analytics and the flow editor."""

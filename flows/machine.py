@@ -187,7 +187,8 @@ def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCo
     assert isinstance(e, OfferApplied)
     if e.offer_id != s.accepted_offer:
         raise InvalidTransition(s.step, e)
-    return Decision(dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.SAVED, notice=None))
+    done = dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.SAVED, notice=None, result_summary=e.summary)
+    return Decision(done)
 
 
 def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
@@ -228,7 +229,11 @@ def _on_cancel_confirmed(d: FlowDefinition, s: FlowState, e: Event, ctx: Custome
 
 
 def _on_cancel_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
-    return Decision(dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.CANCELLED, notice=None))
+    assert isinstance(e, CancelApplied)
+    done = dataclasses.replace(
+        s, step=StepKind.DONE, outcome=Outcome.CANCELLED, notice=None, cancel_effective_at=e.effective_at
+    )
+    return Decision(done)
 
 
 def _on_cancel_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:

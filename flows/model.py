@@ -7,6 +7,7 @@ is frozen; state changes are `dataclasses.replace` inside `flows.machine`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import NewType
 
@@ -112,6 +113,8 @@ class FlowState:
     accepted_offer: OfferId | None = None
     feedback: str | None = None
     outcome: Outcome | None = None
+    result_summary: str | None = None  # what the applied offer changed, for the done step
+    cancel_effective_at: datetime | None = None
     notice: Notice | None = None
     attempt: int = 1  # bumped after a definitive billing failure, so the next try gets a fresh key
     version: int = 0  # number of events applied; optimistic concurrency in the shell

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class SubscriptionStatus(StrEnum):
@@ -78,6 +78,7 @@ class IdempotencyConflict(BillingError):
     """An idempotency key was reused with different parameters."""
 
 
+@runtime_checkable  # Litestar validates injected dependencies against their annotation
 class BillingProvider(Protocol):
     """Async billing operations. Every write carries a deterministic idempotency key."""
 

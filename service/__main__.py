@@ -1,0 +1,125 @@
+"""Command line: `python -m service {migrate,seed,serve,sweep,create-admin}`.
+
+Rules: an entry point; reads the environment once through `Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from datetime import UTC, datetime
+
+from flows import default_definition
+from service.settings import Settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _migrate() -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards(app_name="all")
+    if not result.success:
+        raise SystemExit(f"migrations failed: {result.message}")
+
+
+async def _seed(settings: Settings) -> None:
+    """Publish the default flow (if none yet) and create the demo admin (if demo mode and none yet)."""
+    from admin.auth import create_staff_user
+    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+    from service.db.repositories import publish_version, published_version
+    from service.db.tables import StaffUser
+
+    engine = create_engine(settings.database)
+    bind_tables(engine)
+    await open_engine(engine)
+    try:
+        if await published_version("default") is None:
+            await publish_version(default_definition(), _now(), note="Shipped default flow")
+            print("Published the default save flow (version 1).")
+        if settings.demo and settings.demo_admin_password:
+            if not await StaffUser.exists().where(StaffUser.email == settings.demo_admin_email):
+                await create_staff_user(settings.demo_admin_email, settings.demo_admin_password, "admin", _now())
+            print(
+                f"\n  Demo host app: {settings.public_url}/\n  Admin:         {settings.public_url}/admin   login {settings.demo_admin_email} / {settings.demo_admin_password}\n"
+            )
+    finally:
+        await close_engine(engine)
+
+
+async def _sweep(settings: Settings) -> None:
+    from service.app import build_billing, utc_now
+    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+    from service.use_cases.sessions import sweep_pending
+
+    engine = create_engine(settings.database)
+    bind_tables(engine)
+    await open_engine(engine)
+    try:
+        done = await sweep_pending(billing=build_billing(settings, utc_now), clock=utc_now)
+        print(f"Finished {done} pending billing operation(s).")
+    finally:
+        await close_engine(engine)
+
+
+async def _create_admin(settings: Settings, email: str, role: str) -> None:
+    from admin.auth import create_staff_user
+    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+
+    password = os.environ.get("SAVEFLOW_NEW_ADMIN_PASSWORD") or getpass.getpass("Password (10+ characters): ")
+    engine = create_engine(settings.database)
+    bind_tables(engine)
+    await open_engine(engine)
+    try:
+        await create_staff_user(email, password, role, _now())
+    finally:
+        await close_engine(engine)
+    print(f"Created {role} {email}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service", description="Save-flow service commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("seed", help="publish the default flow; in demo mode create the demo admin and print it")
+    serve = sub.add_parser("serve", help="run the web server (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    sub.add_parser("sweep", help="finish billing operations a crash left pending")
+    create = sub.add_parser("create-admin", help="create a staff user")
+    create.add_argument("email")
+    create.add_argument("--role", choices=["viewer", "editor", "admin"], default="admin")
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        asyncio.run(_migrate())
+        return 0
+    settings = Settings.from_env(os.environ)
+    if args.command == "seed":
+        asyncio.run(_seed(settings))
+    elif args.command == "sweep":
+        asyncio.run(_sweep(settings))
+    elif args.command == "create-admin":
+        asyncio.run(_create_admin(settings, args.email, args.role))
+    elif args.command == "serve":
+        import uvicorn
+
+        uvicorn.run(
+            "service.asgi:create",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

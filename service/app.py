@@ -1,0 +1,176 @@
+"""The composition root: `create_app(settings)` picks the adapters and registers every route.
+
+Rules: the only module that may import `offers.providers` and `admin` (import-linter enforces it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders, State
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from offers import BillingProvider
+from offers.providers.memory import InMemoryBillingProvider, Price
+from service import demo
+from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+from service.http import demo as demo_http
+from service.http._widget_view import money
+from service.http.health import health
+from service.http.widget import WidgetController
+from service.settings import Settings
+from service.use_cases.sessions import sweep_pending
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+SWEEP_EVERY_SECONDS = 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingProvider:
+    """No Stripe key → the in-memory provider, loaded with the demo customers."""
+    provider = InMemoryBillingProvider(clock=clock)
+    for p in demo.DEMO_PRICES:
+        provider.add_price(Price(p.id, p.amount_cents, interval=p.interval))
+    provider.coupons.update(demo.DEMO_COUPONS)
+    now = clock()
+    for customer in demo.DEMO_CUSTOMERS:
+        provider.add_subscription(demo.subscription_of(customer, now))
+    return provider
+
+
+def build_templates() -> TemplateConfig[JinjaTemplateEngine]:
+    env = Environment(
+        loader=FileSystemLoader(ROOT / "templates"),
+        undefined=StrictUndefined,  # a missing variable fails loudly in tests instead of rendering blank
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        auto_reload=False,
+    )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.filters["money"] = money
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Litestar:
+    from admin.routes import admin_router  # the admin is registered here and only here
+
+    engine = create_engine(settings.database)
+    bind_tables(engine)
+    billing = build_billing(settings, clock)
+    widget_csp, page_csp = _csp(settings)
+
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_SECONDS)
+            try:
+                await sweep_pending(billing=billing, clock=clock)
+            except Exception:
+                log.exception("background sweep failed; retrying on the next tick")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await open_engine(engine)
+        sweeper = asyncio.create_task(sweep_forever())
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await close_engine(engine)
+
+    route_handlers: list[Any] = [
+        WidgetController,
+        health,
+        admin_router(),
+        create_static_files_router(path="/static", directories=[ROOT / "service" / "static"], name="static"),
+    ]
+    if settings.demo:
+        route_handlers.append(demo_http.demo_home)
+
+    app = Litestar(
+        route_handlers=route_handlers,
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "billing": Provide(lambda: billing, sync_to_thread=False),
+            "clock": Provide(lambda: clock, sync_to_thread=False),
+        },
+        template_config=build_templates(),
+        plugins=[HTMXPlugin()],
+        csrf_config=CSRFConfig(
+            secret=settings.session_secret,
+            cookie_name="sf_csrf",
+            cookie_path="/admin",
+            header_name="x-csrftoken",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="strict",
+            exclude=["^/w/", "^/static/", "^/health", "^/schema", "^/$"],
+        ),
+        openapi_config=OpenAPIConfig(title="Save flow", version="0.1.0", path="/schema"),
+        exception_handlers={NotAuthorizedException: _not_authorized},
+        lifespan=[lifespan],
+        state=State({"settings": settings, "clock": clock, "billing": billing}),
+        middleware=[_security_headers_middleware(widget_csp, page_csp)],
+    )
+    return app
+
+
+def _csp(settings: Settings) -> tuple[str, str]:
+    base = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'self'; object-src 'none'; "
+    )
+    widget_ancestors = " ".join(("'self'", *settings.allowed_origins))
+    return base + f"frame-ancestors {widget_ancestors}", base + "frame-ancestors 'self'"
+
+
+def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    if request.url.path.startswith("/admin"):
+        return Redirect(path="/admin/login", status_code=303)
+    return Response({"detail": "Not authorised"}, status_code=401)
+
+
+def _security_headers_middleware(widget_csp: str, page_csp: str) -> Callable[[ASGIApp], ASGIApp]:
+    """CSP (frame-ancestors from the allowed host origins on /w), Referrer-Policy and nosniff on every response."""
+
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            path: str = scope["path"]
+            csp = widget_csp if path.startswith("/w/") else page_csp
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = MutableScopeHeaders.from_message(message)
+                    headers["Content-Security-Policy"] = csp
+                    headers["Referrer-Policy"] = "no-referrer" if path.startswith("/w/") else "same-origin"
+                    headers["X-Content-Type-Options"] = "nosniff"
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return middleware
+
+    return factory

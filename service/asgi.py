@@ -1,0 +1,14 @@
+"""ASGI entry point: `uvicorn --factory service.asgi:create` builds the app from the environment."""
+
+from __future__ import annotations
+
+import os
+
+from litestar import Litestar
+
+from service.app import create_app
+from service.settings import Settings
+
+
+def create() -> Litestar:
+    return create_app(Settings.from_env(os.environ))

@@ -1,0 +1,97 @@
+"""JSON codecs for the domain's frozen dataclasses (definitions, state, context, events, effects).
+
+Rules: may import msgspec, flows and offers. msgspec handles plain dataclasses; the two tagged
+unions (offers by `kind`, events by class name) are dispatched here by hand.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, TypeVar
+
+import msgspec
+
+from flows import EVENT_TYPES, CustomerContext, Effect, Event, FlowDefinition, FlowState, ReasonDef
+from flows.effects import ApplyOffer, CancelSubscription
+from offers import OFFER_TYPES, Offer, OfferKind
+
+_encoder = msgspec.json.Encoder()
+
+
+class CodecError(ValueError):
+    """Stored or submitted JSON does not match the domain types; the message says where."""
+
+
+def dumps(value: Any) -> str:
+    return _encoder.encode(value).decode()
+
+
+T = TypeVar("T")
+
+
+def _convert(data: Any, cls: type[T], where: str) -> T:
+    try:
+        return msgspec.convert(data, cls)
+    except msgspec.ValidationError as exc:
+        raise CodecError(f"{where}: {exc}") from exc
+
+
+def offer_from_builtins(data: dict[str, Any]) -> Offer:
+    try:
+        kind = OfferKind(data["kind"])
+    except (KeyError, ValueError) as exc:
+        raise CodecError(f"offer {data.get('id')!r}: unknown kind {data.get('kind')!r}") from exc
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    return _convert(fields, OFFER_TYPES[kind], f"offer {data.get('id')!r}")
+
+
+def definition_to_json(definition: FlowDefinition) -> str:
+    return dumps(definition)
+
+
+def definition_from_json(text: str | bytes) -> FlowDefinition:
+    data = msgspec.json.decode(text)
+    if not isinstance(data, dict):
+        raise CodecError("flow definition: expected an object")
+    # msgspec cannot decode a union of dataclasses, so the definition is assembled field by field.
+    hints = typing.get_type_hints(FlowDefinition)
+    unknown = data.keys() - hints.keys()
+    if unknown:
+        raise CodecError(f"flow definition: unknown fields {sorted(unknown)}")
+    fields: dict[str, Any] = {
+        name: _convert(value, hints[name], f"flow definition field {name!r}")
+        for name, value in data.items()
+        if name not in ("offers", "reasons")
+    }
+    fields["reasons"] = _convert(data.get("reasons", []), tuple[ReasonDef, ...], "reasons")
+    fields["offers"] = tuple(offer_from_builtins(o) for o in data.get("offers", []))
+    try:
+        return FlowDefinition(**fields)
+    except TypeError as exc:
+        raise CodecError(f"flow definition: {exc}") from exc
+
+
+def state_from_json(text: str | bytes) -> FlowState:
+    return _convert(msgspec.json.decode(text), FlowState, "flow state")
+
+
+def context_from_json(text: str | bytes) -> CustomerContext:
+    return _convert(msgspec.json.decode(text), CustomerContext, "customer context")
+
+
+def event_type_name(event: Event) -> str:
+    return type(event).__name__
+
+
+def event_from_json(type_name: str, payload: str | bytes) -> Event:
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise CodecError(f"unknown event type {type_name!r}")
+    return _convert(msgspec.json.decode(payload), cls, type_name)
+
+
+def effect_from_json(text: str | bytes) -> Effect:
+    data = msgspec.json.decode(text)
+    if "offer" in data:
+        return ApplyOffer(offer=offer_from_builtins(data["offer"]), idempotency_key=data["idempotency_key"])
+    return _convert(data, CancelSubscription, "cancel effect")

@@ -1,0 +1,46 @@
+"""Builds the Piccolo engine from settings, binds the tables to it, and tunes SQLite.
+
+Rules: may import piccolo and service.settings; nothing from http or use cases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+if TYPE_CHECKING:
+    from piccolo.engine.base import Engine
+
+    from service.settings import DatabaseSettings
+
+
+def create_engine(settings: DatabaseSettings) -> Engine:  # type: ignore[type-arg]
+    if settings.is_postgres:
+        return PostgresEngine(config={"dsn": settings.url})
+    Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+    # timeout = busy timeout: writers queue behind the IMMEDIATE lock instead of failing at once.
+    return SQLiteEngine(path=settings.sqlite_path, timeout=30)
+
+
+def bind_tables(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Point every table at `engine`, so the app uses its Settings' database, not piccolo_conf's."""
+    from service.db.tables import ALL_TABLES
+
+    for table in ALL_TABLES:
+        table._meta.db = engine
+
+
+async def open_engine(engine: Engine) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=20)
+    elif isinstance(engine, SQLiteEngine):
+        # WAL lets readers run beside the single writer; it is stored in the file, so once is enough.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def close_engine(engine: Engine) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()

@@ -1,0 +1,272 @@
+"""Repositories: explicit mappers between Piccolo rows and the domain's frozen dataclasses.
+
+Rules: may import piccolo, service.db.* and flows/offers types. No business decisions here:
+the use cases decide, repositories load and store. Call writes inside `unit_of_work()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from flows import CustomerContext, Effect, Event, FlowDefinition, FlowState, SessionId
+from flows.effects import ApplyOffer
+from offers import OfferId, OfferKind, Redemption
+from service.db import codec
+from service.db.tables import BillingOperation, FlowEvent, FlowSession, FlowVersion
+from service.db.uow import is_postgres
+
+
+class ConcurrentUpdate(Exception):
+    """The session changed between load and save; the caller reloads and re-renders."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    id: SessionId
+    token_jti: str
+    customer_id: str
+    subscription_id: str
+    flow_version_id: int
+    state: FlowState
+    context: CustomerContext
+    losses_json: str
+    attrs_json: str
+    locale: str
+    email: str | None
+    test_mode: bool
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOperation:
+    session_id: SessionId
+    idempotency_key: str
+    effect: Effect
+    created_at: datetime
+
+
+# ------------------------------------------------------------------------------------ flow versions
+async def published_version(flow_key: str) -> tuple[int, FlowDefinition] | None:
+    row = (
+        await FlowVersion.select(FlowVersion.id)
+        .where((FlowVersion.flow_key == flow_key) & (FlowVersion.status == "published"))
+        .order_by(FlowVersion.number, ascending=False)
+        .first()
+    )
+    if row is None:
+        return None
+    return row["id"], await definition_of_version(row["id"])
+
+
+async def definition_of_version(version_id: int) -> FlowDefinition:
+    row = await FlowVersion.select(FlowVersion.definition).where(FlowVersion.id == version_id).first()
+    if row is None:
+        raise LookupError(f"flow version {version_id} does not exist")
+    return _parse_definition(row["definition"])
+
+
+@lru_cache(maxsize=256)
+def _parse_definition(text: str) -> FlowDefinition:
+    # Versions are immutable, so the parsed definition can be cached by its exact JSON text.
+    return codec.definition_from_json(text)
+
+
+async def publish_version(definition: FlowDefinition, now: datetime, note: str = "") -> int:
+    latest = (
+        await FlowVersion.select(FlowVersion.number)
+        .where(FlowVersion.flow_key == definition.key)
+        .order_by(FlowVersion.number, ascending=False)
+        .first()
+    )
+    number = (latest["number"] if latest else 0) + 1
+    rows = await FlowVersion.insert(
+        FlowVersion(
+            flow_key=definition.key,
+            number=number,
+            status="published",
+            definition=codec.definition_to_json(definition),
+            note=note,
+            created_at=now,
+            published_at=now,
+        )
+    ).returning(FlowVersion.id)
+    version_id: int = rows[0]["id"]
+    return version_id
+
+
+# ------------------------------------------------------------------------------------ sessions
+def _to_session(row: dict[str, object]) -> StoredSession:
+    return StoredSession(
+        id=SessionId(str(row["id"])),
+        token_jti=str(row["token_jti"]),
+        customer_id=str(row["customer_id"]),
+        subscription_id=str(row["subscription_id"]),
+        flow_version_id=int(str(row["flow_version"])),
+        state=codec.state_from_json(str(row["state"])),
+        context=codec.context_from_json(str(row["context"])),
+        losses_json=str(row["losses"]),
+        attrs_json=str(row["attrs"]),
+        locale=str(row["locale"]),
+        email=str(row["email"]) if row["email"] is not None else None,
+        test_mode=bool(row["test_mode"]),
+        started_at=row["started_at"],  # type: ignore[arg-type]
+    )
+
+
+async def get_session(session_id: str, *, for_update: bool = False) -> StoredSession | None:
+    query = FlowSession.select().where(FlowSession.id == session_id)
+    if for_update and is_postgres():
+        # SQLite's IMMEDIATE transaction already serialises writers; Postgres needs the row lock.
+        query = query.lock_rows("UPDATE")
+    row = await query.first()
+    return _to_session(row) if row else None
+
+
+async def find_session_by_jti(jti: str) -> StoredSession | None:
+    row = await FlowSession.select().where(FlowSession.token_jti == jti).first()
+    return _to_session(row) if row else None
+
+
+def _state_columns(state: FlowState, definition: FlowDefinition, now: datetime) -> dict[Any, Any]:
+    offer = definition.offer(state.accepted_offer) if state.accepted_offer else None
+    return {
+        "step": state.step.value,
+        "outcome": state.outcome.value if state.outcome else None,
+        "reason": state.reason,
+        "offer_id": offer.id if offer else None,
+        "offer_kind": offer.kind.value if offer else None,
+        "state": codec.dumps(state),
+        "version": state.version,
+        "updated_at": now,
+        "finished_at": now if state.finished else None,
+    }
+
+
+async def insert_session(
+    session: StoredSession, definition: FlowDefinition, *, mrr_cents: int, plan: str, now: datetime
+) -> None:
+    await FlowSession.insert(
+        FlowSession(
+            id=session.id,
+            token_jti=session.token_jti,
+            customer_id=session.customer_id,
+            subscription_id=session.subscription_id,
+            email=session.email,
+            locale=session.locale,
+            flow_version=session.flow_version_id,
+            test_mode=session.test_mode,
+            mrr_cents=mrr_cents,
+            plan=plan,
+            context=codec.dumps(session.context),
+            losses=session.losses_json,
+            attrs=session.attrs_json,
+            started_at=session.started_at,
+            **_state_columns(session.state, definition, now),
+        )
+    )
+
+
+async def save_state(
+    session_id: str, state: FlowState, definition: FlowDefinition, *, expected_version: int, now: datetime
+) -> None:
+    updated = (
+        await FlowSession.update(_state_columns(state, definition, now))
+        .where((FlowSession.id == session_id) & (FlowSession.version == expected_version))
+        .returning(FlowSession.id)
+    )
+    if not updated:
+        raise ConcurrentUpdate(session_id)
+
+
+async def append_event(session_id: str, seq: int, event: Event) -> None:
+    await FlowEvent.insert(
+        FlowEvent(
+            session=session_id,
+            seq=seq,
+            type=codec.event_type_name(event),
+            payload=codec.dumps(event),
+            at=event.at,
+        )
+    )
+
+
+async def events_of(session_id: str) -> list[Event]:
+    rows = (
+        await FlowEvent.select(FlowEvent.type, FlowEvent.payload)
+        .where(FlowEvent.session == session_id)
+        .order_by(FlowEvent.seq)
+    )
+    return [codec.event_from_json(r["type"], r["payload"]) for r in rows]
+
+
+async def redemptions_of(customer_id: str) -> tuple[Redemption, ...]:
+    """Offers this customer accepted and we applied before (feeds eligibility cooldowns)."""
+    rows = await BillingOperation.select(
+        BillingOperation.offer_id, BillingOperation.offer_kind, BillingOperation.updated_at
+    ).where(
+        (BillingOperation.session.customer_id == customer_id)
+        & (BillingOperation.action == "offer")
+        & (BillingOperation.status == "applied")
+    )
+    return tuple(Redemption(OfferId(r["offer_id"]), OfferKind(r["offer_kind"]), r["updated_at"]) for r in rows)
+
+
+# ------------------------------------------------------------------------------------ billing operations
+async def add_pending_operation(session_id: str, effect: Effect, attempt: int, now: datetime) -> None:
+    is_offer = isinstance(effect, ApplyOffer)
+    await BillingOperation.insert(
+        BillingOperation(
+            session=session_id,
+            action="offer" if is_offer else "cancel",
+            offer_id=effect.offer.id if isinstance(effect, ApplyOffer) else None,
+            offer_kind=effect.offer.kind.value if isinstance(effect, ApplyOffer) else None,
+            idempotency_key=effect.idempotency_key,
+            attempt=attempt,
+            status="pending",
+            effect=codec.dumps(effect),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def finish_operation(key: str, *, status: str, summary: str, error: str, now: datetime) -> None:
+    await BillingOperation.update(
+        {
+            BillingOperation.status: status,
+            BillingOperation.summary: summary,
+            BillingOperation.error: error,
+            BillingOperation.updated_at: now,
+        }
+    ).where(BillingOperation.idempotency_key == key)
+
+
+async def operation_status(key: str) -> str | None:
+    row = await BillingOperation.select(BillingOperation.status).where(BillingOperation.idempotency_key == key).first()
+    return str(row["status"]) if row else None
+
+
+async def pending_operations(created_before: datetime, limit: int = 100) -> list[PendingOperation]:
+    query = (
+        BillingOperation.select(
+            BillingOperation.session,
+            BillingOperation.idempotency_key,
+            BillingOperation.effect,
+            BillingOperation.created_at,
+        )
+        .where((BillingOperation.status == "pending") & (BillingOperation.created_at < created_before))
+        .order_by(BillingOperation.id)
+        .limit(limit)
+    )
+    if is_postgres():
+        # Several app instances may sweep at once: each claims different rows.
+        query = query.lock_rows("UPDATE", skip_locked=True)
+    return [
+        PendingOperation(
+            SessionId(r["session"]), r["idempotency_key"], codec.effect_from_json(r["effect"]), r["created_at"]
+        )
+        for r in await query
+    ]

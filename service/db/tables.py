@@ -1,0 +1,107 @@
+"""Piccolo tables: the service's persistence schema (a shell detail; flows/ and offers/ never see it).
+
+Rules: may import piccolo only. JSON payloads are stored as text written by service/db/codec.py,
+so SQLite and Postgres store exactly the same bytes.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    OnUpdate,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.indexes import IndexMethod
+from piccolo.table import Table
+
+
+class FlowVersion(Table, tablename="flow_version"):
+    """An immutable published (or editable draft) version of a flow definition."""
+
+    id = Serial(primary_key=True)
+    flow_key = Varchar(length=64, index=True)
+    number = Integer()
+    status = Varchar(length=16, default="published")  # draft | published | archived
+    definition = Text()  # JSON (codec.definition_to_json)
+    note = Text(default="")
+    created_at = Timestamptz()
+    published_at = Timestamptz(null=True, default=None)
+
+
+class FlowSession(Table, tablename="flow_session"):
+    """One cancelling customer's walk through one flow version."""
+
+    id = Varchar(length=40, primary_key=True)
+    token_jti = Varchar(length=128, unique=True)
+    customer_id = Varchar(length=255, index=True)
+    subscription_id = Varchar(length=255, index=True)
+    email = Varchar(length=320, null=True, default=None)
+    locale = Varchar(length=16, default="en")
+    flow_version = ForeignKey(FlowVersion, on_delete=OnDelete.restrict, on_update=OnUpdate.restrict)
+    test_mode = Boolean(default=False)
+    # Denormalised from `state` for listing and analytics.
+    step = Varchar(length=32)
+    outcome = Varchar(length=16, null=True, default=None, index=True)
+    reason = Varchar(length=64, null=True, default=None)
+    offer_id = Varchar(length=64, null=True, default=None)
+    offer_kind = Varchar(length=32, null=True, default=None)
+    mrr_cents = Integer(default=0)
+    plan = Varchar(length=64, default="")
+    state = Text()  # JSON FlowState
+    context = Text()  # JSON CustomerContext, frozen at start so replay is deterministic
+    losses = Text(default="[]")  # JSON [{label, value}] from the token
+    attrs = Text(default="{}")  # JSON segment attributes from the token
+    version = Integer(default=0)  # = state.version; optimistic concurrency
+    started_at = Timestamptz(index=True, index_method=IndexMethod.btree)
+    updated_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class FlowEvent(Table, tablename="flow_event"):
+    """The session's append-only event log; replaying it rebuilds the state."""
+
+    id = Serial(primary_key=True)
+    session = ForeignKey(FlowSession, on_delete=OnDelete.cascade, index=True)
+    seq = Integer()
+    type = Varchar(length=40)
+    payload = Text()
+    at = Timestamptz()
+
+
+class BillingOperation(Table, tablename="billing_operation"):
+    """One billing write (an accepted offer or a cancellation): committed as `pending` before the call."""
+
+    id = Serial(primary_key=True)
+    session = ForeignKey(FlowSession, on_delete=OnDelete.restrict, index=True)
+    action = Varchar(length=16)  # offer | cancel
+    offer_id = Varchar(length=64, null=True, default=None)
+    offer_kind = Varchar(length=32, null=True, default=None)
+    idempotency_key = Varchar(length=255, unique=True)
+    attempt = Integer(default=1)
+    status = Varchar(length=16, default="pending", index=True)  # pending | applied | failed
+    effect = Text()  # JSON of the effect, so the sweep can redo it without the session's context
+    error = Text(default="")
+    summary = Text(default="")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class StaffUser(Table, tablename="staff_user"):
+    id = Serial(primary_key=True)
+    email = Varchar(length=320, unique=True)
+    password_hash = Varchar(length=255)
+    role = Varchar(length=16, default="admin")  # viewer | editor | admin
+    active = Boolean(default=True)
+    failed_logins = Integer(default=0)
+    locked_until = Timestamptz(null=True, default=None)
+    session_version = Integer(default=1)  # bumped on logout everywhere / password change
+    created_at = Timestamptz()
+
+
+ALL_TABLES: tuple[type[Table], ...] = (FlowVersion, FlowSession, FlowEvent, BillingOperation, StaffUser)

@@ -1,0 +1,277 @@
+"""The embedded widget's HTTP surface (/w): the iframe page and one POST per user intent.
+
+Rules: parse → call one use case → render. No step logic here: `flows.decide` picks the next step,
+`_widget_view.STEP_TEMPLATES` picks its template. The widget uses no cookies: the signed flow token
+travels in the `X-Flow-Token` header (htmx) or a `flow_token` form/query field (no JS), so it is
+also the CSRF defence for these routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from flows import (
+    CancelConfirmed,
+    CancelRequested,
+    Closed,
+    Continued,
+    Event,
+    FeedbackGiven,
+    InvalidInput,
+    InvalidTransition,
+    OfferAccepted,
+    OfferDeclined,
+    Outcome,
+    ReasonChosen,
+    ReasonId,
+    StepKind,
+    WentBack,
+)
+from offers import BillingError, BillingProvider, OfferId, SubscriptionNotFound
+from service.http._widget_view import STEP_TEMPLATES, step_context
+from service.security import TokenError, mint_flow_token, verify_embed_token, verify_flow_token
+from service.settings import Settings
+from service.use_cases import sessions
+from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, SessionView
+
+log = logging.getLogger(__name__)
+
+TokenHeader = Annotated[str | None, Parameter(header="X-Flow-Token", required=False)]
+TokenQuery = Annotated[str | None, Parameter(query="flow_token", required=False)]
+Clock = Callable[[], datetime]
+
+
+def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_origin: str = "") -> Template:
+    """A friendly full page (or step partial for htmx) instead of a stack trace or JSON."""
+    template = "widget/steps/_error.html" if request.headers.get("hx-request") else "widget/error.html"
+    return Template(
+        template_name=template,
+        context={"kind": kind, "parent_origin": parent_origin},
+        status_code=status,
+        headers={"Vary": "HX-Request", "Cache-Control": "no-store"},
+    )
+
+
+def render(
+    request: HTMXRequest,
+    view: SessionView,
+    settings: Settings,
+    clock: Clock,
+    *,
+    parent_origin: str,
+    error: InvalidInput | None = None,
+) -> Template:
+    token = mint_flow_token(
+        settings,
+        session_id=view.session.id,
+        customer_id=view.session.customer_id,
+        parent_origin=parent_origin,
+        now=clock(),
+    )
+    context = step_context(
+        view,
+        flow_token=token,
+        parent_origin=parent_origin,
+        error=error.message if error else None,
+        error_field=error.field if error else None,
+    )
+    status = 422 if error else 200
+    headers = {"Vary": "HX-Request", "Cache-Control": "no-store"}
+    if request.htmx:
+        state = view.state
+        if state.step is StepKind.DONE and state.outcome is not Outcome.ABANDONED:
+            accepted = view.definition.offer(state.accepted_offer) if state.accepted_offer else None
+            params = {
+                "outcome": state.outcome.value if state.outcome else "",
+                "offer": {"kind": accepted.kind.value, "id": accepted.id} if accepted else None,
+            }
+            return HTMXTemplate(
+                template_name=STEP_TEMPLATES[state.step],
+                context=context,
+                trigger_event="saveflow:finished",
+                params=params,
+                after="settle",
+                status_code=status,
+                headers=headers,
+            )
+        return Template(
+            template_name=STEP_TEMPLATES[view.state.step], context=context, status_code=status, headers=headers
+        )
+    return Template(template_name="widget/frame.html", context=context, status_code=status, headers=headers)
+
+
+class WidgetController(Controller):
+    path = "/w"
+
+    @get("/start", name="widget:start")
+    async def start(
+        self,
+        request: HTMXRequest,
+        settings: Settings,
+        billing: BillingProvider,
+        clock: Clock,
+        token: str | None = None,
+        origin: str | None = None,
+    ) -> Template:
+        # postMessage goes only to an allowed origin; anything else means "full page, post nothing".
+        parent = origin if origin and origin.rstrip("/") in settings.allowed_origins else ""
+        try:
+            claims = verify_embed_token(token, settings, clock())
+            view = await sessions.start_session(claims, billing=billing, clock=clock)
+        except TokenError as exc:
+            log.warning("embed token refused: %s (%s)", exc.problem, exc.detail)
+            return error_page(request, f"token_{exc.problem.value}", 401, parent)
+        except SubscriptionNotFound:
+            return error_page(request, "subscription_not_found", 404, parent)
+        except (BillingError, FlowNotConfigured) as exc:
+            log.error("cannot start a session: %r", exc)
+            return error_page(request, "unavailable", 503, parent)
+        return render(request, view, settings, clock, parent_origin=parent)
+
+    @get("/s/{session_id:str}", name="widget:show")
+    async def show(
+        self,
+        request: HTMXRequest,
+        session_id: str,
+        settings: Settings,
+        clock: Clock,
+        x_flow_token: TokenHeader = None,
+        flow_token: TokenQuery = None,
+    ) -> Template:
+        try:
+            claims = verify_flow_token(x_flow_token or flow_token, session_id, settings, clock())
+            view = await sessions.load_session(session_id)
+        except TokenError:
+            return error_page(request, "session_expired", 401)
+        except SessionNotFound:
+            return error_page(request, "session_not_found", 404)
+        return render(request, view, settings, clock, parent_origin=claims.po)
+
+    async def _act(
+        self,
+        request: HTMXRequest,
+        session_id: str,
+        token: str | None,
+        event: Event,
+        settings: Settings,
+        billing: BillingProvider,
+        clock: Clock,
+    ) -> Template | Redirect:
+        try:
+            claims = verify_flow_token(token, session_id, settings, clock())
+        except TokenError:
+            return error_page(request, "session_expired", 401)
+        try:
+            view = await sessions.handle_event(session_id, event, billing=billing, clock=clock)
+        except SessionNotFound:
+            return error_page(request, "session_not_found", 404)
+        except InvalidInput as exc:
+            return render(
+                request, await sessions.load_session(session_id), settings, clock, parent_origin=claims.po, error=exc
+            )
+        except InvalidTransition:
+            # A double click or a stale tab: show where the session really is.
+            view = await sessions.load_session(session_id)
+        if request.htmx:
+            return render(request, view, settings, clock, parent_origin=claims.po)
+        # Plain form post: redirect so a refresh never re-submits (post/redirect/get).
+        token = mint_flow_token(
+            settings, session_id=session_id, customer_id=claims.sub, parent_origin=claims.po, now=clock()
+        )
+        return Redirect(path=f"/w/s/{session_id}?flow_token={token}", status_code=HTTP_303_SEE_OTHER)
+
+    @post("/s/{session_id:str}/{intent:str}", name="widget:act")
+    async def act(
+        self,
+        request: HTMXRequest,
+        session_id: str,
+        intent: str,
+        settings: Settings,
+        billing: BillingProvider,
+        clock: Clock,
+        x_flow_token: TokenHeader = None,
+        flow_token: TokenQuery = None,
+    ) -> Template | Redirect:
+        return await self._dispatch(
+            request, session_id, intent, None, settings, billing, clock, x_flow_token or flow_token
+        )
+
+    @post("/s/{session_id:str}/offers/{offer_id:str}/{intent:str}", name="widget:offer")
+    async def act_on_offer(
+        self,
+        request: HTMXRequest,
+        session_id: str,
+        offer_id: str,
+        intent: str,
+        settings: Settings,
+        billing: BillingProvider,
+        clock: Clock,
+        x_flow_token: TokenHeader = None,
+    ) -> Template | Redirect:
+        return await self._dispatch(
+            request, session_id, f"offer_{intent}", offer_id, settings, billing, clock, x_flow_token
+        )
+
+    async def _dispatch(
+        self,
+        request: HTMXRequest,
+        session_id: str,
+        intent: str,
+        offer_id: str | None,
+        settings: Settings,
+        billing: BillingProvider,
+        clock: Clock,
+        header_token: str | None,
+    ) -> Template | Redirect:
+        build = INTENTS.get(intent)
+        if build is None:
+            return error_page(request, "not_found", 404)
+        try:
+            form = await _read_form(request)
+        except ValueError:
+            return error_page(request, "bad_request", 400)
+        event = build(form, clock(), OfferId(offer_id or ""))
+        return await self._act(
+            request, session_id, header_token or form.get("flow_token"), event, settings, billing, clock
+        )
+
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+async def _read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The url-encoded body as plain strings; anything else (files, huge bodies) is a ValueError."""
+    length = request.headers.get("content-length")
+    if length and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+        raise ValueError("body too large")
+    form = await request.form()
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    if len(values) != len(form) or any(len(v) > 10_000 for v in values.values()):
+        raise ValueError("unexpected form content")
+    return values
+
+
+EventBuilder = Callable[[dict[str, str], datetime, OfferId], Event]
+
+INTENTS: dict[str, EventBuilder] = {
+    "continue": lambda form, at, _: Continued(at=at),
+    "reason": lambda form, at, _: ReasonChosen(
+        at=at, reason=ReasonId(form.get("reason", "")), comment=form.get("comment", "")
+    ),
+    "feedback": lambda form, at, _: FeedbackGiven(at=at, text=form.get("feedback", "")),
+    "cancel": lambda form, at, _: CancelRequested(at=at),
+    "confirm": lambda form, at, _: CancelConfirmed(at=at),
+    "back": lambda form, at, _: WentBack(at=at),
+    "close": lambda form, at, _: Closed(at=at),
+    "offer_accept": lambda form, at, offer_id: OfferAccepted(at=at, offer_id=offer_id),
+    "offer_decline": lambda form, at, offer_id: OfferDeclined(at=at, offer_id=offer_id),
+}

@@ -1,0 +1,204 @@
+"""Signed tokens and passwords: embed-token verification, flow and admin session tokens, argon2.
+
+Rules: may import jwt, argon2, msgspec and service.settings. Every token is HS256 with the
+algorithm pinned; claims are validated into typed structs before anything trusts them.
+
+Exceptions::
+
+    TokenError(code)   code is one of TokenProblem; safe to log, mapped to a friendly page
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import jwt
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+ALGORITHM = "HS256"
+LEEWAY_SECONDS = 30
+FLOW_TOKEN_AUDIENCE = "saveflow:flow"  # noqa: S105 - an audience name, not a secret
+ADMIN_TOKEN_AUDIENCE = "saveflow:admin"  # noqa: S105
+FLOW_TOKEN_LIFETIME = timedelta(hours=2)
+
+
+class TokenProblem(StrEnum):
+    MISSING = "missing"
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    TOO_LONG_LIVED = "too_long_lived"
+    INVALID_CLAIMS = "invalid_claims"
+    REUSED = "reused"
+    WRONG_SESSION = "wrong_session"
+
+
+class TokenError(Exception):
+    def __init__(self, problem: TokenProblem, detail: str = "") -> None:
+        super().__init__(f"{problem}: {detail}" if detail else str(problem))
+        self.problem = problem
+        self.detail = detail
+
+
+Short = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+class Loss(msgspec.Struct, frozen=True):
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    value: Annotated[str, msgspec.Meta(min_length=1, max_length=30)]
+
+
+class EmbedClaims(msgspec.Struct, frozen=True, kw_only=True):
+    """The host-signed embed token's claims (ARCHITECTURE.md §1), validated."""
+
+    sub: Short
+    subscription_id: Short
+    jti: Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+    exp: int
+    iat: int
+    locale: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
+    first_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
+    attrs: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
+    losses: Annotated[list[Loss], msgspec.Meta(max_length=8)] = msgspec.field(default_factory=list)
+    test: bool = False
+    return_url: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+
+
+class FlowClaims(msgspec.Struct, frozen=True, kw_only=True):
+    """Our own short-lived token for one session's requests (header X-Flow-Token or form field)."""
+
+    sid: str
+    sub: str
+    exp: int
+    po: str = ""  # the parent (host) origin postMessage targets; "" when shown as a full page
+
+
+_REQUIRED = ["exp", "iat", "sub", "jti", "subscription_id"]
+
+
+def verify_embed_token(token: str | None, settings: Settings, now: datetime) -> EmbedClaims:
+    """Verify the host's embed token: HS256 only, required claims, exp at most 1 h after iat."""
+    if not token:
+        raise TokenError(TokenProblem.MISSING)
+    payload = _decode(token, settings.embed_secret, now, required=_REQUIRED, audience=None)
+    try:
+        claims = msgspec.convert(payload, EmbedClaims)
+    except msgspec.ValidationError as exc:
+        raise TokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
+    if claims.exp - claims.iat > settings.token_max_age_seconds + LEEWAY_SECONDS:
+        raise TokenError(TokenProblem.TOO_LONG_LIVED, "exp is more than the allowed lifetime after iat")
+    if claims.exp - now.timestamp() > settings.token_max_age_seconds + LEEWAY_SECONDS:
+        raise TokenError(TokenProblem.TOO_LONG_LIVED, "exp is too far in the future")
+    return claims
+
+
+def mint_embed_token(
+    settings: Settings,
+    *,
+    customer_id: str,
+    subscription_id: str,
+    now: datetime,
+    lifetime: timedelta = timedelta(minutes=15),
+    **extra: Any,
+) -> str:
+    """What a host backend does (the demo host page and tests use it): sign the embed claims."""
+    claims = {
+        "sub": customer_id,
+        "subscription_id": subscription_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "jti": secrets.token_urlsafe(16),
+        **extra,
+    }
+    return jwt.encode(claims, settings.embed_secret, algorithm=ALGORITHM)
+
+
+def mint_flow_token(settings: Settings, *, session_id: str, customer_id: str, parent_origin: str, now: datetime) -> str:
+    exp = int((now + FLOW_TOKEN_LIFETIME).timestamp())
+    claims = {"sid": session_id, "sub": customer_id, "exp": exp, "po": parent_origin, "aud": FLOW_TOKEN_AUDIENCE}
+    return jwt.encode(claims, settings.session_secret, algorithm=ALGORITHM)
+
+
+def verify_flow_token(token: str | None, session_id: str, settings: Settings, now: datetime) -> FlowClaims:
+    if not token:
+        raise TokenError(TokenProblem.MISSING)
+    payload = _decode(token, settings.session_secret, now, required=["exp", "sid", "sub"], audience=FLOW_TOKEN_AUDIENCE)
+    payload.pop("aud", None)
+    try:
+        claims = msgspec.convert(payload, FlowClaims)
+    except msgspec.ValidationError as exc:
+        raise TokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
+    if not secrets.compare_digest(claims.sid, session_id):
+        raise TokenError(TokenProblem.WRONG_SESSION)
+    return claims
+
+
+def mint_admin_token(settings: Settings, *, user_id: int, session_version: int, now: datetime) -> str:
+    claims = {"uid": user_id, "sv": session_version, "exp": int((now + timedelta(hours=8)).timestamp())}
+    return jwt.encode({**claims, "aud": ADMIN_TOKEN_AUDIENCE}, settings.session_secret, algorithm=ALGORITHM)
+
+
+def verify_admin_token(token: str | None, settings: Settings, now: datetime) -> tuple[int, int]:
+    """Returns (user id, session version) from a valid admin session cookie."""
+    if not token:
+        raise TokenError(TokenProblem.MISSING)
+    payload = _decode(token, settings.session_secret, now, required=["exp", "uid", "sv"], audience=ADMIN_TOKEN_AUDIENCE)
+    uid, sv = payload.get("uid"), payload.get("sv")
+    if not isinstance(uid, int) or not isinstance(sv, int):
+        raise TokenError(TokenProblem.INVALID_CLAIMS)
+    return uid, sv
+
+
+def _decode(token: str, key: str, now: datetime, *, required: list[str], audience: str | None) -> dict[str, Any]:
+    try:
+        # PyJWT reads the wall clock; `now` is checked against it only through exp/iat with leeway.
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            leeway=LEEWAY_SECONDS,
+            options={"require": required, "verify_aud": audience is not None},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError(TokenProblem.EXPIRED) from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise TokenError(TokenProblem.NOT_YET_VALID) from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError(TokenProblem.BAD_SIGNATURE) from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
+    except jwt.InvalidTokenError as exc:  # malformed, wrong algorithm ("none", RS256), bad audience
+        raise TokenError(TokenProblem.MALFORMED, type(exc).__name__) from exc
+    iat = payload.get("iat")
+    if isinstance(iat, int | float) and iat > now.timestamp() + LEEWAY_SECONDS:
+        raise TokenError(TokenProblem.NOT_YET_VALID)
+    return payload
+
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)

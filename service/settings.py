@@ -1,0 +1,121 @@
+"""Runtime configuration: one frozen `Settings`, built from the environment in one place.
+
+Rules: standard library only. Nothing else in the project reads `os.environ` (piccolo_conf.py
+passes it to `database_from_env` for the Piccolo CLI). Secrets that are not configured are
+generated once into a git-ignored JSON file and reused on the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_SECRETS_FILE = "var/secrets.json"
+DEFAULT_SQLITE_PATH = "var/saveflow.sqlite"
+GENERATED_SECRETS = ("embed_secret", "api_key", "session_secret")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str | None = None  # postgres://… ; None means SQLite
+    sqlite_path: str = DEFAULT_SQLITE_PATH
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.url) and str(self.url).startswith(("postgres://", "postgresql://"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DatabaseSettings:
+        url = environ.get("DATABASE_URL") or None
+        if url and not url.startswith(("postgres://", "postgresql://")):
+            raise ConfigError("DATABASE_URL must start with postgres:// or postgresql:// (unset it for SQLite)")
+        return cls(url=url, sqlite_path=environ.get("SQLITE_PATH") or DEFAULT_SQLITE_PATH)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    embed_secret: str
+    api_key: str
+    session_secret: str
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    public_url: str = "http://127.0.0.1:8000"
+    allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
+    demo: bool = True
+    secure_cookies: bool = False
+    token_max_age_seconds: int = 3600
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    demo_admin_email: str = "admin@example.com"
+    demo_admin_password: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in GENERATED_SECRETS:
+            if len(getattr(self, name)) < 32:
+                raise ConfigError(f"{name} must be at least 32 characters long")
+        for origin in self.allowed_origins:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ConfigError(f"allowed origin {origin!r} must look like https://app.example.com (no path)")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read `SAVEFLOW_*`, `DATABASE_URL`, `SQLITE_PATH` and `STRIPE_*`; fill secrets from the secrets file."""
+        secrets_file = Path(environ.get("SAVEFLOW_SECRETS_FILE") or DEFAULT_SECRETS_FILE)
+        configured = {name: environ.get(f"SAVEFLOW_{name.upper()}", "") for name in GENERATED_SECRETS}
+        stored = _load_or_create_secrets(secrets_file) if not all(configured.values()) else {}
+        public_url = (environ.get("SAVEFLOW_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+        origins = tuple(
+            o.strip().rstrip("/") for o in (environ.get("SAVEFLOW_ALLOWED_ORIGINS") or "").split(",") if o.strip()
+        )
+        demo = _flag(environ.get("SAVEFLOW_DEMO"), default=True)
+        if demo and public_url not in origins:
+            # The demo host page is served by this very service, so it must be allowed to frame it.
+            origins = (public_url, *origins)
+        return cls(
+            embed_secret=configured["embed_secret"] or stored["embed_secret"],
+            api_key=configured["api_key"] or stored["api_key"],
+            session_secret=configured["session_secret"] or stored["session_secret"],
+            database=DatabaseSettings.from_env(environ),
+            public_url=public_url,
+            allowed_origins=origins,
+            demo=demo,
+            secure_cookies=public_url.startswith("https://"),
+            stripe_api_key=environ.get("STRIPE_API_KEY") or None,
+            stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
+            demo_admin_password=stored.get("demo_admin_password") if demo else None,
+        )
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"expected a yes/no value, got {value!r}")
+
+
+def _load_or_create_secrets(path: Path) -> dict[str, str]:
+    """Read the generated-secrets file, creating it (mode 0600) with fresh random values if needed."""
+    data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {*GENERATED_SECRETS, "demo_admin_password"}
+    if not wanted <= data.keys():
+        for name in wanted - data.keys():
+            data[name] = secrets.token_urlsafe(12 if name == "demo_admin_password" else 48)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    return data

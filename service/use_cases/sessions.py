@@ -1,0 +1,230 @@
+"""Session use cases: start or resume a session, handle one user event, run billing effects, sweep.
+
+Rules: may import flows, offers (ports and apply, never providers), service.db and service.security.
+Order of work, always: decide → persist state, event and pending billing operation (commit) →
+call billing outside the transaction → feed the result back as an event (second commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import msgspec
+
+from flows import (
+    ApplyOffer,
+    CancelApplied,
+    CancelFailed,
+    CustomerContext,
+    Effect,
+    Event,
+    FlowDefinition,
+    FlowState,
+    InvalidTransition,
+    OfferApplied,
+    OfferFailed,
+    SessionId,
+    Started,
+    decide,
+    initial_state,
+)
+from offers import BillingError, BillingProvider, ProviderUnavailable, apply_offer
+from service.db import repositories as repo
+from service.db.uow import unit_of_work
+from service.security import EmbedClaims, TokenError, TokenProblem
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+DEFAULT_FLOW_KEY = "default"
+
+
+class SessionNotFound(Exception):
+    pass
+
+
+class FlowNotConfigured(Exception):
+    """No published flow version exists (run the migrations and `python -m service seed`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """What the widget needs to render the current step."""
+
+    session: repo.StoredSession
+    definition: FlowDefinition
+
+    @property
+    def state(self) -> FlowState:
+        return self.session.state
+
+
+def new_session_id() -> SessionId:
+    return SessionId("ses_" + secrets.token_urlsafe(18))
+
+
+async def start_session(claims: EmbedClaims, *, billing: BillingProvider, clock: Clock) -> SessionView:
+    """Start the session a verified embed token asks for, or resume it if this token started it."""
+    existing = await repo.find_session_by_jti(claims.jti)
+    if existing is not None:
+        return await _resume(existing, claims)
+    published = await repo.published_version(DEFAULT_FLOW_KEY)
+    if published is None:
+        raise FlowNotConfigured(DEFAULT_FLOW_KEY)
+    version_id, definition = published
+    # Reads happen before the write transaction so it stays short.
+    snapshot = await billing.get_subscription(claims.subscription_id)
+    history = await repo.redemptions_of(claims.sub)
+    now = clock()
+    context = CustomerContext(snapshot=snapshot, history=history, test_mode=claims.test)
+    session_id = new_session_id()
+    started = Started(at=now)
+    decision = decide(definition, initial_state(session_id), started, context)
+    stored = repo.StoredSession(
+        id=session_id,
+        token_jti=claims.jti,
+        customer_id=claims.sub,
+        subscription_id=claims.subscription_id,
+        flow_version_id=version_id,
+        state=decision.state,
+        context=context,
+        losses_json=msgspec.json.encode(claims.losses).decode(),
+        attrs_json=msgspec.json.encode(claims.attrs).decode(),
+        locale=claims.locale or "en",
+        email=claims.email,
+        test_mode=claims.test,
+        started_at=now,
+    )
+    try:
+        async with unit_of_work():
+            plan = str(claims.attrs.get("plan", snapshot.price_id))
+            await repo.insert_session(stored, definition, mrr_cents=snapshot.amount_cents, plan=plan, now=now)
+            await repo.append_event(session_id, decision.state.version, started)
+    except Exception:
+        # Two tabs racing with the same token: the unique jti lets exactly one insert win.
+        raced = await repo.find_session_by_jti(claims.jti)
+        if raced is None:
+            raise
+        return await _resume(raced, claims)
+    return SessionView(stored, definition)
+
+
+async def _resume(session: repo.StoredSession, claims: EmbedClaims) -> SessionView:
+    if session.customer_id != claims.sub or session.subscription_id != claims.subscription_id:
+        raise TokenError(TokenProblem.REUSED, "jti already used for another customer")
+    return SessionView(session, await repo.definition_of_version(session.flow_version_id))
+
+
+async def load_session(session_id: str) -> SessionView:
+    session = await repo.get_session(session_id)
+    if session is None:
+        raise SessionNotFound(session_id)
+    return SessionView(session, await repo.definition_of_version(session.flow_version_id))
+
+
+async def handle_event(session_id: str, event: Event, *, billing: BillingProvider, clock: Clock) -> SessionView:
+    """Apply a user's event; run and settle any billing effect it causes.
+
+    Raises:
+        SessionNotFound, InvalidTransition, InvalidInput: nothing was changed.
+    """
+    effects = await _decide_and_persist(session_id, event, clock)
+    for effect in effects:
+        await run_effect(session_id, effect, billing=billing, clock=clock)
+    return await load_session(session_id)
+
+
+async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tuple[Effect, ...]:
+    async with unit_of_work():
+        session = await repo.get_session(session_id, for_update=True)
+        if session is None:
+            raise SessionNotFound(session_id)
+        definition = await repo.definition_of_version(session.flow_version_id)
+        decision = decide(definition, session.state, event, session.context)
+        now = clock()
+        await repo.save_state(session_id, decision.state, definition, expected_version=session.state.version, now=now)
+        await repo.append_event(session_id, decision.state.version, event)
+        for effect in decision.effects:
+            await repo.add_pending_operation(session_id, effect, decision.state.attempt, now)
+    return decision.effects
+
+
+async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvider, clock: Clock) -> None:
+    """Call billing for one committed effect, then record the outcome as an event and on the operation."""
+    session = await repo.get_session(session_id)
+    if session is None:
+        raise SessionNotFound(session_id)
+    result_event, status, summary, error = await _call_billing(session, effect, billing, clock)
+    async with unit_of_work():
+        if await repo.operation_status(effect.idempotency_key) != "pending":
+            return  # settled meanwhile (the request and the sweep raced); the billing call was idempotent
+        await repo.finish_operation(effect.idempotency_key, status=status, summary=summary, error=error, now=clock())
+        current = await repo.get_session(session_id, for_update=True)
+        if current is None:
+            raise SessionNotFound(session_id)
+        definition = await repo.definition_of_version(current.flow_version_id)
+        try:
+            decision = decide(definition, current.state, result_event, current.context)
+        except InvalidTransition:
+            log.warning("billing result %s no longer fits session %s", type(result_event).__name__, session_id)
+            return
+        await repo.save_state(
+            session_id, decision.state, definition, expected_version=current.state.version, now=clock()
+        )
+        await repo.append_event(session_id, decision.state.version, result_event)
+
+
+async def _call_billing(
+    session: repo.StoredSession, effect: Effect, billing: BillingProvider, clock: Clock
+) -> tuple[Event, str, str, str]:
+    now = clock()
+    if isinstance(effect, ApplyOffer):
+        offer_id = effect.offer.id
+        if session.test_mode:
+            return (
+                OfferApplied(at=now, offer_id=offer_id, summary="Test mode: billing unchanged"),
+                "applied",
+                "test",
+                "",
+            )
+        try:
+            result = await apply_offer(
+                billing, effect.offer, session.context.snapshot, now=now, idempotency_key=effect.idempotency_key
+            )
+        except BillingError as exc:
+            definitive = not isinstance(exc, ProviderUnavailable)
+            log.warning("offer %s failed for %s: %s", offer_id, session.id, type(exc).__name__)
+            failed = OfferFailed(at=clock(), offer_id=offer_id, definitive=definitive, error=type(exc).__name__)
+            return failed, "failed", "", f"{type(exc).__name__}: {exc}"
+        return OfferApplied(at=clock(), offer_id=offer_id, summary=result.summary), "applied", result.summary, ""
+    if session.test_mode:
+        return CancelApplied(at=now, effective_at=now), "applied", "test", ""
+    try:
+        snapshot = await billing.cancel(
+            session.subscription_id,
+            at_period_end=effect.at_period_end,
+            reason=effect.reason,
+            comment=effect.comment,
+            idempotency_key=effect.idempotency_key,
+        )
+    except BillingError as exc:
+        definitive = not isinstance(exc, ProviderUnavailable)
+        log.warning("cancel failed for %s: %s", session.id, type(exc).__name__)
+        return CancelFailed(at=clock(), definitive=definitive, error=type(exc).__name__), "failed", "", str(exc)
+    effective = snapshot.current_period_end if effect.at_period_end else (snapshot.canceled_at or clock())
+    return CancelApplied(at=clock(), effective_at=effective), "applied", f"Cancels {effective:%Y-%m-%d}", ""
+
+
+async def sweep_pending(
+    *, billing: BillingProvider, clock: Clock, older_than: timedelta = timedelta(seconds=30)
+) -> int:
+    """Finish billing operations left `pending` by a crash, reusing their idempotency keys."""
+    async with unit_of_work():
+        pending = await repo.pending_operations(created_before=clock() - older_than)
+    for op in pending:
+        await run_effect(op.session_id, op.effect, billing=billing, clock=clock)
+    return len(pending)
