@@ -16,9 +16,11 @@ from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from service.db.tables import StaffUser
+from service.deps import ClockDep, SettingsDep
 from service.security import (
     TokenError,
     hash_password,
@@ -100,12 +102,12 @@ _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
 
 @get("/admin/login", name="admin:login", include_in_schema=False)
-async def login_page(next_url: str | None = None) -> Template:
+async def login_page(next_url: FromQuery[str | None] = None) -> Template:
     return Template(template_name="admin/login.html", context={"error": None, "email": "", "next": next_url or ""})
 
 
 @post("/admin/login", name="admin:login_submit", include_in_schema=False)
-async def login_submit(request: Request[Any, Any, Any], settings: Settings, clock: Clock) -> Template | Redirect:
+async def login_submit(request: Request[Any, Any, Any], settings: SettingsDep, clock: ClockDep) -> Template | Redirect:
     form = await request.form()
     email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1000]
     result = await authenticate(email, password, clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Router, get
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from admin import auth, queries
@@ -13,7 +14,9 @@ OUTCOME_FILTERS = ("", "saved", "cancelled", "abandoned", "open")
 
 
 @get("/", name="admin:sessions")
-async def sessions_list(request: Request[Any, Any, Any], page: int = 1, outcome: str = "") -> Template:
+async def sessions_list(
+    request: Request[Any, Any, Any], page: FromQuery[int] = 1, outcome: FromQuery[str] = ""
+) -> Template:
     if outcome not in OUTCOME_FILTERS:
         outcome = ""
     result = await queries.sessions_page(page=page, outcome=outcome or None)

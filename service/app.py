@@ -129,7 +129,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         openapi_config=OpenAPIConfig(title="Save flow", version="0.1.0", path="/schema"),
         exception_handlers={NotAuthorizedException: _not_authorized},
         lifespan=[lifespan],
-        state=State({"settings": settings, "clock": clock, "billing": billing}),
+        state=State({"settings": settings, "clock": clock, "billing": billing, "engine": engine}),
         middleware=[_security_headers_middleware(widget_csp, page_csp)],
     )
     return app

@@ -10,17 +10,20 @@ from collections.abc import Callable
 from datetime import datetime
 
 from litestar import get
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from service import demo
+from service.deps import ClockDep, SettingsDep
 from service.security import mint_embed_token
-from service.settings import Settings
 
 Clock = Callable[[], datetime]
 
 
 @get("/", name="demo:home", include_in_schema=False)
-async def demo_home(settings: Settings, clock: Clock, customer: str | None = None, test: bool = False) -> Template:
+async def demo_home(
+    settings: SettingsDep, clock: ClockDep, customer: FromQuery[str | None] = None, test: FromQuery[bool] = False
+) -> Template:
     chosen = demo.customer(customer)
     plan = demo.price(chosen.price_id)
     token = mint_embed_token(

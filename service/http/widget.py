@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -36,17 +36,17 @@ from flows import (
     StepKind,
     WentBack,
 )
-from offers import BillingError, BillingProvider, OfferId, SubscriptionNotFound
+from offers import BillingError, OfferId, SubscriptionNotFound
+from service.deps import BillingDep, ClockDep, SettingsDep
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.security import TokenError, mint_flow_token, verify_embed_token, verify_flow_token
-from service.settings import Settings
 from service.use_cases import sessions
 from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, SessionView
 
 log = logging.getLogger(__name__)
 
-TokenHeader = Annotated[str | None, Parameter(header="X-Flow-Token", required=False)]
-TokenQuery = Annotated[str | None, Parameter(query="flow_token", required=False)]
+TokenHeader = Annotated[str | None, HeaderParameter(name="X-Flow-Token", required=False)]
+TokenQuery = Annotated[str | None, QueryParameter(name="flow_token", required=False)]
 Clock = Callable[[], datetime]
 
 
@@ -64,8 +64,8 @@ def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_o
 def render(
     request: HTMXRequest,
     view: SessionView,
-    settings: Settings,
-    clock: Clock,
+    settings: SettingsDep,
+    clock: ClockDep,
     *,
     parent_origin: str,
     error: InvalidInput | None = None,
@@ -116,11 +116,11 @@ class WidgetController(Controller):
     async def start(
         self,
         request: HTMXRequest,
-        settings: Settings,
-        billing: BillingProvider,
-        clock: Clock,
-        token: str | None = None,
-        origin: str | None = None,
+        settings: SettingsDep,
+        billing: BillingDep,
+        clock: ClockDep,
+        token: FromQuery[str | None] = None,
+        origin: FromQuery[str | None] = None,
     ) -> Template:
         # postMessage goes only to an allowed origin; anything else means "full page, post nothing".
         parent = origin if origin and origin.rstrip("/") in settings.allowed_origins else ""
@@ -141,9 +141,9 @@ class WidgetController(Controller):
     async def show(
         self,
         request: HTMXRequest,
-        session_id: str,
-        settings: Settings,
-        clock: Clock,
+        session_id: FromPath[str],
+        settings: SettingsDep,
+        clock: ClockDep,
         x_flow_token: TokenHeader = None,
         flow_token: TokenQuery = None,
     ) -> Template:
@@ -162,9 +162,9 @@ class WidgetController(Controller):
         session_id: str,
         token: str | None,
         event: Event,
-        settings: Settings,
-        billing: BillingProvider,
-        clock: Clock,
+        settings: SettingsDep,
+        billing: BillingDep,
+        clock: ClockDep,
     ) -> Template | Redirect:
         try:
             claims = verify_flow_token(token, session_id, settings, clock())
@@ -193,11 +193,11 @@ class WidgetController(Controller):
     async def act(
         self,
         request: HTMXRequest,
-        session_id: str,
-        intent: str,
-        settings: Settings,
-        billing: BillingProvider,
-        clock: Clock,
+        session_id: FromPath[str],
+        intent: FromPath[str],
+        settings: SettingsDep,
+        billing: BillingDep,
+        clock: ClockDep,
         x_flow_token: TokenHeader = None,
         flow_token: TokenQuery = None,
     ) -> Template | Redirect:
@@ -209,12 +209,12 @@ class WidgetController(Controller):
     async def act_on_offer(
         self,
         request: HTMXRequest,
-        session_id: str,
-        offer_id: str,
-        intent: str,
-        settings: Settings,
-        billing: BillingProvider,
-        clock: Clock,
+        session_id: FromPath[str],
+        offer_id: FromPath[str],
+        intent: FromPath[str],
+        settings: SettingsDep,
+        billing: BillingDep,
+        clock: ClockDep,
         x_flow_token: TokenHeader = None,
     ) -> Template | Redirect:
         return await self._dispatch(
@@ -224,12 +224,12 @@ class WidgetController(Controller):
     async def _dispatch(
         self,
         request: HTMXRequest,
-        session_id: str,
-        intent: str,
+        session_id: FromPath[str],
+        intent: FromPath[str],
         offer_id: str | None,
-        settings: Settings,
-        billing: BillingProvider,
-        clock: Clock,
+        settings: SettingsDep,
+        billing: BillingDep,
+        clock: ClockDep,
         header_token: str | None,
     ) -> Template | Redirect:
         build = INTENTS.get(intent)

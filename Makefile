@@ -1,0 +1,65 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+# Both bootstrap everything on a fresh Debian machine: apt packages, .venv, pinned Python packages.
+
+SHELL := /bin/bash
+PY := .venv/bin/python
+STAMP := .venv/.installed-stamp
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck imports pytest-sqlite pytest-postgres apt-test apt-run bench clean lock
+
+run: $(STAMP) apt-run
+	$(PY) -m service migrate
+	$(PY) -m service seed
+	$(PY) -m service serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) apt-test lint typecheck imports pytest-sqlite pytest-postgres
+	@echo "== make test: all checks passed (ruff, mypy, import-linter, pytest on SQLite and on PostgreSQL)"
+
+# --- environment -------------------------------------------------------------------------------
+$(STAMP): pyproject.toml requirements.lock
+	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
+	@[ -x $(PY) ] || python3 -m venv .venv || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv .venv; }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+# apt packages, installed only when missing (root on Debian; elsewhere install them yourself)
+APT_GET = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1); \
+	else echo "please install: $(1)" >&2; exit 1; fi
+
+apt-run:
+	@true
+
+apt-test:
+	@[ -x /usr/bin/chromium ] || { $(call APT_GET,chromium); }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(call APT_GET,postgresql); }
+
+# --- checks --------------------------------------------------------------------------------------
+lint: $(STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	.venv/bin/mypy
+
+imports: $(STAMP)
+	.venv/bin/lint-imports
+
+pytest-sqlite: $(STAMP)
+	@echo "== pytest on SQLite"
+	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+pytest-postgres: $(STAMP)
+	@echo "== pytest on PostgreSQL"
+	tests/support/with-postgres.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+# --- maintenance ---------------------------------------------------------------------------------
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^saveflow' > requirements.lock
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,206 @@
+"""The widget over HTTP: the thin path, full pages vs htmx partials, tokens, headers and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from offers.providers.memory import InMemoryBillingProvider
+from service.db.tables import BillingOperation, FlowEvent, FlowSession
+from service.settings import Settings
+from tests.conftest import FakeClock
+from tests.integration.widget_client import HOST_ORIGIN, embed_token, start, step_of
+
+
+async def test_thin_path_accepting_the_pause_saves_the_customer_once(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    page, flow = await start(client, settings, clock)
+    assert step_of(page.text) == "loss_aversion"
+    assert "128" in page.text and "projects" in page.text  # the token's live numbers
+
+    survey = await flow.post("continue")
+    assert step_of(survey.text) == "survey"
+    assert "<html" not in survey.text  # htmx gets the step partial only
+
+    offer = await flow.post("reason", {"reason": "too_expensive", "comment": "Budget cuts"})
+    assert step_of(offer.text) == "offer"
+    assert 'data-offer-kind="pause"' in offer.text
+
+    done = await flow.post("offers/pause-2-months/accept")
+    assert step_of(done.text) == "done"
+    assert 'data-outcome="saved"' in done.text
+    trigger = json.loads(done.headers["HX-Trigger-After-Settle"])
+    assert trigger["saveflow:finished"]["outcome"] == "saved"
+    assert trigger["saveflow:finished"]["offer"] == {"kind": "pause", "id": "pause-2-months"}
+
+    pauses = [c for c in billing.calls if c.method == "pause"]
+    assert [c.idempotency_key for c in pauses] == [f"sf:{flow.session_id}:offer:pause-2-months:1"]
+    assert billing.subscriptions["sub_demo_ada"].paused_until is not None
+
+    row = await FlowSession.select().where(FlowSession.id == flow.session_id).first()
+    assert row is not None
+    assert (row["outcome"], row["reason"], row["offer_id"]) == ("saved", "too_expensive", "pause-2-months")
+    events = await FlowEvent.select(FlowEvent.type).where(FlowEvent.session == flow.session_id).order_by(FlowEvent.seq)
+    assert [e["type"] for e in events] == [
+        "Started",
+        "Continued",
+        "ReasonChosen",
+        "OfferAccepted",
+        "OfferApplied",
+    ]
+    ops = await BillingOperation.select().where(BillingOperation.session == flow.session_id)
+    assert [(o["status"], o["action"]) for o in ops] == [("applied", "offer")]
+
+
+async def test_declining_every_offer_leads_to_a_confirmed_cancel_at_period_end(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    _, flow = await start(client, settings, clock)
+    await flow.post("continue")
+    await flow.post("reason", {"reason": "too_expensive"})
+    second = await flow.post("offers/pause-2-months/decline")
+    assert 'data-offer-kind="downgrade"' in second.text
+    confirm = await flow.post("offers/downgrade-starter/decline")
+    assert step_of(confirm.text) == "confirm"
+    assert billing.calls == []  # nothing touched billing before the explicit confirmation
+
+    done = await flow.post("confirm")
+    assert 'data-outcome="cancelled"' in done.text
+    (call,) = billing.calls
+    assert call.method == "cancel"
+    assert dict(call.params) == {"at_period_end": True, "reason": "too_expensive", "comment": None}
+    assert call.idempotency_key == f"sf:{flow.session_id}:cancel:1"
+    assert billing.subscriptions["sub_demo_ada"].cancel_at_period_end
+
+
+async def test_click_to_cancel_is_two_clicks_from_the_first_step(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    page, flow = await start(client, settings, clock)
+    assert 'data-testid="cancel-now"' in page.text
+    confirm = await flow.post("cancel")
+    assert step_of(confirm.text) == "confirm"
+    done = await flow.post("confirm")
+    assert 'data-outcome="cancelled"' in done.text
+    assert [c.method for c in billing.calls] == ["cancel"]
+
+
+async def test_plain_form_posts_work_without_javascript(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    _, flow = await start(client, settings, clock)
+    response = await flow.post("continue", htmx=False)
+    assert response.status_code == 303
+    follow = await client.get(response.headers["location"])
+    assert follow.status_code == 200
+    assert "<html" in follow.text and step_of(follow.text) == "survey"
+    assert 'action="/w/s/' in follow.text  # forms carry action/method, not just hx-post
+
+
+async def test_partial_and_full_responses_vary_on_hx_request(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    page, flow = await start(client, settings, clock)
+    assert page.headers["vary"] == "HX-Request"
+    full = await client.get(f"/w/s/{flow.session_id}", params={"flow_token": flow.flow_token})
+    partial = await client.get(
+        f"/w/s/{flow.session_id}", headers={"HX-Request": "true", "X-Flow-Token": flow.flow_token}
+    )
+    assert "<html" in full.text and "<html" not in partial.text
+    assert full.headers["vary"] == partial.headers["vary"] == "HX-Request"
+
+
+async def test_widget_sets_csp_frame_ancestors_from_allowed_origins_and_no_cookies(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    page, _ = await start(client, settings, clock)
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'self' http://testserver.local https://host.example" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "set-cookie" not in page.headers
+    assert f'data-parent-origin="{HOST_ORIGIN}"' in page.text
+
+
+async def test_a_non_allowed_origin_gets_no_postmessage_target(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    token = embed_token(settings, clock)
+    page = await client.get("/w/start", params={"token": token, "origin": "https://evil.example"})
+    assert page.status_code == 200
+    assert 'data-parent-origin=""' in page.text
+
+
+async def test_actions_without_a_valid_flow_token_are_refused_with_a_friendly_page(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    _, flow = await start(client, settings, clock)
+    _, other = await start(client, settings, clock, customer_id="cus_demo_grace")
+    missing = await client.post(f"/w/s/{flow.session_id}/continue")
+    assert missing.status_code == 401
+    assert "Sorry, something went wrong" in missing.text
+    crossed = await client.post(f"/w/s/{flow.session_id}/continue", headers={"X-Flow-Token": other.flow_token})
+    assert crossed.status_code == 401
+    row = await FlowSession.select(FlowSession.step).where(FlowSession.id == flow.session_id).first()
+    assert row == {"step": "loss_aversion"}
+
+
+async def test_invalid_reason_and_missing_required_comment_rerender_the_step_with_a_message(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    _, flow = await start(client, settings, clock)
+    await flow.post("continue")
+    bogus = await flow.post("reason", {"reason": "<script>alert(1)</script>"})
+    assert bogus.status_code == 422
+    assert step_of(bogus.text) == "survey" and "Please choose one of the reasons." in bogus.text
+    assert "<script>alert(1)</script>" not in bogus.text
+    other = await flow.post("reason", {"reason": "other", "comment": "   "})
+    assert other.status_code == 422 and "Please tell us a little more." in other.text
+    row = await FlowSession.select(FlowSession.step, FlowSession.reason).where(FlowSession.id == flow.session_id).first()
+    assert row == {"step": "survey", "reason": None}
+
+
+async def test_double_clicked_accept_applies_the_offer_once(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    _, flow = await start(client, settings, clock)
+    await flow.post("continue")
+    await flow.post("reason", {"reason": "too_expensive"})
+    token = flow.flow_token
+    first = await flow.post("offers/pause-2-months/accept")
+    flow.flow_token = token
+    second = await flow.post("offers/pause-2-months/accept")
+    assert first.status_code == second.status_code == 200
+    assert step_of(second.text) == "done"
+    assert len([c for c in billing.calls if c.method == "pause"]) == 1
+
+
+async def test_unknown_intent_and_oversized_body_are_clean_4xx(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    _, flow = await start(client, settings, clock)
+    unknown = await flow.post("explode")
+    assert unknown.status_code == 404
+    big = await flow.post("reason", {"reason": "too_expensive", "comment": "x" * 70_000})
+    assert big.status_code == 400
+    assert "Something was wrong with that request" in big.text
+
+
+async def test_closing_the_widget_records_an_abandon(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    _, flow = await start(client, settings, clock)
+    await flow.post("continue")
+    response = await client.post(f"/w/s/{flow.session_id}/close", params={"flow_token": flow.flow_token})
+    assert response.status_code == 303
+    row = await FlowSession.select(FlowSession.outcome).where(FlowSession.id == flow.session_id).first()
+    assert row == {"outcome": "abandoned"}
+    assert billing.calls == []
+
+
+async def test_health_reports_database_reachability(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
