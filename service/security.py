@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
+from jwt.exceptions import InvalidIssuedAtError, InvalidJTIError, InvalidSubjectError
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -176,7 +177,7 @@ def _decode(token: str, key: str, now: datetime, *, required: list[str], audienc
         raise TokenError(TokenProblem.NOT_YET_VALID) from exc
     except jwt.InvalidSignatureError as exc:
         raise TokenError(TokenProblem.BAD_SIGNATURE) from exc
-    except jwt.MissingRequiredClaimError as exc:
+    except (jwt.MissingRequiredClaimError, InvalidSubjectError, InvalidJTIError, InvalidIssuedAtError) as exc:
         raise TokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
     except jwt.InvalidTokenError as exc:  # malformed, wrong algorithm ("none", RS256), bad audience
         raise TokenError(TokenProblem.MALFORMED, type(exc).__name__) from exc

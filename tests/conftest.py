@@ -42,9 +42,9 @@ def database_settings() -> DatabaseSettings:
 
 def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
-        "embed_secret": "e" * 48,
-        "api_key": "a" * 48,
-        "session_secret": "s" * 48,
+        "embed_secret": "e" * 64,
+        "api_key": "a" * 64,
+        "session_secret": "s" * 64,
         "database": database_settings(),
         "public_url": "http://testserver.local",
         "allowed_origins": ("http://testserver.local", "https://host.example"),

@@ -1,0 +1,122 @@
+"""Browser-test fixtures: a live uvicorn server on a free port (own database) and Debian's Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    admin_email: str
+    admin_password: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _fresh_postgres_database(base_url: str) -> str:
+    """A database of its own on the test cluster, so integration tests can empty theirs freely."""
+    import asyncpg
+
+    name = "e2e_" + uuid.uuid4().hex[:10]
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"live server exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310 - loopback only
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"live server did not become healthy:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session", name="live_server")
+def fx_live_server() -> Iterator[LiveServer]:
+    workdir = Path(tempfile.mkdtemp(prefix="saveflow-e2e-"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
+    env.update(
+        SAVEFLOW_PUBLIC_URL=url,
+        SAVEFLOW_SECRETS_FILE=str(workdir / "secrets.json"),
+        SAVEFLOW_DEMO="1",
+        SQLITE_PATH=str(workdir / "e2e.sqlite"),
+    )
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = _fresh_postgres_database(os.environ["DATABASE_URL"])
+    for command in ("migrate", "seed"):
+        subprocess.run([sys.executable, "-m", "service", command], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = workdir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        _wait_until_healthy(url, process, log)
+        password = json.loads((workdir / "secrets.json").read_text())["demo_admin_password"]
+        yield LiveServer(url=url, admin_email="admin@example.com", admin_password=password)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    # Playwright cannot download its own browser here: drive Debian's Chromium instead (STACK.md §5).
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.browser)

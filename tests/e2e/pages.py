@@ -1,0 +1,56 @@
+"""Page objects for the browser tests: the demo host page with the widget, and the admin."""
+
+from __future__ import annotations
+
+from playwright.async_api import FrameLocator, Locator, Page, expect
+
+
+class WidgetPage:
+    """The widget as the cancelling user sees it, inside the host page's modal iframe."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.frame: FrameLocator = page.frame_locator('[data-testid="saveflow-iframe"]')
+
+    def step(self, name: str) -> Locator:
+        return self.frame.locator(f'[data-testid="step-{name}"]')
+
+    async def expect_step(self, name: str) -> None:
+        await expect(self.step(name)).to_be_visible()
+
+    async def click(self, testid: str) -> None:
+        await self.frame.get_by_test_id(testid).click()
+
+    async def choose_reason(self, reason_id: str, comment: str = "") -> None:
+        await self.frame.get_by_test_id(f"reason-{reason_id}").click()
+        if comment:
+            await self.frame.get_by_test_id("reason-comment").fill(comment)
+        await self.click("submit-reason")
+
+
+class HostPage:
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+
+    async def open(self, customer: str = "cus_demo_ada") -> WidgetPage:
+        await self.page.goto(f"{self.base_url}/?customer={customer}")
+        await self.page.get_by_test_id("cancel-subscription").click()
+        await expect(self.page.get_by_test_id("saveflow-modal")).to_be_visible()
+        return WidgetPage(self.page)
+
+
+class AdminPage:
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+
+    async def login(self, email: str, password: str) -> None:
+        await self.page.goto(f"{self.base_url}/admin/login")
+        await self.page.get_by_test_id("login-email").fill(email)
+        await self.page.get_by_test_id("login-password").fill(password)
+        await self.page.get_by_test_id("login-submit").click()
+        await expect(self.page.get_by_test_id("sessions-table")).to_be_visible()
+
+    def rows(self) -> Locator:
+        return self.page.get_by_test_id("session-row")

@@ -1,0 +1,58 @@
+"""The thin path in a real browser: host page → widget → save by pause → admin shows it saved."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from tests.e2e.conftest import LiveServer
+from tests.e2e.pages import AdminPage, HostPage
+
+
+async def test_cancel_click_losses_reason_pause_then_admin_shows_saved(page: Page, live_server: LiveServer) -> None:
+    widget = await HostPage(page, live_server.url).open("cus_demo_ada")
+
+    await widget.expect_step("loss-aversion")
+    losses = widget.frame.get_by_test_id("loss")
+    await expect(losses).to_have_count(3)
+    await expect(losses.first).to_contain_text("128")
+    await expect(losses.first).to_contain_text("projects")
+    await expect(widget.frame.get_by_test_id("cancel-now")).to_be_visible()  # the way out is always there
+
+    await widget.click("continue")
+    await widget.expect_step("survey")
+    await widget.choose_reason("too_expensive", "We lost a client")
+    await widget.expect_step("offer")
+    await expect(widget.frame.get_by_test_id("offer-pause")).to_be_visible()
+
+    await widget.click("accept-offer")
+    await widget.expect_step("done")
+    await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
+    await expect(widget.frame.get_by_test_id("done-summary")).to_contain_text("Paused for 2 months")
+
+    await widget.click("close-widget")
+    await expect(page.get_by_test_id("saveflow-modal")).to_have_count(0)
+    await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: saved (pause)")
+
+    admin = AdminPage(page, live_server.url)
+    await admin.login(live_server.admin_email, live_server.admin_password)
+    row = admin.rows().filter(has_text="ada@example.com").first
+    await expect(row.get_by_test_id("session-outcome")).to_have_text("saved")
+    await expect(row.get_by_test_id("session-reason")).to_have_text("too_expensive")
+    await expect(row.get_by_test_id("session-offer")).to_have_text("pause-2-months")
+
+
+async def test_without_javascript_the_flow_works_as_a_full_page(page: Page, live_server: LiveServer) -> None:
+    await page.goto(f"{live_server.url}/?customer=cus_demo_grace")
+    href = await page.get_by_test_id("cancel-subscription").get_attribute("href")
+    assert href and "/w/start?token=" in href
+    context = await page.context.browser.new_context(java_script_enabled=False)  # type: ignore[union-attr]
+    try:
+        plain = await context.new_page()
+        await plain.goto(href)
+        await expect(plain.get_by_test_id("step-loss-aversion")).to_be_visible()
+        await plain.get_by_test_id("cancel-now").click()
+        await expect(plain.get_by_test_id("step-confirm")).to_be_visible()
+        await plain.get_by_test_id("confirm-cancel").click()
+        await expect(plain.get_by_test_id("step-done")).to_have_attribute("data-outcome", "cancelled")
+    finally:
+        await context.close()
