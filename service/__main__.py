@@ -45,9 +45,8 @@ async def _seed(settings: Settings) -> None:
         if settings.demo and settings.demo_admin_password:
             if not await StaffUser.exists().where(StaffUser.email == settings.demo_admin_email):
                 await create_staff_user(settings.demo_admin_email, settings.demo_admin_password, "admin", _now())
-            print(
-                f"\n  Demo host app: {settings.public_url}/\n  Admin:         {settings.public_url}/admin   login {settings.demo_admin_email} / {settings.demo_admin_password}\n"
-            )
+            url, email, password = settings.public_url, settings.demo_admin_email, settings.demo_admin_password
+            print(f"\n  Demo host app: {url}/\n  Admin:         {url}/admin   login {email} / {password}\n")
     finally:
         await close_engine(engine)
 

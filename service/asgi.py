@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-
-from litestar import Litestar
+from typing import TYPE_CHECKING
 
 from service.app import create_app
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 
 def create() -> Litestar:

@@ -16,10 +16,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
-from jwt.exceptions import InvalidIssuedAtError, InvalidJTIError, InvalidSubjectError
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from jwt.exceptions import InvalidIssuedAtError, InvalidJTIError, InvalidSubjectError
 
 if TYPE_CHECKING:
     from service.settings import Settings

@@ -4,6 +4,7 @@ and an httpx client over ASGITransport (works on SQLite and Postgres alike, STAC
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -56,6 +57,6 @@ def fx_billing(app: Litestar) -> InMemoryBillingProvider:
 
 @pytest.fixture(name="client")
 async def fx_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=cast("Any", app))  # Litestar's ASGI types are narrower than httpx's
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
         yield client

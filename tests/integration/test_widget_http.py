@@ -158,7 +158,9 @@ async def test_invalid_reason_and_missing_required_comment_rerender_the_step_wit
     assert "<script>alert(1)</script>" not in bogus.text
     other = await flow.post("reason", {"reason": "other", "comment": "   "})
     assert other.status_code == 422 and "Please tell us a little more." in other.text
-    row = await FlowSession.select(FlowSession.step, FlowSession.reason).where(FlowSession.id == flow.session_id).first()
+    row = (
+        await FlowSession.select(FlowSession.step, FlowSession.reason).where(FlowSession.id == flow.session_id).first()
+    )
     assert row == {"step": "survey", "reason": None}
 
 

@@ -23,7 +23,9 @@ def test_the_default_definition_round_trips_with_every_offer_kind() -> None:
 def test_state_and_context_round_trip() -> None:
     state = FlowState(session_id=SessionId("ses_1"), step=StepKind.OFFER, offer_queue=("a", "b"), version=3)  # type: ignore[arg-type]
     assert codec.state_from_json(codec.dumps(state)) == state
-    snapshot = SubscriptionSnapshot("sub", "cus", SubscriptionStatus.TRIALING, "p", 100, "eur", "year", AT, trial_end=AT)
+    snapshot = SubscriptionSnapshot(
+        "sub", "cus", SubscriptionStatus.TRIALING, "p", 100, "eur", "year", AT, trial_end=AT
+    )
     context = CustomerContext(snapshot=snapshot, holdout=True)
     assert codec.context_from_json(codec.dumps(context)) == context
 

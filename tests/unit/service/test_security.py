@@ -79,8 +79,19 @@ def test_minted_tokens_round_trip() -> None:
         (_sign(_claims(losses=[{"label": "x" * 500, "value": "1"}])), TokenProblem.INVALID_CLAIMS),
         (_sign(_claims(sub=42)), TokenProblem.INVALID_CLAIMS),
     ],
-    ids=["none", "empty", "garbage", "expired", "future-iat", "too-long", "wrong-key", "hs512", "no-jti",
-         "huge-loss", "non-string-sub"],
+    ids=[
+        "none",
+        "empty",
+        "garbage",
+        "expired",
+        "future-iat",
+        "too-long",
+        "wrong-key",
+        "hs512",
+        "no-jti",
+        "huge-loss",
+        "non-string-sub",
+    ],
 )
 def test_bad_embed_tokens_are_refused(token: str | None, problem: TokenProblem) -> None:
     assert _problem(token) is problem
@@ -101,7 +112,9 @@ def test_tampered_claims_break_the_signature() -> None:
 
 
 def test_flow_tokens_are_bound_to_their_session_and_audience() -> None:
-    token = mint_flow_token(SETTINGS, session_id="ses_a", customer_id="cus_1", parent_origin="https://h.example", now=NOW)
+    token = mint_flow_token(
+        SETTINGS, session_id="ses_a", customer_id="cus_1", parent_origin="https://h.example", now=NOW
+    )
     assert verify_flow_token(token, "ses_a", SETTINGS, NOW).po == "https://h.example"
     with pytest.raises(TokenError) as other:
         verify_flow_token(token, "ses_b", SETTINGS, NOW)
@@ -115,8 +128,11 @@ def test_flow_tokens_are_bound_to_their_session_and_audience() -> None:
 
 
 def test_embed_secret_does_not_sign_flow_tokens() -> None:
-    forged = jwt.encode({"sid": "ses_a", "sub": "c", "exp": int(NOW.timestamp()) + 60, "aud": "saveflow:flow"},
-                        SETTINGS.embed_secret, algorithm="HS256")
+    forged = jwt.encode(
+        {"sid": "ses_a", "sub": "c", "exp": int(NOW.timestamp()) + 60, "aud": "saveflow:flow"},
+        SETTINGS.embed_secret,
+        algorithm="HS256",
+    )
     with pytest.raises(TokenError):
         verify_flow_token(forged, "ses_a", SETTINGS, NOW)
 
