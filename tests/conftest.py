@@ -6,7 +6,9 @@ The database under test is SQLite in a temporary file, or Postgres when DATABASE
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from service.settings import DatabaseSettings, Settings
 # piccolo_conf (used by the migration runner) reads the same variables; point it at a scratch file
 # before anything imports it. This is the only place tests touch the environment.
 _SCRATCH = tempfile.mkdtemp(prefix="saveflow-tests-")
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 os.environ.setdefault("SQLITE_PATH", os.path.join(_SCRATCH, "test.sqlite"))
 os.environ.setdefault("SAVEFLOW_SECRETS_FILE", os.path.join(_SCRATCH, "secrets.json"))
 

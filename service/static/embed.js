@@ -1,0 +1,95 @@
+/* Save flow embed: window.SaveFlow.open({token, baseUrl?, locale?}) -> Promise<{outcome, sessionId, offer?}>.
+   Dependency-free. Messages are accepted only from the widget's exact origin and iframe. */
+(function (w, d) {
+  "use strict";
+  var script = d.currentScript, defaultBase = script ? new URL(script.src).origin : location.origin;
+  var open = null;
+
+  function css(el, styles) { for (var k in styles) el.style[k] = styles[k]; return el; }
+  function emit(name, detail) { w.dispatchEvent(new CustomEvent("saveflow:" + name, { detail: detail })); }
+
+  function start(options) {
+    if (open) return open.promise;
+    var base = (options.baseUrl || defaultBase).replace(/\/$/, ""), origin = new URL(base).origin;
+    var src = base + "/w/start?token=" + encodeURIComponent(options.token) +
+      "&origin=" + encodeURIComponent(location.origin) + (options.locale ? "&locale=" + encodeURIComponent(options.locale) : "");
+    var narrow = w.matchMedia("(max-width: 540px)").matches, previousFocus = d.activeElement;
+    var previousOverflow = d.documentElement.style.overflow;
+    var state = { sessionId: null, closeUrl: null, result: null }, resolve;
+    var promise = new Promise(function (r) { resolve = r; });
+
+    var backdrop = css(d.createElement("div"), { position: "fixed", inset: "0", zIndex: "2147483000",
+      background: "rgba(15,23,42,.55)", display: "flex", alignItems: "center", justifyContent: "center" });
+    var box = css(d.createElement("div"), { position: "relative", width: narrow ? "100%" : "min(480px, 94vw)",
+      height: narrow ? "100%" : "min(680px, 92vh)", borderRadius: narrow ? "0" : "14px", overflow: "hidden",
+      background: "#fff", boxShadow: "0 24px 64px rgba(0,0,0,.35)" });
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-modal", "true");
+    box.setAttribute("aria-label", "Cancel subscription");
+    box.dataset.testid = "saveflow-modal";
+    var close = css(d.createElement("button"), { position: "absolute", top: "8px", right: "8px", zIndex: "1",
+      width: "36px", height: "36px", border: "0", borderRadius: "50%", background: "rgba(255,255,255,.9)",
+      font: "22px/1 system-ui, sans-serif", cursor: "pointer", color: "#0f172a" });
+    close.type = "button";
+    close.textContent = "\u00d7";
+    close.setAttribute("aria-label", "Close");
+    close.dataset.testid = "saveflow-close";
+    var frame = css(d.createElement("iframe"), { width: "100%", height: "100%", border: "0", display: "block" });
+    frame.src = src;
+    frame.title = "Cancel subscription";
+    frame.dataset.testid = "saveflow-iframe";
+    box.appendChild(close);
+    box.appendChild(frame);
+    backdrop.appendChild(box);
+
+    function finish() {
+      if (!open) return;
+      var result = state.result || { outcome: "abandoned", sessionId: state.sessionId };
+      if (!state.result && state.closeUrl) {
+        // Tell the service the user left, so the session counts as abandoned (never as saved).
+        try { fetch(state.closeUrl, { method: "POST", keepalive: true, mode: "no-cors" }); } catch (e) { /* offline */ }
+      }
+      w.removeEventListener("message", onMessage);
+      d.removeEventListener("keydown", onKey, true);
+      backdrop.remove();
+      d.documentElement.style.overflow = previousOverflow;
+      if (previousFocus && previousFocus.focus) previousFocus.focus();
+      open = null;
+      emit("close", result);
+      resolve(result);
+    }
+    function onMessage(event) {
+      var m = event.data;
+      if (event.origin !== origin || event.source !== frame.contentWindow || !m || m.source !== "saveflow") return;
+      if (m.sessionId) state.sessionId = m.sessionId;
+      if (m.closeUrl) state.closeUrl = m.closeUrl;
+      if (m.type === "ready" || m.type === "step") emit("step", { step: m.step, sessionId: state.sessionId });
+      else if (m.type === "finished" && !state.result) {
+        state.result = { outcome: m.outcome, sessionId: state.sessionId };
+        if (m.offer) state.result.offer = m.offer;
+        emit("finished", state.result);
+      } else if (m.type === "close") finish();
+    }
+    function onKey(event) {
+      if (event.key === "Escape") { event.preventDefault(); finish(); }
+      else if (event.key === "Tab") {
+        // Focus stays inside the dialog: the close button and the iframe.
+        var target = d.activeElement === close ? frame : close;
+        event.preventDefault();
+        target.focus();
+      }
+    }
+    close.addEventListener("click", finish);
+    backdrop.addEventListener("click", function (event) { if (event.target === backdrop) finish(); });
+    w.addEventListener("message", onMessage);
+    d.addEventListener("keydown", onKey, true);
+    d.documentElement.style.overflow = "hidden";
+    d.body.appendChild(backdrop);
+    frame.focus();
+    open = { promise: promise };
+    emit("open", { baseUrl: base });
+    return promise;
+  }
+
+  w.SaveFlow = { open: start, version: "1" };
+})(window, document);

@@ -1,0 +1,57 @@
+/* Runs inside the widget iframe: tells the host page (exact origin only) about steps and the outcome,
+   moves focus to each new step's heading, and wires the "Close" buttons. No inline script needed. */
+(function () {
+  "use strict";
+  var body = document.body, parentOrigin = body.dataset.parentOrigin || "", finishedSent = false;
+  var embedded = window.parent !== window && parentOrigin !== "";
+
+  function post(message) {
+    if (!embedded) return;
+    message.source = "saveflow";
+    message.sessionId = body.dataset.sessionId || null;
+    message.closeUrl = body.dataset.closeUrl || null;
+    window.parent.postMessage(message, parentOrigin);
+  }
+  function currentStep() {
+    var el = document.querySelector("[data-step]");
+    return el ? el.dataset.step : null;
+  }
+  function reportDone() {
+    var done = document.querySelector('[data-step="done"]');
+    if (!done || finishedSent || !done.dataset.outcome || done.dataset.outcome === "abandoned") return;
+    finishedSent = true;
+    var offer = done.dataset.offerKind ? { kind: done.dataset.offerKind, id: done.dataset.offerId } : undefined;
+    post({ type: "finished", outcome: done.dataset.outcome, offer: offer });
+  }
+  function focusHeading() {
+    var heading = document.querySelector("#flow-step h1, #flow-step h2");
+    if (heading) {
+      if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: false });
+    }
+  }
+
+  post({ type: "ready", step: currentStep() });
+  reportDone();
+
+  body.addEventListener("htmx:afterSettle", function () {
+    post({ type: "step", step: currentStep() });
+    focusHeading();
+    reportDone();
+  });
+  // htmx fires this from the HX-Trigger-After-Settle header; the done step's data attributes say the same.
+  body.addEventListener("saveflow:finished", reportDone);
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-saveflow-close]");
+    if (!button || !embedded) return; // standalone page: the button's own form posts /close
+    event.preventDefault();
+    post({ type: "close" });
+  });
+
+  // Plain (non-htmx) form posts: disable the clicked button so a double click submits once.
+  document.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    if (submitter && !event.target.hasAttribute("hx-post")) setTimeout(function () { submitter.disabled = true; }, 0);
+  });
+})();
