@@ -72,3 +72,9 @@ def fx_settings() -> Settings:
 def fx_scratch_dir() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="saveflow-") as path:
         yield path
+
+
+def pytest_report_header() -> str:
+    db = database_settings()
+    where = f"PostgreSQL ({db.url.rsplit('@', 1)[-1]})" if db.is_postgres and db.url else f"SQLite ({db.sqlite_path})"
+    return f"saveflow database under test: {where}"
