@@ -46,6 +46,7 @@ from flows.model import (
     StepKind,
 )
 from flows.routing import route_offers
+from flows.validation import reason_order, validate_definition
 
 __all__ = (
     "EVENT_TYPES",
@@ -86,6 +87,8 @@ __all__ = (
     "default_definition",
     "idempotency_key",
     "initial_state",
+    "reason_order",
     "replay",
     "route_offers",
+    "validate_definition",
 )

@@ -216,7 +216,7 @@ def _on_feedback(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext
 
 
 def _on_cancel_requested(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
-    if not d.cancel_always_available:
+    if not ctx.click_to_cancel(d):
         raise InvalidTransition(s.step, e)
     # Click-to-cancel: straight to the confirm step (or cancel right away without one).
     if d.confirm:

@@ -80,7 +80,9 @@ class FlowDefinition:
     final_offer_id: OfferId | None = None
     max_offers: int = 2
     cancel_always_available: bool = True
+    click_to_cancel_countries: tuple[str, ...] = ()  # ISO codes where click-to-cancel is on regardless
     cancel_at_period_end: bool = True
+    randomize_reasons: bool = False  # shuffled per session (stable), "other" kept last
 
     def reason(self, reason_id: ReasonId) -> ReasonDef | None:
         return next((r for r in self.reasons if r.id == reason_id), None)
@@ -98,6 +100,14 @@ class CustomerContext:
     policy: EligibilityPolicy = field(default_factory=EligibilityPolicy)
     holdout: bool = False  # experiment holdout arm: the flow shows no offers
     test_mode: bool = False
+    country: str | None = None
+
+    def click_to_cancel(self, definition: FlowDefinition) -> bool:
+        """Whether every step offers a direct way to cancel for this customer."""
+        if definition.cancel_always_available:
+            return True
+        country = (self.country or "").upper()
+        return bool(country) and country in {c.upper() for c in definition.click_to_cancel_countries}
 
 
 @dataclass(frozen=True, slots=True)

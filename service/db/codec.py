@@ -13,6 +13,8 @@ import msgspec
 
 from flows import EVENT_TYPES, CustomerContext, Effect, Event, FlowDefinition, FlowState, ReasonDef
 from flows.effects import ApplyOffer, CancelSubscription
+from flows.experiments import Arm
+from flows.segments import Condition
 from offers import OFFER_TYPES, Offer, OfferKind
 
 _encoder = msgspec.json.Encoder()
@@ -95,3 +97,11 @@ def effect_from_json(text: str | bytes) -> Effect:
     if "offer" in data:
         return ApplyOffer(offer=offer_from_builtins(data["offer"]), idempotency_key=data["idempotency_key"])
     return _convert(data, CancelSubscription, "cancel effect")
+
+
+def conditions_from_json(text: str | bytes) -> tuple[Condition, ...]:
+    return _convert(msgspec.json.decode(text), tuple[Condition, ...], "segment conditions")
+
+
+def arms_from_json(text: str | bytes) -> tuple[Arm, ...]:
+    return _convert(msgspec.json.decode(text), tuple[Arm, ...], "experiment arms")

@@ -12,10 +12,12 @@ from functools import lru_cache
 from typing import Any
 
 from flows import CustomerContext, Effect, Event, FlowDefinition, FlowState, SessionId
+from flows import experiments as exp
+from flows import segments as seg
 from flows.effects import ApplyOffer
 from offers import OfferId, OfferKind, Redemption
 from service.db import codec
-from service.db.tables import BillingOperation, FlowEvent, FlowSession, FlowVersion
+from service.db.tables import BillingOperation, Experiment, FlowEvent, FlowSession, FlowVersion, Segment
 from service.db.uow import is_postgres
 
 
@@ -38,6 +40,9 @@ class StoredSession:
     email: str | None
     test_mode: bool
     started_at: datetime
+    segment_id: str | None = None
+    experiment_id: str | None = None
+    arm_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,58 @@ async def publish_version(definition: FlowDefinition, now: datetime, note: str =
     return version_id
 
 
+# ------------------------------------------------------------------------------------ segments, experiments
+async def segments_by_priority() -> tuple[seg.Segment, ...]:
+    rows = await Segment.select().order_by(Segment.priority).order_by(Segment.id)
+    return tuple(
+        seg.Segment(
+            id=r["id"],
+            name=r["name"],
+            flow_key=r["flow_key"],
+            conditions=codec.conditions_from_json(r["conditions"]),
+        )
+        for r in rows
+    )
+
+
+async def save_segment(segment: seg.Segment, priority: int, now: datetime) -> None:
+    await Segment.insert(
+        Segment(
+            id=segment.id,
+            name=segment.name,
+            priority=priority,
+            flow_key=segment.flow_key,
+            conditions=codec.dumps(segment.conditions),
+            created_at=now,
+        )
+    )
+
+
+async def running_experiment(flow_key: str) -> exp.Experiment | None:
+    row = (
+        await Experiment.select(Experiment.id, Experiment.flow_key, Experiment.arms)
+        .where((Experiment.flow_key == flow_key) & (Experiment.status == "running"))
+        .order_by(Experiment.started_at, ascending=False)
+        .first()
+    )
+    if row is None:
+        return None
+    return exp.Experiment(id=row["id"], flow_key=row["flow_key"], arms=codec.arms_from_json(row["arms"]))
+
+
+async def start_experiment(experiment: exp.Experiment, name: str, now: datetime) -> None:
+    await Experiment.insert(
+        Experiment(
+            id=experiment.id,
+            name=name,
+            flow_key=experiment.flow_key,
+            status="running",
+            arms=codec.dumps(experiment.arms),
+            started_at=now,
+        )
+    )
+
+
 # ------------------------------------------------------------------------------------ sessions
 def _to_session(row: dict[str, object]) -> StoredSession:
     return StoredSession(
@@ -113,6 +170,9 @@ def _to_session(row: dict[str, object]) -> StoredSession:
         email=str(row["email"]) if row["email"] is not None else None,
         test_mode=bool(row["test_mode"]),
         started_at=row["started_at"],  # type: ignore[arg-type]
+        segment_id=row["segment_id"],  # type: ignore[arg-type]
+        experiment_id=row["experiment_id"],  # type: ignore[arg-type]
+        arm_id=row["arm_id"],  # type: ignore[arg-type]
     )
 
 
@@ -164,6 +224,10 @@ async def insert_session(
             losses=session.losses_json,
             attrs=session.attrs_json,
             started_at=session.started_at,
+            segment_id=session.segment_id,
+            experiment_id=session.experiment_id,
+            arm_id=session.arm_id,
+            holdout=session.context.holdout,
             **_state_columns(session.state, definition, now),
         )
     )

@@ -53,6 +53,10 @@ class FlowSession(Table, tablename="flow_session"):
     offer_kind = Varchar(length=32, null=True, default=None)
     mrr_cents = Integer(default=0)
     plan = Varchar(length=64, default="")
+    segment_id = Varchar(length=64, null=True, default=None)
+    experiment_id = Varchar(length=64, null=True, default=None)
+    arm_id = Varchar(length=64, null=True, default=None)
+    holdout = Boolean(default=False)
     state = Text()  # JSON FlowState
     context = Text()  # JSON CustomerContext, frozen at start so replay is deterministic
     losses = Text(default="[]")  # JSON [{label, value}] from the token
@@ -61,6 +65,30 @@ class FlowSession(Table, tablename="flow_session"):
     started_at = Timestamptz(index=True, index_method=IndexMethod.btree)
     updated_at = Timestamptz()
     finished_at = Timestamptz(null=True, default=None)
+
+
+class Segment(Table, tablename="segment"):
+    """A priority-ordered rule that sends matching customers to a flow (flows.segments.Segment)."""
+
+    id = Varchar(length=64, primary_key=True)
+    name = Varchar(length=120)
+    priority = Integer(default=100, index=True)  # lower runs first
+    flow_key = Varchar(length=64)
+    conditions = Text(default="[]")  # JSON list of flows.segments.Condition
+    created_at = Timestamptz()
+
+
+class Experiment(Table, tablename="experiment"):
+    """An A/B test on one flow: weighted arms, each a flow version, optionally a holdout."""
+
+    id = Varchar(length=64, primary_key=True)
+    name = Varchar(length=120)
+    flow_key = Varchar(length=64, index=True)
+    status = Varchar(length=16, default="running")  # running | stopped
+    arms = Text()  # JSON list of flows.experiments.Arm
+    started_at = Timestamptz()
+    stopped_at = Timestamptz(null=True, default=None)
+    winner_arm = Varchar(length=64, null=True, default=None)
 
 
 class FlowEvent(Table, tablename="flow_event"):
@@ -104,4 +132,12 @@ class StaffUser(Table, tablename="staff_user"):
     created_at = Timestamptz()
 
 
-ALL_TABLES: tuple[type[Table], ...] = (FlowVersion, FlowSession, FlowEvent, BillingOperation, StaffUser)
+ALL_TABLES: tuple[type[Table], ...] = (
+    FlowVersion,
+    FlowSession,
+    Segment,
+    Experiment,
+    FlowEvent,
+    BillingOperation,
+    StaffUser,
+)

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from flows import FlowDefinition, FlowState, Notice, Outcome, StepKind
+from flows import FlowDefinition, FlowState, Notice, Outcome, StepKind, reason_order
 from offers import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer, add_months
 from service.use_cases.sessions import SessionView
 
@@ -118,7 +118,8 @@ def step_context(
         "notice": NOTICES.get(state.notice) if state.notice else None,
         "error": error,
         "error_field": error_field,
-        "click_to_cancel": definition.cancel_always_available,
+        "click_to_cancel": session.context.click_to_cancel(definition),
+        "reasons": reason_order(definition, sid),
         "can_go_back": state.step in (StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM)
         and (definition.loss_aversion if state.step is StepKind.SURVEY else definition.survey),
         "progress_value": done,

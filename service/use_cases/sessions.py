@@ -32,7 +32,16 @@ from flows import (
     decide,
     initial_state,
 )
-from offers import BillingError, BillingProvider, ProviderUnavailable, apply_offer
+from flows.experiments import assign_arm
+from flows.segments import Scalar, pick_segment
+from offers import (
+    BillingError,
+    BillingProvider,
+    ProviderUnavailable,
+    SubscriptionSnapshot,
+    SubscriptionStatus,
+    apply_offer,
+)
 from service.db import repositories as repo
 from service.db.uow import unit_of_work
 from service.security import EmbedClaims, TokenError, TokenProblem
@@ -67,42 +76,88 @@ def new_session_id() -> SessionId:
     return SessionId("ses_" + secrets.token_urlsafe(18))
 
 
+def customer_attributes(claims: EmbedClaims, snapshot: SubscriptionSnapshot) -> dict[str, Scalar]:
+    """What segment rules see: billing facts first, then the host's token attributes (which win)."""
+    derived: dict[str, Scalar] = {
+        "trialing": snapshot.status is SubscriptionStatus.TRIALING,
+        "currency": snapshot.currency,
+        "interval": snapshot.interval,
+        "mrr_cents": snapshot.amount_cents,
+        "locale": claims.locale or "en",
+    }
+    return {**derived, **claims.attrs}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowChoice:
+    version_id: int
+    definition: FlowDefinition
+    segment_id: str | None
+    experiment_id: str | None
+    arm_id: str | None
+    holdout: bool
+
+
+async def choose_flow(customer_id: str, attributes: dict[str, Scalar]) -> FlowChoice:
+    """First matching segment picks the flow; a running experiment on it picks the version (and holdout)."""
+    segment = pick_segment(await repo.segments_by_priority(), attributes)
+    flow_key = segment.flow_key if segment else DEFAULT_FLOW_KEY
+    segment_id = segment.id if segment else None
+    experiment = await repo.running_experiment(flow_key)
+    if experiment is not None:
+        arm = assign_arm(experiment, customer_id)
+        definition = await repo.definition_of_version(arm.flow_version_id)
+        return FlowChoice(arm.flow_version_id, definition, segment_id, experiment.id, arm.id, arm.holdout)
+    published = await repo.published_version(flow_key) or await repo.published_version(DEFAULT_FLOW_KEY)
+    if published is None:
+        raise FlowNotConfigured(flow_key)
+    return FlowChoice(published[0], published[1], segment_id, None, None, False)
+
+
 async def start_session(claims: EmbedClaims, *, billing: BillingProvider, clock: Clock) -> SessionView:
     """Start the session a verified embed token asks for, or resume it if this token started it."""
     existing = await repo.find_session_by_jti(claims.jti)
     if existing is not None:
         return await _resume(existing, claims)
-    published = await repo.published_version(DEFAULT_FLOW_KEY)
-    if published is None:
-        raise FlowNotConfigured(DEFAULT_FLOW_KEY)
-    version_id, definition = published
     # Reads happen before the write transaction so it stays short.
     snapshot = await billing.get_subscription(claims.subscription_id)
+    attributes = customer_attributes(claims, snapshot)
+    choice = await choose_flow(claims.sub, attributes)
     history = await repo.redemptions_of(claims.sub)
     now = clock()
-    context = CustomerContext(snapshot=snapshot, history=history, test_mode=claims.test)
+    country = attributes.get("country")
+    context = CustomerContext(
+        snapshot=snapshot,
+        history=history,
+        holdout=choice.holdout,
+        test_mode=claims.test,
+        country=country if isinstance(country, str) else None,
+    )
     session_id = new_session_id()
     started = Started(at=now)
-    decision = decide(definition, initial_state(session_id), started, context)
+    decision = decide(choice.definition, initial_state(session_id), started, context)
     stored = repo.StoredSession(
         id=session_id,
         token_jti=claims.jti,
         customer_id=claims.sub,
         subscription_id=claims.subscription_id,
-        flow_version_id=version_id,
+        flow_version_id=choice.version_id,
         state=decision.state,
         context=context,
         losses_json=msgspec.json.encode(claims.losses).decode(),
-        attrs_json=msgspec.json.encode(claims.attrs).decode(),
+        attrs_json=msgspec.json.encode(attributes).decode(),
         locale=claims.locale or "en",
         email=claims.email,
         test_mode=claims.test,
         started_at=now,
+        segment_id=choice.segment_id,
+        experiment_id=choice.experiment_id,
+        arm_id=choice.arm_id,
     )
     try:
         async with unit_of_work():
-            plan = str(claims.attrs.get("plan", snapshot.price_id))
-            await repo.insert_session(stored, definition, mrr_cents=snapshot.amount_cents, plan=plan, now=now)
+            plan = str(attributes.get("plan", snapshot.price_id))
+            await repo.insert_session(stored, choice.definition, mrr_cents=snapshot.amount_cents, plan=plan, now=now)
             await repo.append_event(session_id, decision.state.version, started)
     except Exception:
         # Two tabs racing with the same token: the unique jti lets exactly one insert win.
@@ -110,7 +165,7 @@ async def start_session(claims: EmbedClaims, *, billing: BillingProvider, clock:
         if raced is None:
             raise
         return await _resume(raced, claims)
-    return SessionView(stored, definition)
+    return SessionView(stored, choice.definition)
 
 
 async def _resume(session: repo.StoredSession, claims: EmbedClaims) -> SessionView:

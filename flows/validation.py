@@ -1,0 +1,78 @@
+"""Checks a flow definition before it is saved or published, and orders its reasons for display.
+
+Rules: standard library, `flows.model` and `offers.model` only; pure. Every problem is a sentence a
+CS admin can act on; a definition with problems is never stored, so running sessions never crash on one.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from offers.model import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrainingOffer, TrialExtensionOffer
+
+if TYPE_CHECKING:
+    from flows.model import FlowDefinition, ReasonDef
+
+OTHER_REASON = "other"
+
+
+def _offer_problems(offer: Offer) -> list[str]:
+    name = f"Offer {offer.id!r}"
+    problems = []
+    if not offer.copy.title.strip() or not offer.copy.accept_label.strip():
+        problems.append(f"{name} needs a title and a button label.")
+    if isinstance(offer, PauseOffer) and not 1 <= offer.months <= 12:
+        problems.append(f"{name}: a pause lasts 1 to 12 months.")
+    if isinstance(offer, TrialExtensionOffer) and not 1 <= offer.days <= 90:
+        problems.append(f"{name}: a trial extension adds 1 to 90 days.")
+    if isinstance(offer, DiscountOffer):
+        if not 1 <= offer.percent_off <= 100:
+            problems.append(f"{name}: the discount must be between 1% and 100%.")
+        if not 1 <= offer.duration_months <= 36:
+            problems.append(f"{name}: a discount lasts 1 to 36 months.")
+        if not offer.coupon_id.strip():
+            problems.append(f"{name} needs the billing coupon id.")
+    if isinstance(offer, DowngradeOffer) and (not offer.price_id.strip() or offer.amount_cents < 0):
+        problems.append(f"{name} needs the price id of the cheaper plan and its amount.")
+    if isinstance(offer, TrainingOffer) and not offer.booking_url.startswith(("https://", "http://", "mailto:")):
+        problems.append(f"{name}: the booking link must start with https://, http:// or mailto:.")
+    return problems
+
+
+def validate_definition(definition: FlowDefinition) -> list[str]:
+    """Every problem that would stop this definition from working, in plain words (empty if fine)."""
+    problems: list[str] = []
+    if not definition.key.strip():
+        problems.append("The flow needs a key.")
+    offer_ids = [o.id for o in definition.offers]
+    reason_ids = [r.id for r in definition.reasons]
+    if len(set(offer_ids)) != len(offer_ids):
+        problems.append("Two offers share an id; every offer id must be unique.")
+    if len(set(reason_ids)) != len(reason_ids):
+        problems.append("Two reasons share an id; every reason id must be unique.")
+    if definition.survey and not definition.reasons:
+        problems.append("The survey step is on but there are no reasons to choose from.")
+    for reason in definition.reasons:
+        if not reason.label.strip():
+            problems.append(f"Reason {reason.id!r} needs a label.")
+        missing = [o for o in reason.offer_ids if o not in offer_ids]
+        if missing:
+            problems.append(f"Reason {reason.label!r} routes to offers that do not exist: {', '.join(missing)}.")
+    if definition.final_offer_id is not None and definition.final_offer_id not in offer_ids:
+        problems.append(f"The final offer {definition.final_offer_id!r} does not exist.")
+    if not 0 <= definition.max_offers <= 5:
+        problems.append("Show between 0 and 5 offers per session.")
+    for offer in definition.offers:
+        problems.extend(_offer_problems(offer))
+    return problems
+
+
+def reason_order(definition: FlowDefinition, session_id: str) -> tuple[ReasonDef, ...]:
+    """The reasons as this session shows them: shuffled (stably, seeded by the session) when asked,
+    with "other" always last so the catch-all never competes with the specific answers."""
+    if not definition.randomize_reasons:
+        return definition.reasons
+    specific = [r for r in definition.reasons if r.id != OTHER_REASON]
+    random.Random(session_id).shuffle(specific)  # noqa: S311 - ordering, not security
+    return (*specific, *(r for r in definition.reasons if r.id == OTHER_REASON))
