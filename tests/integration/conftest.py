@@ -16,7 +16,7 @@ from offers.providers.memory import InMemoryBillingProvider
 from service.app import create_app
 from service.db.engine import close_engine, open_engine
 from service.db.repositories import publish_version
-from service.db.tables import BillingOperation, FlowEvent, FlowSession, FlowVersion, StaffUser
+from service.db.tables import ALL_TABLES
 from service.settings import Settings
 from tests.conftest import FakeClock
 
@@ -32,7 +32,8 @@ async def _migrate_once() -> None:
 
 
 async def _empty_tables() -> None:
-    for table in (BillingOperation, FlowEvent, FlowSession, FlowVersion, StaffUser):
+    # Children before parents; ALL_TABLES lists parents first.
+    for table in reversed(ALL_TABLES):
         await table.delete(force=True)
 
 
