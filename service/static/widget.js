@@ -49,6 +49,11 @@
     post({ type: "close" });
   });
 
+  // Esc inside the iframe never reaches the host page's listener, so ask the host to close.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && embedded) post({ type: "close" });
+  });
+
   // Plain (non-htmx) form posts: disable the clicked button so a double click submits once.
   document.addEventListener("submit", function (event) {
     var submitter = event.submitter;

@@ -1,0 +1,50 @@
+"""More paths through the widget in a real browser: two offers, the cancel path, closing mid-flow."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from tests.e2e.conftest import LiveServer
+from tests.e2e.pages import HostPage
+
+
+async def test_decline_the_first_offer_and_accept_the_second(page: Page, live_server: LiveServer) -> None:
+    widget = await HostPage(page, live_server.url).open("cus_demo_ada")
+    await widget.click("continue")
+    await widget.choose_reason("too_expensive")
+    await expect(widget.frame.get_by_test_id("offer-pause")).to_be_visible()
+    await widget.click("decline-offer")
+    await expect(widget.frame.get_by_test_id("offer-downgrade")).to_be_visible()
+    await expect(widget.frame.get_by_test_id("offer-facts")).to_contain_text("$49/month → $19/month")
+    await widget.click("accept-offer")
+    await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
+    await expect(widget.frame.get_by_test_id("done-summary")).to_contain_text("Moved to Starter")
+    await widget.click("close-widget")
+    await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: saved (downgrade)")
+
+
+async def test_the_cancel_link_is_on_every_step_and_cancelling_is_honest(page: Page, live_server: LiveServer) -> None:
+    widget = await HostPage(page, live_server.url).open("cus_demo_linus")
+    for advance in ("continue", None):
+        await expect(widget.frame.get_by_test_id("cancel-now")).to_be_visible()
+        if advance:
+            await widget.click(advance)
+    await widget.choose_reason("temporary")
+    await widget.expect_step("offer")
+    await expect(widget.frame.get_by_test_id("cancel-now")).to_be_visible()
+    await widget.click("cancel-now")
+    await widget.expect_step("confirm")
+    await expect(widget.frame.get_by_test_id("cancel-terms")).to_contain_text("stays active until")
+    await widget.click("confirm-cancel")
+    await expect(widget.step("done")).to_have_attribute("data-outcome", "cancelled")
+    await widget.click("close-widget")
+    await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: cancelled")
+
+
+async def test_closing_mid_flow_resolves_abandoned(page: Page, live_server: LiveServer) -> None:
+    widget = await HostPage(page, live_server.url).open("cus_demo_grace")
+    await widget.click("continue")
+    await widget.expect_step("survey")
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_test_id("saveflow-modal")).to_have_count(0)
+    await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: abandoned")
