@@ -32,15 +32,16 @@ async def _seed(settings: Settings) -> None:
     """Publish the default flow (if none yet) and create the demo admin (if demo mode and none yet)."""
     from admin.auth import create_staff_user
     from service.db.engine import bind_tables, close_engine, create_engine, open_engine
-    from service.db.repositories import publish_version, published_version
+    from service.db.repositories import published_version
     from service.db.tables import StaffUser
+    from service.use_cases.flow_config import publish_flow
 
     engine = create_engine(settings.database)
     bind_tables(engine)
     await open_engine(engine)
     try:
         if await published_version("default") is None:
-            await publish_version(default_definition(), _now(), note="Shipped default flow")
+            await publish_flow(default_definition(), _now(), note="Shipped default flow")
             print("Published the default save flow (version 1).")
         if settings.demo and settings.demo_admin_password:
             if not await StaffUser.exists().where(StaffUser.email == settings.demo_admin_email):
