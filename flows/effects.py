@@ -15,10 +15,18 @@ def idempotency_key(session_id: str, action: str, attempt: int) -> str:
     return f"sf:{session_id}:{action}:{attempt}"
 
 
+CANCEL_ACTION = "cancel"
+
+
+def offer_action(offer_id: str) -> str:
+    return f"offer:{offer_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class ApplyOffer:
     offer: Offer
     idempotency_key: str
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,7 @@ class CancelSubscription:
     reason: str | None
     comment: str | None
     idempotency_key: str
+    attempt: int = 1
 
 
 Effect = ApplyOffer | CancelSubscription

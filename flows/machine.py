@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from flows.effects import ApplyOffer, CancelSubscription, Effect, idempotency_key
+from flows.effects import CANCEL_ACTION, ApplyOffer, CancelSubscription, Effect, idempotency_key, offer_action
 from flows.events import (
     CancelApplied,
     CancelConfirmed,
@@ -92,26 +92,32 @@ def _first_step(definition: FlowDefinition) -> StepKind | None:
     return None
 
 
-def _to_cancel_path(definition: FlowDefinition, state: FlowState) -> Decision:
-    """After the offers: feedback if enabled, then confirm if enabled, else cancel right away."""
+def _to_cancel_path(definition: FlowDefinition, state: FlowState, *, user_asked: bool = True) -> Decision:
+    """After the offers: feedback if enabled, then confirm if enabled, else cancel right away.
+
+    `user_asked=False` (e.g. an accepted offer failed) never cancels by itself: the user had chosen to
+    stay, so they land on the confirm step and decide again.
+    """
     if definition.feedback and state.feedback is None and state.step is not StepKind.FEEDBACK:
         return Decision(dataclasses.replace(state, step=StepKind.FEEDBACK, current_offer=None))
-    if definition.confirm:
+    if definition.confirm or not user_asked:
         return Decision(dataclasses.replace(state, step=StepKind.CONFIRM, current_offer=None))
     return _cancel(definition, dataclasses.replace(state, current_offer=None))
 
 
 def _cancel(definition: FlowDefinition, state: FlowState) -> Decision:
+    attempt = state.attempt(CANCEL_ACTION)
     effect = CancelSubscription(
         at_period_end=definition.cancel_at_period_end,
         reason=state.reason,
         comment=state.comment,
-        idempotency_key=idempotency_key(state.session_id, "cancel", state.attempt),
+        idempotency_key=idempotency_key(state.session_id, CANCEL_ACTION, attempt),
+        attempt=attempt,
     )
     return Decision(dataclasses.replace(state, step=StepKind.CANCEL_PENDING, notice=None), (effect,))
 
 
-def _show_next_offer(definition: FlowDefinition, state: FlowState) -> Decision:
+def _show_next_offer(definition: FlowDefinition, state: FlowState, *, user_asked: bool = True) -> Decision:
     if state.offer_queue:
         offer_id, *rest = state.offer_queue
         return Decision(
@@ -123,7 +129,7 @@ def _show_next_offer(definition: FlowDefinition, state: FlowState) -> Decision:
                 offers_shown=(*state.offers_shown, offer_id),
             )
         )
-    return _to_cancel_path(definition, state)
+    return _to_cancel_path(definition, state, user_asked=user_asked)
 
 
 def _enter_offers(definition: FlowDefinition, state: FlowState, ctx: CustomerContext, event: Event) -> Decision:
@@ -170,9 +176,11 @@ def _on_offer_accepted(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerC
     offer = d.offer(e.offer_id)
     if e.offer_id != s.current_offer or offer is None:
         raise InvalidTransition(s.step, e)
-    key = idempotency_key(s.session_id, f"offer:{offer.id}", s.attempt)
+    action = offer_action(offer.id)
+    attempt = s.attempt(action)
+    key = idempotency_key(s.session_id, action, attempt)
     pending = dataclasses.replace(s, step=StepKind.OFFER_PENDING, accepted_offer=offer.id, notice=None)
-    return Decision(pending, (ApplyOffer(offer=offer, idempotency_key=key),))
+    return Decision(pending, (ApplyOffer(offer=offer, idempotency_key=key, attempt=attempt),))
 
 
 def _on_offer_declined(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
@@ -201,9 +209,12 @@ def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCon
         return Decision(dataclasses.replace(back, notice=Notice.OFFER_FAILED))
     # Definitive: this offer cannot be applied; move on to the next one (fresh key for any retry).
     moved = dataclasses.replace(
-        back, attempt=s.attempt + 1, offers_declined=(*s.offers_declined, e.offer_id), current_offer=None
+        back,
+        attempts=s.bump_attempt(offer_action(e.offer_id)),
+        offers_declined=(*s.offers_declined, e.offer_id),
+        current_offer=None,
     )
-    decision = _show_next_offer(d, moved)
+    decision = _show_next_offer(d, moved, user_asked=False)
     return Decision(dataclasses.replace(decision.state, notice=Notice.OFFER_UNAVAILABLE), decision.effects)
 
 
@@ -238,8 +249,8 @@ def _on_cancel_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerC
 
 def _on_cancel_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
     assert isinstance(e, CancelFailed)
-    attempt = s.attempt + 1 if e.definitive else s.attempt
-    return Decision(dataclasses.replace(s, step=StepKind.CONFIRM, notice=Notice.CANCEL_FAILED, attempt=attempt))
+    attempts = s.bump_attempt(CANCEL_ACTION) if e.definitive else s.attempts
+    return Decision(dataclasses.replace(s, step=StepKind.CONFIRM, notice=Notice.CANCEL_FAILED, attempts=attempts))
 
 
 def _on_went_back(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:

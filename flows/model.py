@@ -126,9 +126,19 @@ class FlowState:
     result_summary: str | None = None  # what the applied offer changed, for the done step
     cancel_effective_at: datetime | None = None
     notice: Notice | None = None
-    attempt: int = 1  # bumped after a definitive billing failure, so the next try gets a fresh key
+    # Per billing action ("offer:<id>", "cancel"): bumped only after that action's definitive failure,
+    # so a retry after an unknown outcome reuses its key and can never apply the change twice.
+    attempts: tuple[tuple[str, int], ...] = ()
     version: int = 0  # number of events applied; optimistic concurrency in the shell
 
     @property
     def finished(self) -> bool:
         return self.step is StepKind.DONE
+
+    def attempt(self, action: str) -> int:
+        return dict(self.attempts).get(action, 1)
+
+    def bump_attempt(self, action: str) -> tuple[tuple[str, int], ...]:
+        counts = dict(self.attempts)
+        counts[action] = counts.get(action, 1) + 1
+        return tuple(sorted(counts.items()))

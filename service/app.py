@@ -30,6 +30,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from offers import BillingProvider
 from offers.providers.memory import InMemoryBillingProvider, Price
+from offers.providers.stripe import StripeBillingProvider
 from service import demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.http import demo as demo_http
@@ -49,7 +50,9 @@ def utc_now() -> datetime:
 
 
 def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingProvider:
-    """No Stripe key → the in-memory provider, loaded with the demo customers."""
+    """A Stripe key → Stripe; no key → the in-memory provider, loaded with the demo customers."""
+    if settings.stripe_api_key:
+        return StripeBillingProvider(settings.stripe_api_key)
     provider = InMemoryBillingProvider(clock=clock)
     for p in demo.DEMO_PRICES:
         provider.add_price(Price(p.id, p.amount_cents, interval=p.interval))

@@ -279,7 +279,7 @@ async def redemptions_of(customer_id: str) -> tuple[Redemption, ...]:
 
 
 # ------------------------------------------------------------------------------------ billing operations
-async def add_pending_operation(session_id: str, effect: Effect, attempt: int, now: datetime) -> None:
+async def add_pending_operation(session_id: str, effect: Effect, now: datetime) -> None:
     is_offer = isinstance(effect, ApplyOffer)
     await BillingOperation.insert(
         BillingOperation(
@@ -288,7 +288,7 @@ async def add_pending_operation(session_id: str, effect: Effect, attempt: int, n
             offer_id=effect.offer.id if isinstance(effect, ApplyOffer) else None,
             offer_kind=effect.offer.kind.value if isinstance(effect, ApplyOffer) else None,
             idempotency_key=effect.idempotency_key,
-            attempt=attempt,
+            attempt=effect.attempt,
             status="pending",
             effect=codec.dumps(effect),
             created_at=now,

@@ -204,7 +204,7 @@ async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tu
         await repo.save_state(session_id, decision.state, definition, expected_version=session.state.version, now=now)
         await repo.append_event(session_id, decision.state.version, event)
         for effect in decision.effects:
-            await repo.add_pending_operation(session_id, effect, decision.state.attempt, now)
+            await repo.add_pending_operation(session_id, effect, now)
     return decision.effects
 
 

@@ -1,0 +1,1 @@
+"""Unit tests of offers: eligibility, application and the in-memory billing provider."""
