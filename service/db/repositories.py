@@ -7,7 +7,7 @@ the use cases decide, repositories load and store. Call writes inside `unit_of_w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -313,24 +313,33 @@ async def operation_status(key: str) -> str | None:
     return str(row["status"]) if row else None
 
 
-async def pending_operations(created_before: datetime, limit: int = 100) -> list[PendingOperation]:
-    query = (
-        BillingOperation.select(
-            BillingOperation.session,
-            BillingOperation.idempotency_key,
-            BillingOperation.effect,
-            BillingOperation.created_at,
-        )
-        .where((BillingOperation.status == "pending") & (BillingOperation.created_at < created_before))
-        .order_by(BillingOperation.id)
-        .limit(limit)
+async def claim_pending_operations(
+    now: datetime, *, older_than: datetime, lease_seconds: int, limit: int = 50
+) -> list[PendingOperation]:
+    """Atomically lease pending operations to this sweeper; several app instances can sweep at once.
+
+    One UPDATE … RETURNING claims the rows. On Postgres the inner SELECT skips rows another sweeper
+    has locked (FOR UPDATE SKIP LOCKED); on SQLite the IMMEDIATE transaction serialises sweepers.
+    A sweeper that dies simply lets its lease run out.
+    """
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    lease_end = now + timedelta(seconds=lease_seconds)
+    sql = (
+        "UPDATE billing_operation SET claimed_until = {} WHERE id IN ("  # noqa: S608 - constant SQL, values bound
+        " SELECT id FROM billing_operation WHERE status = 'pending' AND created_at < {}"
+        f" AND (claimed_until IS NULL OR claimed_until < {{}}) ORDER BY id LIMIT {{}}{lock})"
+        " RETURNING session, idempotency_key, effect, created_at"
     )
-    if is_postgres():
-        # Several app instances may sweep at once: each claims different rows.
-        query = query.lock_rows("UPDATE", skip_locked=True)
+    rows = await BillingOperation.raw(
+        sql,
+        lease_end,
+        older_than,
+        now,
+        limit,
+    )
     return [
         PendingOperation(
             SessionId(r["session"]), r["idempotency_key"], codec.effect_from_json(r["effect"]), r["created_at"]
         )
-        for r in await query
+        for r in rows
     ]

@@ -116,6 +116,7 @@ class BillingOperation(Table, tablename="billing_operation"):
     effect = Text()  # JSON of the effect, so the sweep can redo it without the session's context
     error = Text(default="")
     summary = Text(default="")
+    claimed_until = Timestamptz(null=True, default=None)  # a sweeper's lease on a pending operation
     created_at = Timestamptz()
     updated_at = Timestamptz()
 

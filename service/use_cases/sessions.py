@@ -274,12 +274,21 @@ async def _call_billing(
     return CancelApplied(at=clock(), effective_at=effective), "applied", f"Cancels {effective:%Y-%m-%d}", ""
 
 
+SWEEP_LEASE_SECONDS = 120
+
+
 async def sweep_pending(
     *, billing: BillingProvider, clock: Clock, older_than: timedelta = timedelta(seconds=30)
 ) -> int:
     """Finish billing operations left `pending` by a crash, reusing their idempotency keys."""
+    now = clock()
     async with unit_of_work():
-        pending = await repo.pending_operations(created_before=clock() - older_than)
-    for op in pending:
-        await run_effect(op.session_id, op.effect, billing=billing, clock=clock)
-    return len(pending)
+        claimed = await repo.claim_pending_operations(
+            now, older_than=now - older_than, lease_seconds=SWEEP_LEASE_SECONDS
+        )
+    for op in claimed:
+        try:
+            await run_effect(op.session_id, op.effect, billing=billing, clock=clock)
+        except Exception:
+            log.exception("sweep could not finish %s; its lease expires and a later sweep retries", op.idempotency_key)
+    return len(claimed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -74,8 +75,14 @@ PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, database=None)
 def events(state: FlowState | None = None) -> st.SearchStrategy[Event]:
     """Any event type, half the time one the current step accepts (closing the widget rarely, so flows
     get deep); offer ids are any of the definition's, a bogus one, or (often) the one on screen."""
+    if state is None:
+        return _events(None, ())
+    return _events(state.step, tuple(o for o in (state.current_offer, state.accepted_offer) if o is not None))
+
+
+@functools.cache  # strategies are immutable; building them per draw would dominate the runtime
+def _events(step: StepKind | None, live: tuple[OfferId, ...]) -> st.SearchStrategy[Event]:
     at = st.just(NOW)
-    live = [o for o in (state.current_offer, state.accepted_offer) if o is not None] if state else []
     offer = st.sampled_from(OFFERS) | st.sampled_from(live) if live else st.sampled_from(OFFERS)
     builders: dict[type[Event], st.SearchStrategy[Event]] = {
         Started: st.builds(Started, at=at),
@@ -93,9 +100,9 @@ def events(state: FlowState | None = None) -> st.SearchStrategy[Event]:
         WentBack: st.builds(WentBack, at=at),
         Closed: st.builds(Closed, at=at),
     }
-    fitting = [cls for cls in TRANSITIONS[state.step] if cls is not Closed] if state else []
+    fitting = [cls for cls in TRANSITIONS[step] if cls is not Closed] if step is not None else []
     types = st.sampled_from(WEIGHTED_TYPES) | st.sampled_from(fitting) if fitting else st.sampled_from(WEIGHTED_TYPES)
-    return types.flatmap(lambda cls: builders[cls])
+    return types.flatmap(builders.__getitem__)
 
 
 @st.composite
@@ -118,7 +125,7 @@ def contexts(draw: st.DrawFn) -> CustomerContext:
     status = draw(st.sampled_from([SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING]))
     return make_context(
         snapshot=make_snapshot(status=status),
-        holdout=draw(st.booleans()),
+        holdout=draw(st.sampled_from([False, False, False, True])),  # the holdout arm sees no offers at all
         country=draw(st.sampled_from([None, "DE", "US"])),
     )
 
@@ -187,7 +194,7 @@ def run(
 ) -> tuple[FlowState, list[Event], list[FlowState]]:
     """Draw events one by one and apply what the engine accepts (the shell stores only those), checking each step."""
     state, accepted, visited, ledger = initial_state(SID), [], [], KeyLedger()
-    length = data.draw(st.integers(0, 40), label="length")
+    length = data.draw(st.integers(0, 60), label="length")
     for index in range(length + 1):
         event = Started(at=NOW) if index == 0 else data.draw(events(state), label=f"event {index}")
         try:
@@ -222,17 +229,9 @@ def test_random_sequences_keep_every_invariant(
             except InvalidTransition:
                 continue
             raise AssertionError(f"{type(sample).__name__} was accepted after the flow finished")
-    if ctx.click_to_cancel(definition):
+    if not ctx.click_to_cancel(definition):
+        assert not any(isinstance(e, CancelRequested) for e in accepted), "the cancel link worked while off"
+    else:
         for reached in visited:
             if reached.step in USER_STEPS:
                 assert cancels_within_two_clicks(definition, reached, ctx), f"no quick cancel from {reached.step}"
-
-
-@PROPERTY_SETTINGS
-@given(definitions(), contexts(), st.data())
-def test_without_click_to_cancel_the_cancel_link_is_refused(
-    definition: FlowDefinition, ctx: CustomerContext, data: st.DataObject
-) -> None:
-    _, accepted, _ = run(definition, ctx, data)
-    if not ctx.click_to_cancel(definition):
-        assert not any(isinstance(e, CancelRequested) for e in accepted)

@@ -1,0 +1,114 @@
+"""Crash safety: the pending operation is committed before billing is called, the sweep finishes it
+exactly once, and concurrent clicks never apply an offer twice (SQLite and Postgres)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from litestar import Litestar
+
+from flows import Continued, InvalidTransition, OfferAccepted, ReasonChosen, ReasonId, StepKind
+from offers import OfferId, SubscriptionSnapshot
+from offers.providers.memory import InMemoryBillingProvider
+from service.db.tables import BillingOperation, FlowEvent, FlowSession
+from service.security import EmbedClaims
+from service.use_cases import sessions
+from tests.conftest import FakeClock
+
+PAUSE = OfferId("pause-2-months")
+
+
+class ProcessKilled(BaseException):
+    """Stands in for the process dying mid-request (not an Exception: nothing may catch it)."""
+
+
+class DiesBeforeCalling(InMemoryBillingProvider):
+    async def pause(
+        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
+    ) -> SubscriptionSnapshot:
+        raise ProcessKilled
+
+
+async def _at_offer(billing: InMemoryBillingProvider, clock: FakeClock) -> str:
+    claims = EmbedClaims(
+        sub="cus_demo_ada", subscription_id="sub_demo_ada", jti=f"jti-{clock().timestamp()}", exp=0, iat=0
+    )
+    view = await sessions.start_session(claims, billing=billing, clock=clock)
+    sid = view.session.id
+    await sessions.handle_event(sid, Continued(at=clock()), billing=billing, clock=clock)
+    await sessions.handle_event(
+        sid, ReasonChosen(at=clock(), reason=ReasonId("too_expensive")), billing=billing, clock=clock
+    )
+    return sid
+
+
+async def test_a_crash_after_commit_is_finished_once_by_the_sweep(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
+) -> None:
+    sid = await _at_offer(billing, clock)
+    dying = DiesBeforeCalling(clock=clock, subscriptions=billing.subscriptions, prices=billing.prices)
+    with pytest.raises(ProcessKilled):
+        await sessions.handle_event(sid, OfferAccepted(at=clock(), offer_id=PAUSE), billing=dying, clock=clock)
+
+    # What survived the crash: the decision and the pending operation, both committed.
+    row = await FlowSession.select(FlowSession.step).where(FlowSession.id == sid).first()
+    assert row == {"step": "offer_pending"}
+    ops = await BillingOperation.select(BillingOperation.status, BillingOperation.idempotency_key)
+    assert ops == [{"status": "pending", "idempotency_key": f"sf:{sid}:offer:{PAUSE}:1"}]
+    assert billing.calls == []
+
+    assert await sessions.sweep_pending(billing=billing, clock=clock, older_than=_seconds(30)) == 0  # too fresh
+    clock.advance(minutes=1)
+    assert await sessions.sweep_pending(billing=billing, clock=clock) == 1
+    clock.advance(minutes=5)
+    assert await sessions.sweep_pending(billing=billing, clock=clock) == 0
+    assert [c.idempotency_key for c in billing.calls] == [f"sf:{sid}:offer:{PAUSE}:1"]
+    final = await FlowSession.select(FlowSession.step, FlowSession.outcome).where(FlowSession.id == sid).first()
+    assert final == {"step": "done", "outcome": "saved"}
+    events = await FlowEvent.select(FlowEvent.type).where(FlowEvent.session == sid).order_by(FlowEvent.seq)
+    assert [e["type"] for e in events][-2:] == ["OfferAccepted", "OfferApplied"]
+
+
+async def test_a_sweep_racing_the_request_still_applies_once(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
+) -> None:
+    sid = await _at_offer(billing, clock)
+    billing.delay_next(0.3)  # the request's billing call is slow…
+    request = asyncio.create_task(
+        sessions.handle_event(sid, OfferAccepted(at=clock(), offer_id=PAUSE), billing=billing, clock=clock)
+    )
+    await asyncio.sleep(0.1)
+    clock.advance(minutes=1)
+    await sessions.sweep_pending(billing=billing, clock=clock)  # …and the sweep picks the operation up meanwhile
+    view = await request
+    assert view.state.step is StepKind.DONE
+    assert len([c for c in billing.calls if c.method == "pause"]) == 1
+    assert await BillingOperation.select(BillingOperation.status) == [{"status": "applied"}]
+
+
+async def test_two_hundred_concurrent_accepts_apply_the_offer_once(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
+) -> None:
+    sid = await _at_offer(billing, clock)
+
+    async def accept() -> str:
+        try:
+            await sessions.handle_event(sid, OfferAccepted(at=clock(), offer_id=PAUSE), billing=billing, clock=clock)
+        except InvalidTransition:
+            return "refused"
+        return "applied"
+
+    results = await asyncio.gather(*(accept() for _ in range(200)))
+    assert results.count("applied") == 1
+    assert results.count("refused") == 199
+    assert len(billing.calls) == 1
+    assert await BillingOperation.count() == 1
+    accepted = await FlowEvent.count().where((FlowEvent.session == sid) & (FlowEvent.type == "OfferAccepted"))
+    assert accepted == 1
+
+
+def _seconds(n: int) -> timedelta:
+
+    return timedelta(seconds=n)

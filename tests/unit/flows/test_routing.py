@@ -1,0 +1,138 @@
+"""Offer routing: a reason's ranked offers plus the final offer, filtered by eligibility, capped, none in holdout."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows import CustomerContext, FlowDefinition, ReasonId, route_offers
+from flows.defaults import CONTACT, DISCOUNT, DOWNGRADE, PAUSE, TRAINING, TRIAL
+from offers import OfferId, OfferKind, Redemption, SubscriptionStatus, ineligibility
+from tests.factories import NOW, make_context, make_definition, make_snapshot, make_trialing_snapshot
+
+CTX = make_context()
+
+
+def route(definition: FlowDefinition, reason: str | None, ctx: CustomerContext = CTX) -> tuple[OfferId, ...]:
+    return route_offers(definition, ReasonId(reason) if reason is not None else None, ctx, NOW)
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("too_expensive", (PAUSE, DOWNGRADE)),
+        ("not_using", (TRAINING, PAUSE)),  # the trial extension needs a trialing subscription
+        ("no_value", (TRAINING, PAUSE)),
+        ("missing_features", (CONTACT,)),
+        ("temporary", (PAUSE,)),
+        ("competitor", (DISCOUNT, DOWNGRADE)),
+        ("technical", (CONTACT,)),
+        ("other", ()),
+    ],
+)
+def test_each_seed_reason_routes_to_its_offers_best_first(reason: str, expected: tuple[OfferId, ...]) -> None:
+    assert route(make_definition(), reason) == expected
+
+
+def test_the_final_offer_comes_last_and_only_once() -> None:
+    definition = make_definition(final_offer_id=DISCOUNT, max_offers=3)
+    assert route(definition, "too_expensive") == (PAUSE, DOWNGRADE, DISCOUNT)
+    assert route(definition, "competitor") == (DISCOUNT, DOWNGRADE)  # already ranked first: not repeated
+    assert route(definition, "other") == (DISCOUNT,)
+    assert route(definition, None) == (DISCOUNT,)  # no survey: only the final offer
+    assert route(definition, "no_such_reason") == (DISCOUNT,)
+    assert route(make_definition(), None) == ()
+
+
+@pytest.mark.parametrize(("max_offers", "expected"), [(0, ()), (1, (PAUSE,)), (2, (PAUSE, DOWNGRADE))])
+def test_max_offers_caps_the_list(max_offers: int, expected: tuple[OfferId, ...]) -> None:
+    definition = make_definition(final_offer_id=TRAINING, max_offers=max_offers)
+    assert route(definition, "too_expensive") == expected
+    assert len(route(replace(definition, max_offers=5), "too_expensive")) == 3
+
+
+def test_an_ineligible_offer_does_not_use_up_a_slot() -> None:
+    paused = make_context(snapshot=make_snapshot(paused_until=NOW + timedelta(days=30)))
+    definition = make_definition(max_offers=1)
+    assert route(definition, "too_expensive", paused) == (DOWNGRADE,)
+    assert route(definition, "temporary", paused) == ()
+
+
+def test_eligibility_filters_by_the_customers_subscription_and_history() -> None:
+    trialing = make_context(snapshot=make_trialing_snapshot())
+    assert route(make_definition(), "not_using", trialing) == (TRIAL, TRAINING)
+    paused_before = (Redemption(PAUSE, OfferKind.PAUSE, NOW - timedelta(days=30)),)
+    assert route(make_definition(), "temporary", make_context(history=paused_before)) == ()
+    on_starter = make_context(snapshot=make_snapshot(price_id="price_starter_monthly", amount_cents=1900))
+    assert route(make_definition(), "too_expensive", on_starter) == (PAUSE,)
+    discounted = make_context(snapshot=make_snapshot(discount_coupon_ids=("welcome10",)))
+    assert route(make_definition(), "competitor", discounted) == (DOWNGRADE,)
+
+
+def test_an_ending_subscription_gets_no_offers() -> None:
+    ending = make_context(snapshot=make_snapshot(cancel_at_period_end=True))
+    assert route(make_definition(final_offer_id=DISCOUNT), "too_expensive", ending) == ()
+
+
+def test_the_holdout_arm_gets_no_offers() -> None:
+    holdout = make_context(holdout=True)
+    assert route(make_definition(final_offer_id=DISCOUNT, max_offers=5), "too_expensive", holdout) == ()
+
+
+def test_offer_ids_missing_from_the_definition_are_skipped() -> None:
+    definition = make_definition()
+    ghost = replace(definition.reasons[0], offer_ids=(OfferId("ghost"), DOWNGRADE))
+    assert route(replace(definition, reasons=(ghost,)), "too_expensive") == (DOWNGRADE,)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a reason listing the same offer twice routes it twice (only the final offer is de-duplicated, "
+    "and validate_definition accepts the duplicate), so the customer is shown the same offer again",
+)
+def test_an_offer_listed_twice_is_shown_once() -> None:
+    definition = make_definition()
+    doubled = replace(definition.reasons[0], offer_ids=(PAUSE, PAUSE, DOWNGRADE))
+    assert route(replace(definition, reasons=(doubled,)), "too_expensive") == (PAUSE, DOWNGRADE)
+
+
+ALL_OFFERS = [o.id for o in make_definition().offers]
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    offer_ids=st.lists(st.sampled_from(ALL_OFFERS), unique=True, max_size=6),
+    final=st.sampled_from([None, *ALL_OFFERS]),
+    max_offers=st.integers(0, 5),
+    status=st.sampled_from([SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE]),
+    paused=st.booleans(),
+    discounted=st.booleans(),
+    holdout=st.booleans(),
+)
+def test_routing_is_a_capped_ranked_subsequence_of_eligible_offers(
+    offer_ids: list[OfferId],
+    final: OfferId | None,
+    max_offers: int,
+    status: SubscriptionStatus,
+    paused: bool,
+    discounted: bool,
+    holdout: bool,
+) -> None:
+    base = make_definition()
+    reason = replace(base.reasons[0], offer_ids=tuple(offer_ids))
+    definition = replace(base, reasons=(reason,), final_offer_id=final, max_offers=max_offers)
+    snapshot = make_snapshot(
+        status=status,
+        paused_until=NOW + timedelta(days=10) if paused else None,
+        discount_coupon_ids=("x",) if discounted else (),
+    )
+    ctx = make_context(snapshot=snapshot, holdout=holdout)
+    routed = route(definition, reason.id, ctx)
+    wanted = [*offer_ids, *([final] if final is not None and final not in offer_ids else [])]
+    by_id = {o.id: o for o in definition.offers}
+    eligible = [o for o in wanted if ineligibility(by_id[o], snapshot, (), NOW) is None]
+    assert routed == (() if holdout else tuple(eligible[:max_offers]))
