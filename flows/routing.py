@@ -29,6 +29,7 @@ def route_offers(
     wanted: list[OfferId] = list(reason.offer_ids) if reason else []
     if definition.final_offer_id is not None and definition.final_offer_id not in wanted:
         wanted.append(definition.final_offer_id)
-    candidates: list[Offer] = [o for o in (definition.offer(i) for i in wanted) if o is not None]
+    unique = list(dict.fromkeys(wanted))  # an offer listed twice is still shown once
+    candidates: list[Offer] = [o for o in (definition.offer(i) for i in unique) if o is not None]
     usable = eligible_offers(candidates, ctx.snapshot, ctx.history, now, ctx.policy)
     return tuple(o.id for o in usable)[: definition.max_offers]

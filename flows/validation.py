@@ -56,6 +56,8 @@ def validate_definition(definition: FlowDefinition) -> list[str]:
     for reason in definition.reasons:
         if not reason.label.strip():
             problems.append(f"Reason {reason.id!r} needs a label.")
+        if len(set(reason.offer_ids)) != len(reason.offer_ids):
+            problems.append(f"Reason {reason.label!r} lists the same offer twice.")
         missing = [o for o in reason.offer_ids if o not in offer_ids]
         if missing:
             problems.append(f"Reason {reason.label!r} routes to offers that do not exist: {', '.join(missing)}.")

@@ -33,7 +33,7 @@ def test_broken_definitions_list_every_problem() -> None:
     bad_pause = replace(first, months=0)
     broken = replace(
         base,
-        reasons=(*base.reasons, replace(base.reasons[0], offer_ids=(OfferId("ghost"),))),
+        reasons=(*base.reasons, replace(base.reasons[0], offer_ids=(OfferId("ghost"), PAUSE, PAUSE))),
         offers=(bad_pause, *base.offers[1:]),
         final_offer_id=OfferId("nowhere"),
         max_offers=9,
@@ -41,6 +41,7 @@ def test_broken_definitions_list_every_problem() -> None:
     problems = validate_definition(broken)
     assert any("share an id" in p for p in problems)
     assert any("ghost" in p for p in problems)
+    assert any("lists the same offer twice" in p for p in problems)
     assert any("nowhere" in p for p in problems)
     assert any("1 to 12 months" in p for p in problems)
     assert any("between 0 and 5" in p for p in problems)

@@ -89,11 +89,6 @@ def test_offer_ids_missing_from_the_definition_are_skipped() -> None:
     assert route(replace(definition, reasons=(ghost,)), "too_expensive") == (DOWNGRADE,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a reason listing the same offer twice routes it twice (only the final offer is de-duplicated, "
-    "and validate_definition accepts the duplicate), so the customer is shown the same offer again",
-)
 def test_an_offer_listed_twice_is_shown_once() -> None:
     definition = make_definition()
     doubled = replace(definition.reasons[0], offer_ids=(PAUSE, PAUSE, DOWNGRADE))
