@@ -35,6 +35,7 @@ from service import demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.http import demo as demo_http
 from service.http._widget_view import money
+from service.http.api import BEARER_SCHEME, ApiController
 from service.http.health import health
 from service.http.widget import WidgetController
 from service.settings import Settings
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
 
     route_handlers: list[Any] = [
         WidgetController,
+        ApiController,
         health,
         admin_router(),
         create_static_files_router(path="/static", directories=[ROOT / "service" / "static"], name="static"),
@@ -127,9 +129,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             header_name="x-csrftoken",
             cookie_secure=settings.secure_cookies,
             cookie_samesite="strict",
-            exclude=["^/w/", "^/static/", "^/health", "^/schema", "^/$"],
+            exclude=["^/w/", "^/api/", "^/webhooks/", "^/static/", "^/health", "^/schema", "^/$"],
         ),
-        openapi_config=OpenAPIConfig(title="Save flow", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Save flow API", version="1.0.0", path="/schema", components=[BEARER_SCHEME]
+        ),
         exception_handlers={NotAuthorizedException: _not_authorized},
         lifespan=[lifespan],
         state=State({"settings": settings, "clock": clock, "billing": billing, "engine": engine}),
@@ -150,7 +154,7 @@ def _csp(settings: Settings) -> tuple[str, str]:
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
     if request.url.path.startswith("/admin"):
         return Redirect(path="/admin/login", status_code=303)
-    return Response({"detail": "Not authorised"}, status_code=401)
+    return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
 
 
 def _security_headers_middleware(widget_csp: str, page_csp: str) -> Callable[[ASGIApp], ASGIApp]:

@@ -111,6 +111,7 @@ def render(
 
 class WidgetController(Controller):
     path = "/w"
+    include_in_schema = False  # HTML for the iframe, not an API
 
     @get("/start", name="widget:start")
     async def start(
