@@ -21,7 +21,9 @@ from offers.model import (
 )
 from offers.ports import (
     BillingError,
+    BillingEvent,
     BillingProvider,
+    BillingWebhooks,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderRejected,
@@ -29,12 +31,15 @@ from offers.ports import (
     SubscriptionNotFound,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    WebhookRejected,
 )
 
 __all__ = (
     "OFFER_TYPES",
     "BillingError",
+    "BillingEvent",
     "BillingProvider",
+    "BillingWebhooks",
     "DiscountOffer",
     "DowngradeOffer",
     "EligibilityPolicy",
@@ -56,6 +61,7 @@ __all__ = (
     "SubscriptionStatus",
     "TrainingOffer",
     "TrialExtensionOffer",
+    "WebhookRejected",
     "add_months",
     "apply_offer",
     "eligible_offers",

@@ -9,7 +9,8 @@ Exception hierarchy::
     ├── ProviderRejected            the provider refused the request definitively (card, invalid request)
     ├── OfferNotApplicable          the subscription's state makes the offer impossible (e.g. not trialing)
     ├── SubscriptionNotFound        no such subscription at the provider
-    └── IdempotencyConflict         the same key was reused with different parameters (a bug on our side)
+    ├── IdempotencyConflict         the same key was reused with different parameters (a bug on our side)
+    └── WebhookRejected             an incoming billing webhook failed signature or shape checks
 """
 
 from __future__ import annotations
@@ -76,6 +77,27 @@ class SubscriptionNotFound(BillingError):
 
 class IdempotencyConflict(BillingError):
     """An idempotency key was reused with different parameters."""
+
+
+class WebhookRejected(BillingError):
+    """The webhook's signature, timestamp or body is not acceptable; nothing in it may be trusted."""
+
+
+@dataclass(frozen=True, slots=True)
+class BillingEvent:
+    """A verified billing webhook, reduced to what reconciliation needs (it re-fetches the rest)."""
+
+    id: str
+    type: str
+    subscription_id: str | None
+    created: datetime
+
+
+@runtime_checkable
+class BillingWebhooks(Protocol):
+    """Verifies and parses the billing system's signed webhooks."""
+
+    def parse(self, payload: bytes, signature_header: str) -> BillingEvent: ...
 
 
 @runtime_checkable  # Litestar validates injected dependencies against their annotation

@@ -67,6 +67,27 @@ async def _sweep(settings: Settings) -> None:
         await close_engine(engine)
 
 
+async def _replay_webhooks(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from service.app import build_billing, utc_now
+    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+    from service.use_cases.webhooks import replay_failed_webhooks
+
+    engine = create_engine(settings.database)
+    bind_tables(engine)
+    await open_engine(engine)
+    try:
+        done = await replay_failed_webhooks(
+            billing=build_billing(settings, utc_now),
+            clock=utc_now,
+            verify_after=timedelta(days=settings.verify_saves_after_days),
+        )
+        print(f"Replayed {done} failed webhook(s).")
+    finally:
+        await close_engine(engine)
+
+
 async def _create_admin(settings: Settings, email: str, role: str) -> None:
     from admin.auth import create_staff_user
     from service.db.engine import bind_tables, close_engine, create_engine, open_engine
@@ -92,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     sub.add_parser("sweep", help="finish billing operations a crash left pending")
+    sub.add_parser("replay-webhooks", help="reprocess billing webhooks whose processing failed")
     create = sub.add_parser("create-admin", help="create a staff user")
     create.add_argument("email")
     create.add_argument("--role", choices=["viewer", "editor", "admin"], default="admin")
@@ -105,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_seed(settings))
     elif args.command == "sweep":
         asyncio.run(_sweep(settings))
+    elif args.command == "replay-webhooks":
+        asyncio.run(_replay_webhooks(settings))
     elif args.command == "create-admin":
         asyncio.run(_create_admin(settings, args.email, args.role))
     elif args.command == "serve":

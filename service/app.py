@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,18 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from offers import BillingProvider
 from offers.providers.memory import InMemoryBillingProvider, Price
-from offers.providers.stripe import StripeBillingProvider
+from offers.providers.stripe import StripeBillingProvider, StripeWebhooks
 from service import demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.http import demo as demo_http
 from service.http._widget_view import money
 from service.http.api import BEARER_SCHEME, ApiController
 from service.http.health import health
+from service.http.webhooks import stripe_webhook
 from service.http.widget import WidgetController
 from service.settings import Settings
 from service.use_cases.sessions import sweep_pending
+from service.use_cases.webhooks import verify_due_saves
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +92,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             await asyncio.sleep(SWEEP_EVERY_SECONDS)
             try:
                 await sweep_pending(billing=billing, clock=clock)
+                await verify_due_saves(
+                    billing=billing, clock=clock, verify_after=timedelta(days=settings.verify_saves_after_days)
+                )
             except Exception:
                 log.exception("background sweep failed; retrying on the next tick")
 
@@ -106,6 +111,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     route_handlers: list[Any] = [
         WidgetController,
         ApiController,
+        stripe_webhook,
         health,
         admin_router(),
         create_static_files_router(path="/static", directories=[ROOT / "service" / "static"], name="static"),
@@ -136,7 +142,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         ),
         exception_handlers={NotAuthorizedException: _not_authorized},
         lifespan=[lifespan],
-        state=State({"settings": settings, "clock": clock, "billing": billing, "engine": engine}),
+        state=State(
+            {
+                "settings": settings,
+                "clock": clock,
+                "billing": billing,
+                "engine": engine,
+                "webhooks": StripeWebhooks(settings.stripe_webhook_secret) if settings.stripe_webhook_secret else None,
+            }
+        ),
         middleware=[_security_headers_middleware(widget_csp, page_csp)],
     )
     return app

@@ -56,6 +56,7 @@ class Settings:
     token_max_age_seconds: int = 3600
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
+    verify_saves_after_days: int = 30
     demo_admin_email: str = "admin@example.com"
     demo_admin_password: str | None = None
 
@@ -93,7 +94,16 @@ class Settings:
             stripe_api_key=environ.get("STRIPE_API_KEY") or None,
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
             demo_admin_password=stored.get("demo_admin_password") if demo else None,
+            verify_saves_after_days=_int(environ.get("SAVEFLOW_VERIFY_SAVES_AFTER_DAYS"), 30),
         )
+
+
+def _int(value: str | None, default: int) -> int:
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ConfigError(f"expected a whole number, got {value!r}")
+    return int(value)
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -65,6 +65,7 @@ class InMemoryBillingProvider:
     calls: list[BillingCall] = field(default_factory=list)
     _idempotency: dict[str, _Stored] = field(default_factory=dict)
     _next_failures: list[BillingError] = field(default_factory=list)
+    _next_read_failures: list[Exception] = field(default_factory=list)
     _next_delay: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -79,6 +80,10 @@ class InMemoryBillingProvider:
         """The next write raises `error` (queued; one error per call)."""
         self._next_failures.append(error)
 
+    def fail_next_read(self, error: Exception) -> None:
+        """The next `get_subscription` raises `error` (any exception, to exercise callers' failure paths)."""
+        self._next_read_failures.append(error)
+
     def delay_next(self, seconds: float) -> None:
         """The next write sleeps first, so callers' timeouts can be exercised."""
         self._next_delay = seconds
@@ -88,6 +93,8 @@ class InMemoryBillingProvider:
 
     # ------------------------------------------------------------------ the port
     async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        if self._next_read_failures:
+            raise self._next_read_failures.pop(0)
         return self._get(subscription_id)
 
     async def pause(

@@ -20,6 +20,7 @@ import stripe
 
 from offers.ports import (
     BillingError,
+    BillingEvent,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderRejected,
@@ -27,6 +28,7 @@ from offers.ports import (
     SubscriptionNotFound,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    WebhookRejected,
 )
 
 if TYPE_CHECKING:
@@ -247,3 +249,39 @@ class StripeBillingProvider:
             {"idempotency_key": idempotency_key},
         )
         return snapshot_from_stripe(await self._call(request))
+
+
+def _subscription_of(obj: dict[str, Any]) -> str | None:
+    """Which subscription a webhook's object concerns (invoices moved the field under `parent` in 2025)."""
+    kind = obj.get("object")
+    if kind == "subscription":
+        return str(obj["id"])
+    candidates = [
+        obj.get("subscription"),
+        ((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription"),
+    ]
+    for candidate in candidates:
+        if isinstance(candidate, dict):
+            return str(candidate["id"])
+        if candidate:
+            return str(candidate)
+    return None
+
+
+class StripeWebhooks:
+    """Verifies `Stripe-Signature` (HMAC over timestamp and raw body, 5-minute tolerance)."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def parse(self, payload: bytes, signature_header: str) -> BillingEvent:
+        try:
+            event = stripe.Webhook.construct_event(payload, signature_header, self._secret)
+        except (stripe.SignatureVerificationError, ValueError) as exc:
+            raise WebhookRejected(f"{type(exc).__name__}: {exc}") from exc
+        data = event.to_dict()
+        obj = (data.get("data") or {}).get("object") or {}
+        created = datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC)
+        return BillingEvent(
+            id=str(data["id"]), type=str(data.get("type", "")), subscription_id=_subscription_of(obj), created=created
+        )

@@ -65,6 +65,9 @@ class FlowSession(Table, tablename="flow_session"):
     started_at = Timestamptz(index=True, index_method=IndexMethod.btree)
     updated_at = Timestamptz()
     finished_at = Timestamptz(null=True, default=None)
+    # Verified saves: still subscribed and paying N days after the save (from reconciliation).
+    verified_at = Timestamptz(null=True, default=None)
+    save_lapsed_at = Timestamptz(null=True, default=None)
 
 
 class Segment(Table, tablename="segment"):
@@ -121,6 +124,23 @@ class BillingOperation(Table, tablename="billing_operation"):
     updated_at = Timestamptz()
 
 
+class BillingWebhookEvent(Table, tablename="billing_webhook_event"):
+    """The inbound webhook ledger: every signed delivery stored raw before it is trusted or processed."""
+
+    id = Serial(primary_key=True)
+    provider = Varchar(length=16, default="stripe")
+    event_id = Varchar(length=255, null=True, default=None, index=True)  # set once the signature checks out
+    type = Varchar(length=100, default="")
+    subscription_id = Varchar(length=255, null=True, default=None)
+    payload = Text()
+    signature = Text()
+    status = Varchar(length=16, default="received", index=True)  # received|processed|duplicate|invalid|failed
+    error = Text(default="")
+    attempts = Integer(default=0)
+    received_at = Timestamptz()
+    processed_at = Timestamptz(null=True, default=None)
+
+
 class StaffUser(Table, tablename="staff_user"):
     id = Serial(primary_key=True)
     email = Varchar(length=320, unique=True)
@@ -140,5 +160,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     Experiment,
     FlowEvent,
     BillingOperation,
+    BillingWebhookEvent,
     StaffUser,
 )
