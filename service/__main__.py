@@ -88,6 +88,20 @@ async def _replay_webhooks(settings: Settings) -> None:
         await close_engine(engine)
 
 
+async def _add_webhook(settings: Settings, url: str, events: list[str], description: str) -> None:
+    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+    from service.use_cases.outbound import add_endpoint
+
+    engine = create_engine(settings.database)
+    bind_tables(engine)
+    await open_engine(engine)
+    try:
+        secret = await add_endpoint(url, event_types=tuple(events), description=description, now=_now())
+    finally:
+        await close_engine(engine)
+    print(f"Webhook endpoint added. Verify deliveries with this signing secret (shown once):\n  {secret}")
+
+
 async def _create_admin(settings: Settings, email: str, role: str) -> None:
     from admin.auth import create_staff_user
     from service.db.engine import bind_tables, close_engine, create_engine, open_engine
@@ -114,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     sub.add_parser("sweep", help="finish billing operations a crash left pending")
     sub.add_parser("replay-webhooks", help="reprocess billing webhooks whose processing failed")
+    hook = sub.add_parser("add-webhook", help="send session events to a URL (Standard Webhooks signatures)")
+    hook.add_argument("url")
+    hook.add_argument("--event", action="append", default=[], dest="events", help="only this event type (repeatable)")
+    hook.add_argument("--description", default="")
     create = sub.add_parser("create-admin", help="create a staff user")
     create.add_argument("email")
     create.add_argument("--role", choices=["viewer", "editor", "admin"], default="admin")
@@ -129,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_sweep(settings))
     elif args.command == "replay-webhooks":
         asyncio.run(_replay_webhooks(settings))
+    elif args.command == "add-webhook":
+        asyncio.run(_add_webhook(settings, args.url, args.events, args.description))
     elif args.command == "create-admin":
         asyncio.run(_create_admin(settings, args.email, args.role))
     elif args.command == "serve":

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -40,12 +41,14 @@ from service.http.health import health
 from service.http.webhooks import stripe_webhook
 from service.http.widget import WidgetController
 from service.settings import Settings
+from service.use_cases.outbound import deliver_due
 from service.use_cases.sessions import sweep_pending
 from service.use_cases.webhooks import verify_due_saves
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_EVERY_SECONDS = 60.0
+DELIVER_EVERY_SECONDS = 5.0
 
 
 def utc_now() -> datetime:
@@ -98,15 +101,25 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             except Exception:
                 log.exception("background sweep failed; retrying on the next tick")
 
+    async def deliver_forever(client: httpx.AsyncClient) -> None:
+        while True:
+            await asyncio.sleep(DELIVER_EVERY_SECONDS)
+            try:
+                await deliver_due(client=client, clock=clock)
+            except Exception:
+                log.exception("webhook delivery round failed; retrying on the next tick")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await open_engine(engine)
-        sweeper = asyncio.create_task(sweep_forever())
-        try:
-            yield
-        finally:
-            sweeper.cancel()
-            await close_engine(engine)
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            workers = [asyncio.create_task(sweep_forever()), asyncio.create_task(deliver_forever(client))]
+            try:
+                yield
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await close_engine(engine)
 
     route_handlers: list[Any] = [
         WidgetController,

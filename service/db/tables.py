@@ -141,6 +141,36 @@ class BillingWebhookEvent(Table, tablename="billing_webhook_event"):
     processed_at = Timestamptz(null=True, default=None)
 
 
+class WebhookEndpoint(Table, tablename="webhook_endpoint"):
+    """Where the host app wants session events sent (signed per the Standard Webhooks spec)."""
+
+    id = Serial(primary_key=True)
+    url = Varchar(length=2048)
+    secret = Varchar(length=255)  # whsec_<base64>
+    event_types = Text(default="*")  # "*" or a comma-separated list of event types
+    description = Varchar(length=255, default="")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class WebhookDelivery(Table, tablename="webhook_delivery"):
+    """One event for one endpoint: written with the state change (outbox), then delivered with retries."""
+
+    id = Serial(primary_key=True)
+    endpoint = ForeignKey(WebhookEndpoint, on_delete=OnDelete.cascade, index=True)
+    msg_id = Varchar(length=64, unique=True)  # webhook-id header; stable across retries
+    event_type = Varchar(length=64)
+    payload = Text()
+    status = Varchar(length=16, default="pending", index=True)  # pending | delivered | failed
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(index=True)
+    claimed_until = Timestamptz(null=True, default=None)
+    last_status = Integer(null=True, default=None)
+    last_error = Text(default="")
+    created_at = Timestamptz()
+    delivered_at = Timestamptz(null=True, default=None)
+
+
 class StaffUser(Table, tablename="staff_user"):
     id = Serial(primary_key=True)
     email = Varchar(length=320, unique=True)
@@ -161,5 +191,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     FlowEvent,
     BillingOperation,
     BillingWebhookEvent,
+    WebhookEndpoint,
+    WebhookDelivery,
     StaffUser,
 )

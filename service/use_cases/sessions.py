@@ -45,6 +45,7 @@ from offers import (
 from service.db import repositories as repo
 from service.db.uow import unit_of_work
 from service.security import EmbedClaims, TokenError, TokenProblem
+from service.use_cases import outbound
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +202,24 @@ async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tu
         definition = await repo.definition_of_version(session.flow_version_id)
         decision = decide(definition, session.state, event, session.context)
         now = clock()
-        await repo.save_state(session_id, decision.state, definition, expected_version=session.state.version, now=now)
-        await repo.append_event(session_id, decision.state.version, event)
+        await _persist(session, definition, decision.state, event, now)
         for effect in decision.effects:
             await repo.add_pending_operation(session_id, effect, now)
     return decision.effects
+
+
+async def _persist(
+    session: repo.StoredSession, definition: FlowDefinition, new_state: FlowState, event: Event, now: datetime
+) -> None:
+    """Save the new state and its event, and queue the webhooks it causes: all in the caller's transaction."""
+    await repo.save_state(session.id, new_state, definition, expected_version=session.state.version, now=now)
+    await repo.append_event(session.id, new_state.version, event)
+    about = {
+        "customer_id": session.customer_id,
+        "subscription_id": session.subscription_id,
+        "test_mode": session.test_mode,
+    }
+    await outbound.enqueue(definition, session.state, new_state, session=about, now=now)
 
 
 async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvider, clock: Clock) -> None:
@@ -227,10 +241,7 @@ async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvide
         except InvalidTransition:
             log.warning("billing result %s no longer fits session %s", type(result_event).__name__, session_id)
             return
-        await repo.save_state(
-            session_id, decision.state, definition, expected_version=current.state.version, now=clock()
-        )
-        await repo.append_event(session_id, decision.state.version, result_event)
+        await _persist(current, definition, decision.state, result_event, clock())
 
 
 async def _call_billing(

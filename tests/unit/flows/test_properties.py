@@ -149,6 +149,9 @@ class KeyLedger:
         self.status[self.in_flight], self.in_flight = ("retryable" if retryable else "final"), None
 
 
+BILLING_RESULTS = (OfferApplied, OfferFailed, CancelApplied, CancelFailed)
+
+
 def check_transition(definition: FlowDefinition, before: FlowState, event: Event, decision: Decision) -> None:
     after = decision.state
     assert isinstance(after.step, StepKind)
@@ -157,9 +160,12 @@ def check_transition(definition: FlowDefinition, before: FlowState, event: Event
     assert len(decision.effects) <= 1
     entered_pending = after.step in PENDING_STEPS and after.step is not before.step
     assert bool(decision.effects) == entered_pending, "a pending step is entered exactly when billing work starts"
+    if isinstance(event, BILLING_RESULTS):
+        assert not decision.effects, "a billing result started new billing work (e.g. a cancel nobody asked for)"
     for effect in decision.effects:
         if isinstance(effect, ApplyOffer):
             assert after.step is StepKind.OFFER_PENDING
+            assert effect.offer.id == before.current_offer, "only the offer on screen can be applied"
             assert definition.offer(effect.offer.id) == effect.offer
             action = f"offer:{effect.offer.id}"
             assert effect.idempotency_key == idempotency_key(SID, action, before.attempt(action))
