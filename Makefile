@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck imports pytest-sqlite pytest-postgres apt-test apt-run bench clean lock
+.PHONY: run test lint typecheck imports pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
 
 run: $(STAMP) apt-run
 	$(PY) -m service migrate
@@ -58,6 +58,14 @@ pytest-postgres: $(STAMP)
 	tests/support/with-postgres.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 # --- maintenance ---------------------------------------------------------------------------------
+# Re-extract the widget's strings, merge them into de/fr/es, compile. Translate the new msgstr lines,
+# then run it again; tests/unit/service/test_i18n.py fails while any string is untranslated.
+messages: $(STAMP)
+	.venv/bin/pybabel extract -F service/locales/babel.cfg -k tr -k _mark --no-location --omit-header --no-wrap \
+		-o service/locales/messages.pot .
+	.venv/bin/pybabel update -i service/locales/messages.pot -d service/locales --no-wrap --no-fuzzy-matching
+	.venv/bin/pybabel compile -d service/locales
+
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^saveflow' > requirements.lock
 

@@ -83,12 +83,19 @@ class FlowDefinition:
     click_to_cancel_countries: tuple[str, ...] = ()  # ISO codes where click-to-cancel is on regardless
     cancel_at_period_end: bool = True
     randomize_reasons: bool = False  # shuffled per session (stable), "other" kept last
+    # Per-locale copy overrides: locale → key → text. Keys: "reason.<id>", "reason.<id>.prompt",
+    # "offer.<id>.title", "offer.<id>.body", "offer.<id>.accept". The fields above are the fallback.
+    copy: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def reason(self, reason_id: ReasonId) -> ReasonDef | None:
         return next((r for r in self.reasons if r.id == reason_id), None)
 
     def offer(self, offer_id: OfferId) -> Offer | None:
         return next((o for o in self.offers if o.id == offer_id), None)
+
+    def text(self, locale: str, key: str, fallback: str) -> str:
+        """This flow's copy for `key` in `locale`, or the fallback (the definition's own text)."""
+        return self.copy.get(locale, {}).get(key) or fallback
 
 
 @dataclass(frozen=True, slots=True)

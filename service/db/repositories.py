@@ -280,6 +280,20 @@ async def redemptions_of(customer_id: str) -> tuple[Redemption, ...]:
 
 # ------------------------------------------------------------------------------------ billing operations
 async def add_pending_operation(session_id: str, effect: Effect, now: datetime) -> None:
+    """Record billing work as pending before it runs.
+
+    A retry after an unknown outcome (timeout) reuses the same idempotency key on purpose; its ledger
+    row is then reopened rather than duplicated, so the key stays unique and the history stays on it.
+    """
+    reopened = (
+        await BillingOperation.update(
+            {BillingOperation.status: "pending", BillingOperation.claimed_until: None, BillingOperation.updated_at: now}
+        )
+        .where(BillingOperation.idempotency_key == effect.idempotency_key)
+        .returning(BillingOperation.id)
+    )
+    if reopened:
+        return
     is_offer = isinstance(effect, ApplyOffer)
     await BillingOperation.insert(
         BillingOperation(

@@ -12,6 +12,7 @@ import msgspec
 
 from flows import FlowDefinition, FlowState, Notice, Outcome, StepKind, reason_order
 from offers import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer, add_months
+from service.i18n import date_text, make_gettext, money_text, translations
 from service.use_cases.sessions import SessionView
 
 STEP_TEMPLATES: dict[StepKind, str] = {
@@ -26,16 +27,30 @@ STEP_TEMPLATES: dict[StepKind, str] = {
     StepKind.DONE: "widget/steps/_done.html",
 }
 
-NOTICES: dict[Notice, str] = {
-    Notice.OFFER_FAILED: "We couldn't apply that just now. Please try again in a moment, or choose another option.",
-    Notice.OFFER_UNAVAILABLE: "That option isn't available for your subscription, so here is what we can offer.",
-    Notice.CANCEL_FAILED: "We couldn't cancel your subscription just now. Please try again in a moment.",
-}
 
-GENERIC_LOSSES = [
-    {"label": "your projects and files", "value": "All"},
-    {"label": "your team's shared history", "value": "All"},
+def _mark(message: str) -> str:
+    """Marks an English source string for extraction (pybabel -k _mark); translated where it is shown."""
+    return message
+
+
+NOTICES: dict[Notice, str] = {
+    Notice.OFFER_FAILED: _mark(
+        "We couldn't apply that just now. Please try again in a moment, or choose another option."
+    ),
+    Notice.OFFER_UNAVAILABLE: _mark("That option isn't available for your subscription, so here is what we can offer."),
+    Notice.CANCEL_FAILED: _mark("We couldn't cancel your subscription just now. Please try again in a moment."),
+}
+# InvalidInput messages from flows.machine, translated when shown.
+_INPUT_ERRORS = [
+    _mark("Please choose one of the reasons."),
+    _mark("Please tell us a little more."),
+    _mark("Please keep this under 2000 characters."),
 ]
+
+
+def money(cents: int, currency: str) -> str:
+    """English money for the demo page and the admin (the widget formats per locale)."""
+    return money_text(cents, currency, "en")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,30 +60,44 @@ class OfferFacts:
     lines: tuple[str, ...]
 
 
-def money(cents: int, currency: str) -> str:
-    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower(), "")
-    amount = f"{cents / 100:,.2f}".removesuffix(".00")
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+def price_per(cents: int, currency: str, interval: str, locale: str) -> str:
+    tr = translations(locale).gettext
+    price = money_text(cents, currency, locale)
+    return (tr("%(price)s/year") if interval == "year" else tr("%(price)s/month")) % {"price": price}
 
 
-def offer_facts(offer: Offer, view: SessionView) -> OfferFacts:
+def offer_facts(offer: Offer, view: SessionView, locale: str) -> OfferFacts:
+    tr = translations(locale).gettext
     snap = view.session.context.snapshot
     now = view.session.started_at
-    current = f"{money(snap.amount_cents, snap.currency)}/{snap.interval}"
+    current = price_per(snap.amount_cents, snap.currency, snap.interval, locale)
     if isinstance(offer, PauseOffer):
-        resumes = add_months(now, offer.months)
-        return OfferFacts((f"No charges until {resumes:%B %-d, %Y}", f"Then {current} again, unless you cancel"))
+        resumes = date_text(add_months(now, offer.months), locale)
+        return OfferFacts(
+            (
+                tr("No charges until %(date)s") % {"date": resumes},
+                tr("Then %(price)s again, unless you cancel") % {"price": current},
+            )
+        )
     if isinstance(offer, DowngradeOffer):
-        new = f"{money(offer.amount_cents, snap.currency)}/{snap.interval}"
-        when = f"from {snap.current_period_end:%B %-d, %Y}" if offer.at_period_end else "starting today"
-        return OfferFacts((f"{current} → {new}", f"{offer.plan_name} plan, {when}"))
+        new = price_per(offer.amount_cents, snap.currency, snap.interval, locale)
+        if offer.at_period_end:
+            when = tr("%(plan)s plan from %(date)s") % {
+                "plan": offer.plan_name,
+                "date": date_text(snap.current_period_end, locale),
+            }
+        else:
+            when = tr("%(plan)s plan, starting today") % {"plan": offer.plan_name}
+        return OfferFacts((f"{current} → {new}", when))
     if isinstance(offer, DiscountOffer):
         reduced = snap.amount_cents * (100 - offer.percent_off) // 100
-        new = f"{money(reduced, snap.currency)}/{snap.interval}"
-        return OfferFacts((f"{current} → {new}", f"For your next {offer.duration_months} invoices"))
+        new = price_per(reduced, snap.currency, snap.interval, locale)
+        return OfferFacts(
+            (f"{current} → {new}", tr("For your next %(count)s invoices") % {"count": offer.duration_months})
+        )
     if isinstance(offer, TrialExtensionOffer):
-        return OfferFacts((f"{offer.days} more days, free",))
-    return OfferFacts(("No change to your subscription",))
+        return OfferFacts((tr("%(days)s more days, free") % {"days": offer.days},))
+    return OfferFacts((tr("No change to your subscription"),))
 
 
 def progress(definition: FlowDefinition, state: FlowState) -> tuple[int, int]:
@@ -96,27 +125,36 @@ def step_context(
     error_field: str | None = None,
 ) -> dict[str, Any]:
     state, definition, session = view.state, view.definition, view.session
+    locale = session.locale
+    tr = translations(locale).gettext
     sid = session.id
     base = f"/w/s/{sid}"
     offer = definition.offer(state.current_offer) if state.current_offer else None
     accepted = definition.offer(state.accepted_offer) if state.accepted_offer else None
-    losses = msgspec.json.decode(session.losses_json) or GENERIC_LOSSES
+    losses = msgspec.json.decode(session.losses_json)
     done, total = progress(definition, state)
     return {
         "session_id": sid,
         "state": state,
         "step": state.step.value,
         "step_template": STEP_TEMPLATES[state.step],
-        "period_end": f"{session.context.snapshot.current_period_end:%B %-d, %Y}",
+        "period_end": date_text(session.context.snapshot.current_period_end, locale),
+        "cancel_effective": date_text(state.cancel_effective_at, locale) if state.cancel_effective_at else None,
+        "locale": locale,
+        "_": make_gettext(locale),
+        "t": lambda key, fallback: definition.text(locale, key, fallback),
         "definition": definition,
         "offer": offer,
-        "offer_facts": offer_facts(offer, view) if offer else None,
+        "offer_facts": offer_facts(offer, view, locale) if offer else None,
         "accepted_offer": accepted,
+        "resume_date": date_text(add_months(session.started_at, accepted.months), locale)
+        if isinstance(accepted, PauseOffer)
+        else None,
         "losses": losses,
         "flow_token": flow_token,
         "parent_origin": parent_origin,
-        "notice": NOTICES.get(state.notice) if state.notice else None,
-        "error": error,
+        "notice": tr(NOTICES[state.notice]) if state.notice else None,
+        "error": tr(error) if error else None,
         "error_field": error_field,
         "click_to_cancel": session.context.click_to_cancel(definition),
         "reasons": reason_order(definition, sid),

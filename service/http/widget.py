@@ -39,6 +39,7 @@ from flows import (
 from offers import BillingError, OfferId, SubscriptionNotFound
 from service.deps import BillingDep, ClockDep, SettingsDep
 from service.http._widget_view import STEP_TEMPLATES, step_context
+from service.i18n import make_gettext, negotiate
 from service.security import TokenError, mint_flow_token, verify_embed_token, verify_flow_token
 from service.use_cases import sessions
 from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, SessionView
@@ -51,11 +52,12 @@ Clock = Callable[[], datetime]
 
 
 def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_origin: str = "") -> Template:
-    """A friendly full page (or step partial for htmx) instead of a stack trace or JSON."""
+    """A friendly full page (or step partial for htmx) in the user's language, never a stack trace."""
     template = "widget/steps/_error.html" if request.headers.get("hx-request") else "widget/error.html"
+    locale = negotiate(request.query_params.get("locale"), request.headers.get("accept-language"))
     return Template(
         template_name=template,
-        context={"kind": kind, "parent_origin": parent_origin},
+        context={"kind": kind, "parent_origin": parent_origin, "locale": locale, "_": make_gettext(locale)},
         status_code=status,
         headers={"Vary": "HX-Request", "Cache-Control": "no-store"},
     )
@@ -122,12 +124,14 @@ class WidgetController(Controller):
         clock: ClockDep,
         token: FromQuery[str | None] = None,
         origin: FromQuery[str | None] = None,
+        locale_hint: Annotated[str | None, QueryParameter(name="locale", required=False)] = None,
     ) -> Template:
         # postMessage goes only to an allowed origin; anything else means "full page, post nothing".
         parent = origin if origin and origin.rstrip("/") in settings.allowed_origins else ""
         try:
             claims = verify_embed_token(token, settings, clock())
-            view = await sessions.start_session(claims, billing=billing, clock=clock)
+            locale = negotiate(claims.locale or locale_hint, request.headers.get("accept-language"))
+            view = await sessions.start_session(claims, billing=billing, clock=clock, locale=locale)
         except TokenError as exc:
             log.warning("embed token refused: %s (%s)", exc.problem, exc.detail)
             return error_page(request, f"token_{exc.problem.value}", 401, parent)

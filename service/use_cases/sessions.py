@@ -77,14 +77,14 @@ def new_session_id() -> SessionId:
     return SessionId("ses_" + secrets.token_urlsafe(18))
 
 
-def customer_attributes(claims: EmbedClaims, snapshot: SubscriptionSnapshot) -> dict[str, Scalar]:
+def customer_attributes(claims: EmbedClaims, snapshot: SubscriptionSnapshot, locale: str) -> dict[str, Scalar]:
     """What segment rules see: billing facts first, then the host's token attributes (which win)."""
     derived: dict[str, Scalar] = {
         "trialing": snapshot.status is SubscriptionStatus.TRIALING,
         "currency": snapshot.currency,
         "interval": snapshot.interval,
         "mrr_cents": snapshot.amount_cents,
-        "locale": claims.locale or "en",
+        "locale": locale,
     }
     return {**derived, **claims.attrs}
 
@@ -115,14 +115,16 @@ async def choose_flow(customer_id: str, attributes: dict[str, Scalar]) -> FlowCh
     return FlowChoice(published[0], published[1], segment_id, None, None, False)
 
 
-async def start_session(claims: EmbedClaims, *, billing: BillingProvider, clock: Clock) -> SessionView:
+async def start_session(
+    claims: EmbedClaims, *, billing: BillingProvider, clock: Clock, locale: str = "en"
+) -> SessionView:
     """Start the session a verified embed token asks for, or resume it if this token started it."""
     existing = await repo.find_session_by_jti(claims.jti)
     if existing is not None:
         return await _resume(existing, claims)
     # Reads happen before the write transaction so it stays short.
     snapshot = await billing.get_subscription(claims.subscription_id)
-    attributes = customer_attributes(claims, snapshot)
+    attributes = customer_attributes(claims, snapshot, locale)
     choice = await choose_flow(claims.sub, attributes)
     history = await repo.redemptions_of(claims.sub)
     now = clock()
@@ -147,7 +149,7 @@ async def start_session(claims: EmbedClaims, *, billing: BillingProvider, clock:
         context=context,
         losses_json=msgspec.json.encode(claims.losses).decode(),
         attrs_json=msgspec.json.encode(attributes).decode(),
-        locale=claims.locale or "en",
+        locale=locale,
         email=claims.email,
         test_mode=claims.test,
         started_at=now,
@@ -258,8 +260,13 @@ async def _call_billing(
                 "",
             )
         try:
+            # Dates are computed from the session start: exactly what the offer card promised the user.
             result = await apply_offer(
-                billing, effect.offer, session.context.snapshot, now=now, idempotency_key=effect.idempotency_key
+                billing,
+                effect.offer,
+                session.context.snapshot,
+                now=session.started_at,
+                idempotency_key=effect.idempotency_key,
             )
         except BillingError as exc:
             definitive = not isinstance(exc, ProviderUnavailable)

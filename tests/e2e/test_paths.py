@@ -18,7 +18,7 @@ async def test_decline_the_first_offer_and_accept_the_second(page: Page, live_se
     await expect(widget.frame.get_by_test_id("offer-facts")).to_contain_text("$49/month → $19/month")
     await widget.click("accept-offer")
     await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
-    await expect(widget.frame.get_by_test_id("done-summary")).to_contain_text("Moved to Starter")
+    await expect(widget.frame.get_by_test_id("done-summary")).to_contain_text("Starter plan")
     await widget.click("close-widget")
     await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: saved (downgrade)")
 

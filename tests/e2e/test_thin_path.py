@@ -27,7 +27,9 @@ async def test_cancel_click_losses_reason_pause_then_admin_shows_saved(page: Pag
     await widget.click("accept-offer")
     await widget.expect_step("done")
     await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
-    await expect(widget.frame.get_by_test_id("done-summary")).to_contain_text("Paused for 2 months")
+    await expect(widget.frame.get_by_test_id("done-summary")).to_contain_text(
+        "Your subscription is paused. Billing resumes on"
+    )
 
     await widget.click("close-widget")
     await expect(page.get_by_test_id("saveflow-modal")).to_have_count(0)

@@ -6,6 +6,7 @@ import json
 
 import httpx
 
+from offers import ProviderUnavailable
 from offers.providers.memory import InMemoryBillingProvider
 from service.db.tables import BillingOperation, FlowEvent, FlowSession
 from service.settings import Settings
@@ -206,3 +207,35 @@ async def test_health_reports_database_reachability(client: httpx.AsyncClient) -
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_after_a_billing_timeout_the_user_can_retry_with_the_same_key(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    _, flow = await start(client, settings, clock)
+    await flow.post("continue")
+    await flow.post("reason", {"reason": "too_expensive"})
+    billing.fail_next(ProviderUnavailable("timeout"))
+    failed = await flow.post("offers/pause-2-months/accept")
+    assert step_of(failed.text) == "offer"
+    assert 'data-testid="notice"' in failed.text
+    retried = await flow.post("offers/pause-2-months/accept")
+    assert 'data-outcome="saved"' in retried.text
+    key = f"sf:{flow.session_id}:offer:pause-2-months:1"
+    assert [c.idempotency_key for c in billing.calls] == [key]
+    ops = await BillingOperation.select(BillingOperation.idempotency_key, BillingOperation.status)
+    assert ops == [{"idempotency_key": key, "status": "applied"}]
+
+
+async def test_a_cancellation_that_timed_out_can_be_confirmed_again(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    _, flow = await start(client, settings, clock)
+    await flow.post("cancel")
+    billing.fail_next(ProviderUnavailable("timeout"))
+    failed = await flow.post("confirm")
+    assert step_of(failed.text) == "confirm"
+    assert "couldn" in failed.text  # "We couldn't cancel your subscription just now…"
+    done = await flow.post("confirm")
+    assert 'data-outcome="cancelled"' in done.text
+    assert [c.method for c in billing.calls] == ["cancel"]

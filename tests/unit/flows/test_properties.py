@@ -158,7 +158,7 @@ def check_transition(definition: FlowDefinition, before: FlowState, event: Event
     assert (after.outcome is not None) == (after.step is StepKind.DONE)
     assert after.version == before.version + 1
     assert len(decision.effects) <= 1
-    entered_pending = after.step in PENDING_STEPS and after.step is not before.step
+    entered_pending = after.step in PENDING_STEPS and before.step not in PENDING_STEPS
     assert bool(decision.effects) == entered_pending, "a pending step is entered exactly when billing work starts"
     if isinstance(event, BILLING_RESULTS):
         assert not decision.effects, "a billing result started new billing work (e.g. a cancel nobody asked for)"
