@@ -29,6 +29,7 @@ class Ineligibility(StrEnum):
     COOLDOWN = "cooldown"
     MAX_REDEMPTIONS = "max_redemptions"
     NOT_TRIALING = "not_trialing"
+    TRIALING = "trialing"  # nothing to pause during a free trial: extend it instead
     NOT_CHEAPER = "not_cheaper"
     ALREADY_PAUSED = "already_paused"
     DISCOUNT_STACKING = "discount_stacking"
@@ -96,6 +97,8 @@ def _kind_rule(offer: Offer, snapshot: SubscriptionSnapshot, now: datetime) -> I
         offer.price_id == snapshot.price_id or offer.amount_cents >= snapshot.amount_cents
     ):
         return Ineligibility.NOT_CHEAPER
+    if isinstance(offer, PauseOffer) and snapshot.status is SubscriptionStatus.TRIALING:
+        return Ineligibility.TRIALING
     if isinstance(offer, PauseOffer) and snapshot.paused_until is not None and snapshot.paused_until > now:
         return Ineligibility.ALREADY_PAUSED
     if isinstance(offer, DiscountOffer) and snapshot.discount_coupon_ids:

@@ -170,12 +170,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
 
 
 def _csp(settings: Settings) -> tuple[str, str]:
+    img = " ".join(filter(None, ("'self'", "data:", settings.theme.logo_origin)))
     base = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {img}; "
         "base-uri 'none'; form-action 'self'; object-src 'none'; "
     )
     widget_ancestors = " ".join(("'self'", *settings.allowed_origins))
-    return base + f"frame-ancestors {widget_ancestors}", base + "frame-ancestors 'self'"
+    # Other pages (demo host, admin) may load the widget from the public URL even when they are
+    # reached under another name (e.g. localhost vs 127.0.0.1), as a real host app would.
+    pages = base.replace("script-src 'self'", f"script-src 'self' {settings.public_url}")
+    pages += f"frame-src 'self' {settings.public_url}; frame-ancestors 'self'"
+    return base + f"frame-ancestors {widget_ancestors}", pages
 
 
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,41 @@ class DatabaseSettings:
         return cls(url=url, sqlite_path=environ.get("SQLITE_PATH") or DEFAULT_SQLITE_PATH)
 
 
+DEFAULT_BRAND = "#4338ca"
+DEFAULT_BRAND_CONTRAST = "#ffffff"
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+_FONT = re.compile(r"[A-Za-z0-9 ,'\"-]{1,120}")
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    """The widget's look, from configuration: it must feel native inside the host app."""
+
+    brand: str = DEFAULT_BRAND
+    brand_contrast: str = DEFAULT_BRAND_CONTRAST
+    font: str = ""
+    radius_px: int = 10
+    logo_url: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("brand", "brand_contrast"):
+            if not _HEX_COLOUR.fullmatch(getattr(self, name)):
+                raise ConfigError(f"theme {name} must be a colour like #4338ca")
+        if self.font and not _FONT.fullmatch(self.font):
+            raise ConfigError("theme font must be a CSS font-family list (letters, digits, spaces, commas, quotes)")
+        if not 0 <= self.radius_px <= 32:
+            raise ConfigError("theme radius must be between 0 and 32 pixels")
+        if self.logo_url and not self.logo_url.startswith("https://"):
+            raise ConfigError("theme logo URL must start with https://")
+
+    @property
+    def logo_origin(self) -> str:
+        if not self.logo_url:
+            return ""
+        scheme, _, rest = self.logo_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     embed_secret: str
@@ -57,6 +93,7 @@ class Settings:
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     verify_saves_after_days: int = 30
+    theme: Theme = field(default_factory=Theme)
     demo_admin_email: str = "admin@example.com"
     demo_admin_password: str | None = None
 
@@ -95,6 +132,13 @@ class Settings:
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
             demo_admin_password=stored.get("demo_admin_password") if demo else None,
             verify_saves_after_days=_int(environ.get("SAVEFLOW_VERIFY_SAVES_AFTER_DAYS"), 30),
+            theme=Theme(
+                brand=environ.get("SAVEFLOW_THEME_BRAND") or DEFAULT_BRAND,
+                brand_contrast=environ.get("SAVEFLOW_THEME_BRAND_CONTRAST") or DEFAULT_BRAND_CONTRAST,
+                font=environ.get("SAVEFLOW_THEME_FONT") or "",
+                radius_px=_int(environ.get("SAVEFLOW_THEME_RADIUS"), 10),
+                logo_url=environ.get("SAVEFLOW_THEME_LOGO_URL") or "",
+            ),
         )
 
 

@@ -272,6 +272,7 @@ async def redemptions_of(customer_id: str) -> tuple[Redemption, ...]:
         BillingOperation.offer_id, BillingOperation.offer_kind, BillingOperation.updated_at
     ).where(
         (BillingOperation.session.customer_id == customer_id)
+        & (BillingOperation.session.test_mode == False)  # noqa: E712 - test mode changed nothing in billing
         & (BillingOperation.action == "offer")
         & (BillingOperation.status == "applied")
     )

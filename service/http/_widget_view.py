@@ -5,6 +5,7 @@ Rules: presentation only; no decisions about which step comes next (that is flow
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,24 @@ def offer_facts(offer: Offer, view: SessionView, locale: str) -> OfferFacts:
     return OfferFacts((tr("No change to your subscription"),))
 
 
+_MERGE_FIELD = re.compile(r"\{\{\s*(\w+)\s*(?:\|\s*default(?:\(\s*[\"']([^\"']*)[\"']\s*\))?\s*)?\}\}")
+
+
+def merge(text: str, fields: dict[str, str]) -> str:
+    """Fill `{{ first_name | default("there") }}`-style merge fields in flow copy; unknown names stay empty."""
+    return _MERGE_FIELD.sub(lambda m: fields.get(m.group(1)) or (m.group(2) or ""), text)
+
+
+def merge_fields(view: SessionView, locale: str) -> dict[str, str]:
+    attrs = msgspec.json.decode(view.session.attrs_json)
+    snap = view.session.context.snapshot
+    return {
+        "first_name": str(attrs.get("first_name") or ""),
+        "plan": str(attrs.get("plan") or "").title(),
+        "price": price_per(snap.amount_cents, snap.currency, snap.interval, locale),
+    }
+
+
 def progress(definition: FlowDefinition, state: FlowState) -> tuple[int, int]:
     order = [StepKind.LOSS_AVERSION, StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM]
     enabled = {
@@ -127,6 +146,7 @@ def step_context(
     state, definition, session = view.state, view.definition, view.session
     locale = session.locale
     tr = translations(locale).gettext
+    fields = merge_fields(view, locale)
     sid = session.id
     base = f"/w/s/{sid}"
     offer = definition.offer(state.current_offer) if state.current_offer else None
@@ -142,7 +162,7 @@ def step_context(
         "cancel_effective": date_text(state.cancel_effective_at, locale) if state.cancel_effective_at else None,
         "locale": locale,
         "_": make_gettext(locale),
-        "t": lambda key, fallback: definition.text(locale, key, fallback),
+        "t": lambda key, fallback: merge(definition.text(locale, key, fallback), fields),
         "definition": definition,
         "offer": offer,
         "offer_facts": offer_facts(offer, view, locale) if offer else None,

@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from service import demo
 from service.deps import ClockDep, SettingsDep
+from service.i18n import SUPPORTED, normalise
 from service.security import mint_embed_token
 
 Clock = Callable[[], datetime]
@@ -22,7 +23,11 @@ Clock = Callable[[], datetime]
 
 @get("/", name="demo:home", include_in_schema=False)
 async def demo_home(
-    settings: SettingsDep, clock: ClockDep, customer: FromQuery[str | None] = None, test: FromQuery[bool] = False
+    settings: SettingsDep,
+    clock: ClockDep,
+    customer: FromQuery[str | None] = None,
+    test: FromQuery[bool] = False,
+    locale: FromQuery[str | None] = None,
 ) -> Template:
     chosen = demo.customer(customer)
     plan = demo.price(chosen.price_id)
@@ -33,7 +38,7 @@ async def demo_home(
         now=clock(),
         email=chosen.email,
         first_name=chosen.first_name,
-        locale=chosen.locale,
+        locale=normalise(locale) or chosen.locale,
         attrs=demo.attrs_of(chosen),
         losses=demo.losses_of(chosen),
         test=test,
@@ -47,6 +52,8 @@ async def demo_home(
             "token": token,
             "base_url": settings.public_url,
             "test": test,
+            "locale": normalise(locale) or chosen.locale,
+            "locales": SUPPORTED,
         },
         headers={"Cache-Control": "no-store"},
     )

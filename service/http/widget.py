@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Redirect, Template
@@ -57,7 +57,13 @@ def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_o
     locale = negotiate(request.query_params.get("locale"), request.headers.get("accept-language"))
     return Template(
         template_name=template,
-        context={"kind": kind, "parent_origin": parent_origin, "locale": locale, "_": make_gettext(locale)},
+        context={
+            "kind": kind,
+            "parent_origin": parent_origin,
+            "locale": locale,
+            "_": make_gettext(locale),
+            "logo_url": request.app.state.settings.theme.logo_url,
+        },
         status_code=status,
         headers={"Vary": "HX-Request", "Cache-Control": "no-store"},
     )
@@ -86,6 +92,7 @@ def render(
         error=error.message if error else None,
         error_field=error.field if error else None,
     )
+    context["logo_url"] = settings.theme.logo_url
     status = 422 if error else 200
     headers = {"Vary": "HX-Request", "Cache-Control": "no-store"}
     if request.htmx:
@@ -141,6 +148,18 @@ class WidgetController(Controller):
             log.error("cannot start a session: %r", exc)
             return error_page(request, "unavailable", 503, parent)
         return render(request, view, settings, clock, parent_origin=parent)
+
+    @get("/theme.css", name="widget:theme", media_type="text/css")
+    async def theme_css(self, settings: SettingsDep) -> Response[str]:
+        """The configured brand colour, font and radius as CSS variables (no inline styles: CSP)."""
+        theme = settings.theme
+        shape = f"--sf-radius: {theme.radius_px}px;"
+        if theme.font:
+            shape += f" --sf-font: {theme.font}, system-ui, sans-serif;"
+        # The brand colour is taken verbatim in light mode; dark mode keeps its lighter, readable tint.
+        colours = f"--sf-brand: {theme.brand}; --sf-brand-contrast: {theme.brand_contrast};"
+        css = f":root {{ {shape} }}\n@media (prefers-color-scheme: light) {{ :root {{ {colours} }} }}\n"
+        return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
 
     @get("/s/{session_id:str}", name="widget:show")
     async def show(

@@ -42,16 +42,21 @@
   // htmx fires this from the HX-Trigger-After-Settle header; the done step's data attributes say the same.
   body.addEventListener("saveflow:finished", reportDone);
 
+  function askToClose() {
+    reportDone(); // a finished flow says so first: messages arrive in order, so the host never sees "abandoned"
+    post({ type: "close" });
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-saveflow-close]");
     if (!button || !embedded) return; // standalone page: the button's own form posts /close
     event.preventDefault();
-    post({ type: "close" });
+    askToClose();
   });
 
   // Esc inside the iframe never reaches the host page's listener, so ask the host to close.
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && embedded) post({ type: "close" });
+    if (event.key === "Escape" && embedded) askToClose();
   });
 
   // Plain (non-htmx) form posts: disable the clicked button so a double click submits once.

@@ -86,6 +86,8 @@ def customer_attributes(claims: EmbedClaims, snapshot: SubscriptionSnapshot, loc
         "mrr_cents": snapshot.amount_cents,
         "locale": locale,
     }
+    if claims.first_name:
+        derived["first_name"] = claims.first_name  # a merge field for the flow's copy
     return {**derived, **claims.attrs}
 
 

@@ -25,9 +25,11 @@ CHROMIUM = "/usr/bin/chromium"
 
 @dataclass(frozen=True)
 class LiveServer:
-    url: str
+    url: str  # the service (widget, admin, API)
+    host_url: str  # the same server under another origin: plays the host app, as in production
     admin_email: str
     admin_password: str
+    artifacts: Path  # screenshots a person can look at
 
 
 def _free_port() -> int:
@@ -78,6 +80,7 @@ def fx_live_server() -> Iterator[LiveServer]:
         SAVEFLOW_PUBLIC_URL=url,
         SAVEFLOW_SECRETS_FILE=str(workdir / "secrets.json"),
         SAVEFLOW_DEMO="1",
+        SAVEFLOW_ALLOWED_ORIGINS=f"http://localhost:{port}",
         SQLITE_PATH=str(workdir / "e2e.sqlite"),
     )
     if os.environ.get("DATABASE_URL"):
@@ -92,7 +95,15 @@ def fx_live_server() -> Iterator[LiveServer]:
     try:
         _wait_until_healthy(url, process, log)
         password = json.loads((workdir / "secrets.json").read_text())["demo_admin_password"]
-        yield LiveServer(url=url, admin_email="admin@example.com", admin_password=password)
+        artifacts = ROOT / "test-results"
+        artifacts.mkdir(exist_ok=True)
+        yield LiveServer(
+            url=url,
+            host_url=f"http://localhost:{port}",
+            admin_email="admin@example.com",
+            admin_password=password,
+            artifacts=artifacts,
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -9,7 +9,7 @@ from tests.e2e.pages import HostPage
 
 
 async def test_decline_the_first_offer_and_accept_the_second(page: Page, live_server: LiveServer) -> None:
-    widget = await HostPage(page, live_server.url).open("cus_demo_ada")
+    widget = await HostPage(page, live_server.host_url).open("cus_demo_ada")
     await widget.click("continue")
     await widget.choose_reason("too_expensive")
     await expect(widget.frame.get_by_test_id("offer-pause")).to_be_visible()
@@ -24,13 +24,14 @@ async def test_decline_the_first_offer_and_accept_the_second(page: Page, live_se
 
 
 async def test_the_cancel_link_is_on_every_step_and_cancelling_is_honest(page: Page, live_server: LiveServer) -> None:
-    widget = await HostPage(page, live_server.url).open("cus_demo_linus")
+    widget = await HostPage(page, live_server.host_url).open("cus_demo_linus")
     for advance in ("continue", None):
         await expect(widget.frame.get_by_test_id("cancel-now")).to_be_visible()
         if advance:
             await widget.click(advance)
-    await widget.choose_reason("temporary")
+    await widget.choose_reason("not_using")  # a trialing customer is offered more trial, not a pause
     await widget.expect_step("offer")
+    await expect(widget.frame.get_by_test_id("offer-trial_extension")).to_be_visible()
     await expect(widget.frame.get_by_test_id("cancel-now")).to_be_visible()
     await widget.click("cancel-now")
     await widget.expect_step("confirm")
@@ -42,7 +43,7 @@ async def test_the_cancel_link_is_on_every_step_and_cancelling_is_honest(page: P
 
 
 async def test_closing_mid_flow_resolves_abandoned(page: Page, live_server: LiveServer) -> None:
-    widget = await HostPage(page, live_server.url).open("cus_demo_grace")
+    widget = await HostPage(page, live_server.host_url).open("cus_demo_grace")
     await widget.click("continue")
     await widget.expect_step("survey")
     await page.keyboard.press("Escape")

@@ -9,7 +9,7 @@ from tests.e2e.pages import AdminPage, HostPage
 
 
 async def test_cancel_click_losses_reason_pause_then_admin_shows_saved(page: Page, live_server: LiveServer) -> None:
-    widget = await HostPage(page, live_server.url).open("cus_demo_ada")
+    widget = await HostPage(page, live_server.host_url).open("cus_demo_ada", test_mode=False)
 
     await widget.expect_step("loss-aversion")
     losses = widget.frame.get_by_test_id("loss")

@@ -211,3 +211,9 @@ def test_a_reason_is_given_exactly_when_an_offer_is_left_out(
         assert (offer in eligible_offers([offer], snapshot, history, NOW)) == (reason is None)
         if not snapshot.is_live or snapshot.cancel_at_period_end:
             assert reason is Ineligibility.SUBSCRIPTION_ENDED
+
+
+def test_a_free_trial_is_extended_not_paused() -> None:
+    trialing = make_trialing_snapshot()
+    assert ineligibility(OFFERS[PAUSE], trialing, (), NOW) is Ineligibility.TRIALING
+    assert ineligibility(OFFERS[TRIAL], trialing, (), NOW) is None

@@ -143,3 +143,10 @@ def test_passwords_are_argon2_hashed_and_verified() -> None:
     assert verify_password(hashed, "correct horse battery")
     assert not verify_password(hashed, "wrong")
     assert not verify_password("not-a-hash", "anything")
+
+
+def test_a_token_claiming_rs256_is_refused_whatever_its_signature() -> None:
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()).rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(_claims()).encode()).rstrip(b"=").decode()
+    fake_signature = base64.urlsafe_b64encode(b"\x01" * 256).rstrip(b"=").decode()
+    assert _problem(f"{header}.{body}.{fake_signature}") is TokenProblem.MALFORMED
