@@ -9,6 +9,7 @@
     window.SaveFlow.open({ token: link.dataset.token, baseUrl: link.dataset.baseUrl }).then(function (r) {
       result.textContent = "Outcome: " + r.outcome + (r.offer ? " (" + r.offer.kind + ")" : "");
       result.dataset.outcome = r.outcome;
+      result.dataset.sessionId = r.sessionId || "";
       // A real host would refresh its own view of the subscription here; the demo mints a fresh token.
       link.dataset.stale = "true";
     });

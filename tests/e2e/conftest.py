@@ -30,6 +30,7 @@ class LiveServer:
     admin_email: str
     admin_password: str
     artifacts: Path  # screenshots a person can look at
+    api_key: str
 
 
 def _free_port() -> int:
@@ -94,7 +95,8 @@ def fx_live_server() -> Iterator[LiveServer]:
         )
     try:
         _wait_until_healthy(url, process, log)
-        password = json.loads((workdir / "secrets.json").read_text())["demo_admin_password"]
+        secrets = json.loads((workdir / "secrets.json").read_text())
+        password = secrets["demo_admin_password"]
         artifacts = ROOT / "test-results"
         artifacts.mkdir(exist_ok=True)
         yield LiveServer(
@@ -103,6 +105,7 @@ def fx_live_server() -> Iterator[LiveServer]:
             admin_email="admin@example.com",
             admin_password=password,
             artifacts=artifacts,
+            api_key=secrets["api_key"],
         )
     finally:
         process.terminate()

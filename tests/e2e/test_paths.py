@@ -48,4 +48,16 @@ async def test_closing_mid_flow_resolves_abandoned(page: Page, live_server: Live
     await widget.expect_step("survey")
     await page.keyboard.press("Escape")
     await expect(page.get_by_test_id("saveflow-modal")).to_have_count(0)
-    await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: abandoned")
+    result = page.get_by_test_id("demo-result")
+    await expect(result).to_have_text("Outcome: abandoned")
+    # The host page told the service too (a keepalive request on close): the session is recorded as abandoned.
+    session_id = await result.get_attribute("data-session-id")
+    assert session_id
+    headers = {"Authorization": f"Bearer {live_server.api_key}"}
+    for _ in range(20):
+        response = await page.request.get(f"{live_server.url}/api/v1/sessions/{session_id}", headers=headers)
+        if response.ok and (await response.json())["outcome"] == "abandoned":
+            break
+        await page.wait_for_timeout(100)
+    body = await response.json()
+    assert (body["outcome"], body["step"]) == ("abandoned", "done")

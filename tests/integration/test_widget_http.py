@@ -239,3 +239,34 @@ async def test_a_cancellation_that_timed_out_can_be_confirmed_again(
     done = await flow.post("confirm")
     assert 'data-outcome="cancelled"' in done.text
     assert [c.method for c in billing.calls] == ["cancel"]
+
+
+async def test_a_token_starts_one_session_and_reopening_it_resumes_that_session(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    token = embed_token(settings, clock)
+    first, flow = await start(client, settings, clock, token=token)
+    await flow.post("continue")
+    again, resumed = await start(client, settings, clock, token=token)
+    assert resumed.session_id == flow.session_id
+    assert step_of(again.text) == "survey"  # where the user left off
+    assert await FlowSession.count() == 1
+
+
+async def test_a_jti_reused_for_another_customer_is_refused(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    import jwt
+
+    token = embed_token(settings, clock)
+    claims = jwt.decode(token, settings.embed_secret, algorithms=["HS256"])
+    await start(client, settings, clock, token=token)
+    forged = jwt.encode(
+        {**claims, "sub": "cus_demo_grace", "subscription_id": "sub_demo_grace"},
+        settings.embed_secret,
+        algorithm="HS256",
+    )
+    refused = await client.get("/w/start", params={"token": forged})
+    assert refused.status_code == 401
+    assert "already used" in refused.text
+    assert await FlowSession.count() == 1
