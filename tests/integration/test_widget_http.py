@@ -245,7 +245,7 @@ async def test_a_token_starts_one_session_and_reopening_it_resumes_that_session(
     client: httpx.AsyncClient, settings: Settings, clock: FakeClock
 ) -> None:
     token = embed_token(settings, clock)
-    first, flow = await start(client, settings, clock, token=token)
+    _, flow = await start(client, settings, clock, token=token)
     await flow.post("continue")
     again, resumed = await start(client, settings, clock, token=token)
     assert resumed.session_id == flow.session_id
