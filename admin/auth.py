@@ -14,12 +14,12 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from service.db.tables import StaffUser
+from service.db.tables import AuditLog, StaffUser
 from service.deps import ClockDep, SettingsDep
 from service.security import (
     TokenError,
@@ -61,11 +61,32 @@ async def current_staff(connection: ASGIConnection[Any, Any, Any, Any]) -> Staff
     return Staff(row["id"], row["email"], row["role"]) if row else None
 
 
+ROLE_RANK = {"viewer": 1, "editor": 2, "admin": 3}
+
+
 async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     staff = await current_staff(connection)
     if staff is None:
         raise NotAuthorizedException("Please log in.")
     connection.state.staff = staff
+
+
+def at_least(role: str) -> Any:
+    """A guard for handlers that need `role` or higher (viewer < editor < admin); runs after staff_only."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        staff: Staff | None = getattr(connection.state, "staff", None)
+        if staff is None or ROLE_RANK.get(staff.role, 0) < ROLE_RANK[role]:
+            raise PermissionDeniedException(f"This needs the {role} role.")
+
+    return guard
+
+
+async def audit(staff: Staff, action: str, target: str, *, before: str = "", after: str = "", now: datetime) -> None:
+    """Record an admin change: who, what, and the value before and after."""
+    await AuditLog.insert(
+        AuditLog(staff_email=staff.email, action=action, target=target, before=before, after=after, at=now)
+    )
 
 
 async def create_staff_user(email: str, password: str, role: str, now: datetime) -> None:

@@ -1,32 +1,216 @@
-"""The admin router (/admin): every page behind the staff_only guard."""
+"""The admin router (/admin): dashboard, sessions, feedback and exports; every page behind staff_only.
+
+Rules: reads go through admin.metrics / admin.queries; writes through service.use_cases. Pages that
+htmx refreshes in part render one named block (`HTMXBlockTemplate`-style: a block from an allow-list).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Router, get
-from litestar.params import FromQuery
-from litestar.response import Template
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Stream, Template
 
-from admin import auth, queries
+from admin import auth, metrics, queries
+from admin.flows import flow_handlers
+from admin.operations import operation_handlers
+from flows.diagram import mermaid
+from flows.model import StepKind
+from service.deps import ClockDep, SettingsDep
 
 OUTCOME_FILTERS = ("", "saved", "cancelled", "abandoned", "open")
+BUCKETS = ("day", "week", "month")
+HEADERS = {"Vary": "HX-Request", "Cache-Control": "no-store"}
 
 
-@get("/", name="admin:sessions")
+def _page(request: Request[Any, Any, Any], template: str, context: dict[str, Any], partial: str = "") -> Template:
+    """The whole page, or only its `partial` when htmx asks (filter forms swap their results in place)."""
+    chosen = partial if partial and request.headers.get("hx-request") else template
+    return Template(template_name=chosen, context={**context, "staff": request.state.staff}, headers=HEADERS)
+
+
+def _date(value: str, fallback: datetime) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return fallback
+
+
+@get("/", name="admin:dashboard", guards=[auth.at_least("viewer")])
+async def dashboard(
+    request: Request[Any, Any, Any],
+    settings: SettingsDep,
+    clock: ClockDep,
+    start: FromQuery[str] = "",
+    end: FromQuery[str] = "",
+    plan: FromQuery[str] = "",
+    segment: FromQuery[str] = "",
+    version: FromQuery[str] = "",
+    arm: FromQuery[str] = "",
+    locale: FromQuery[str] = "",
+    include_test: FromQuery[bool] = False,
+    bucket: FromQuery[str] = "day",
+) -> Template:
+    today = clock().replace(hour=0, minute=0, second=0, microsecond=0)
+    first = _date(start, today - timedelta(days=29))
+    last = _date(end, today)
+    filters = metrics.Filters(
+        start=first,
+        end=last + timedelta(days=1),
+        plan=plan[:64],
+        segment=segment[:64],
+        version=version[:12],
+        arm=arm[:64],
+        locale=locale[:16],
+        include_test=include_test,
+    )
+    board = await metrics.dashboard(
+        filters,
+        bucket=bucket if bucket in BUCKETS else "day",
+        now=clock(),
+        verify_after=timedelta(days=settings.verify_saves_after_days),
+    )
+    context = {
+        "board": board,
+        "form": {
+            "start": f"{first:%Y-%m-%d}",
+            "end": f"{last:%Y-%m-%d}",
+            "plan": plan,
+            "segment": segment,
+            "version": version,
+            "arm": arm,
+            "locale": locale,
+            "include_test": include_test,
+            "bucket": bucket,
+        },
+        "buckets": BUCKETS,
+        "verify_days": settings.verify_saves_after_days,
+    }
+    return _page(request, "admin/dashboard.html", context, "admin/_dashboard_results.html")
+
+
+@get("/sessions", name="admin:sessions", guards=[auth.at_least("viewer")])
 async def sessions_list(
-    request: Request[Any, Any, Any], page: FromQuery[int] = 1, outcome: FromQuery[str] = ""
+    request: Request[Any, Any, Any], page: FromQuery[int] = 1, outcome: FromQuery[str] = "", q: FromQuery[str] = ""
 ) -> Template:
     if outcome not in OUTCOME_FILTERS:
         outcome = ""
-    result = await queries.sessions_page(page=page, outcome=outcome or None)
-    return Template(
-        template_name="admin/sessions.html",
-        context={"page": result, "outcome": outcome, "outcomes": OUTCOME_FILTERS, "staff": request.state.staff},
-        headers={"Vary": "HX-Request", "Cache-Control": "no-store"},
+    result = await queries.sessions_page(page=page, outcome=outcome or None, search=q[:100])
+    context = {"page": result, "outcome": outcome, "outcomes": OUTCOME_FILTERS, "q": q}
+    return _page(request, "admin/sessions.html", context, "admin/_session_rows.html")
+
+
+@get("/sessions/{session_id:str}", name="admin:session", guards=[auth.at_least("viewer")])
+async def session_page(request: Request[Any, Any, Any], session_id: FromPath[str]) -> Template:
+    detail = await queries.session_detail(session_id)
+    if detail is None:
+        raise NotFoundException("No such session.")
+    taken = [StepKind(step) for step in detail.steps_taken if step in StepKind.__members__.values()]
+    path = set(zip([StepKind.NEW, *taken], taken, strict=False))
+    context = {
+        "detail": detail,
+        "diagram": mermaid(path),
+        "steps": [s.value for s in StepKind if s is not StepKind.NEW],
+    }
+    return _page(request, "admin/session_detail.html", context)
+
+
+@get("/feedback", name="admin:feedback", guards=[auth.at_least("viewer")])
+async def feedback_page(request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Template:
+    rows = await queries.feedback(q[:100])
+    return _page(request, "admin/feedback.html", {"rows": rows, "q": q}, "admin/_feedback_rows.html")
+
+
+def _csv_line(values: list[Any]) -> str:
+    out = io.StringIO()
+    # Cells that a spreadsheet would run as a formula are prefixed with ' (CSV injection).
+    csv.writer(out).writerow([f"'{v}" if isinstance(v, str) and v and v[0] in "=+-@\t\r" else v for v in values])
+    return out.getvalue()
+
+
+@get("/export/sessions.csv", name="admin:export_sessions", guards=[auth.at_least("viewer")])
+async def export_sessions(outcome: FromQuery[str] = "") -> Stream:
+    async def lines() -> AsyncIterator[str]:
+        yield _csv_line(
+            [
+                "session",
+                "started_at",
+                "customer",
+                "email",
+                "plan",
+                "mrr_cents",
+                "outcome",
+                "reason",
+                "offer",
+                "offer_kind",
+                "test_mode",
+            ]
+        )
+        async for r in queries.export_rows(outcome if outcome in OUTCOME_FILTERS and outcome else None):
+            yield _csv_line(
+                [
+                    r.id,
+                    r.started_at.isoformat(),
+                    r.customer_id,
+                    r.email or "",
+                    r.plan,
+                    r.mrr_cents,
+                    r.outcome,
+                    r.reason or "",
+                    r.offer_id or "",
+                    r.offer_kind or "",
+                    r.test_mode,
+                ]
+            )
+
+    return Stream(
+        lines(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="sessions.csv"', "Cache-Control": "no-store"},
+    )
+
+
+@get("/export/feedback.csv", name="admin:export_feedback", guards=[auth.at_least("viewer")])
+async def export_feedback(q: FromQuery[str] = "") -> Stream:
+    async def lines() -> AsyncIterator[str]:
+        yield _csv_line(["session", "started_at", "customer", "plan", "mrr_cents", "reason", "outcome", "text"])
+        for r in await queries.feedback(q[:100], limit=100_000):
+            yield _csv_line(
+                [
+                    r.session_id,
+                    r.started_at.isoformat(),
+                    r.customer,
+                    r.plan,
+                    r.mrr_cents,
+                    r.reason or "",
+                    r.outcome,
+                    r.text,
+                ]
+            )
+
+    return Stream(
+        lines(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="feedback.csv"', "Cache-Control": "no-store"},
     )
 
 
 def admin_router() -> Router:
-    protected = Router(path="/admin", guards=[auth.staff_only], route_handlers=[sessions_list])
+    handlers: list[Any] = [
+        dashboard,
+        sessions_list,
+        session_page,
+        feedback_page,
+        export_sessions,
+        export_feedback,
+        *flow_handlers(),
+        *operation_handlers(),
+    ]
+    protected = Router(path="/admin", guards=[auth.staff_only], route_handlers=handlers)
     return Router(path="/", route_handlers=[protected, auth.login_page, auth.login_submit, auth.logout])

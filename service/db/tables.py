@@ -183,6 +183,18 @@ class StaffUser(Table, tablename="staff_user"):
     created_at = Timestamptz()
 
 
+class AuditLog(Table, tablename="audit_log"):
+    """Who changed what in the admin, with the value before and after."""
+
+    id = Serial(primary_key=True)
+    staff_email = Varchar(length=320)
+    action = Varchar(length=64)
+    target = Varchar(length=255, default="")
+    before = Text(default="")
+    after = Text(default="")
+    at = Timestamptz(index=True)
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     FlowVersion,
     FlowSession,
@@ -194,4 +206,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     WebhookEndpoint,
     WebhookDelivery,
     StaffUser,
+    AuditLog,
 )

@@ -53,7 +53,9 @@ class AdminPage:
         await self.page.get_by_test_id("login-email").fill(email)
         await self.page.get_by_test_id("login-password").fill(password)
         await self.page.get_by_test_id("login-submit").click()
-        await expect(self.page.get_by_test_id("sessions-table")).to_be_visible()
+        await expect(self.page.get_by_test_id("kpis")).to_be_visible()  # the dashboard
 
-    def rows(self) -> Locator:
+    async def sessions(self) -> Locator:
+        await self.page.get_by_test_id("nav-sessions").click()
+        await expect(self.page.get_by_test_id("sessions-table")).to_be_visible()
         return self.page.get_by_test_id("session-row")

@@ -37,7 +37,7 @@ async def test_cancel_click_losses_reason_pause_then_admin_shows_saved(page: Pag
 
     admin = AdminPage(page, live_server.url)
     await admin.login(live_server.admin_email, live_server.admin_password)
-    row = admin.rows().filter(has_text="ada@example.com").first
+    row = (await admin.sessions()).filter(has_text="ada@example.com").first
     await expect(row.get_by_test_id("session-outcome")).to_have_text("saved")
     await expect(row.get_by_test_id("session-reason")).to_have_text("too_expensive")
     await expect(row.get_by_test_id("session-offer")).to_have_text("pause-2-months")

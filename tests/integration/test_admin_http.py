@@ -72,14 +72,14 @@ async def test_staff_see_sessions_with_outcome_reason_and_offer(
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax") and "Path=/admin" in cookie
-    page = await client.get("/admin")
+    page = await client.get("/admin/sessions")
     assert page.status_code == 200
     row = re.search(rf'data-session-id="{flow.session_id}".*?</tr>', page.text, re.S)
     assert row, "the saved session is listed"
     assert ">saved<" in row.group(0) and "too_expensive" in row.group(0) and "pause-2-months" in row.group(0)
     assert page.headers["content-security-policy"].endswith("frame-ancestors 'self'")
 
-    only_cancelled = await client.get("/admin", params={"outcome": "cancelled"})
+    only_cancelled = await client.get("/admin/sessions", params={"outcome": "cancelled"})
     assert flow.session_id not in only_cancelled.text
 
 

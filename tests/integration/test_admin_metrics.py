@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from flows import (
     CancelRequested,
     Closed,
     Continued,
+    Event,
     OfferAccepted,
     OfferDeclined,
     ReasonChosen,
@@ -37,7 +39,7 @@ async def walk(
     subscription = customer.replace("cus_", "sub_")
     claims = EmbedClaims(sub=customer, subscription_id=subscription, jti=secrets.token_hex(8), exp=0, iat=0, test=test)
     sid = (await sessions.start_session(claims, billing=billing, clock=clock)).session.id
-    events = {
+    events: dict[str, Callable[[], Event]] = {
         "continue": lambda: Continued(at=clock()),
         "expensive": lambda: ReasonChosen(at=clock(), reason=ReasonId("too_expensive")),
         "competitor": lambda: ReasonChosen(at=clock(), reason=ReasonId("competitor")),

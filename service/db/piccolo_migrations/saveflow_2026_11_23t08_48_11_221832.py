@@ -54,7 +54,7 @@ class WebhookEndpoint(Table, tablename="webhook_endpoint", schema=None):
     )
 
 
-ID = "2026-11-23T08:22:13:541491"
+ID = "2026-11-23T08:48:11:221832"
 VERSION = "1.38.0"
 DESCRIPTION = "True"
 
@@ -65,30 +65,8 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Segment", tablename="segment", schema=None, columns=None
-    )
-
-    manager.add_table(
         class_name="FlowVersion",
         tablename="flow_version",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Experiment", tablename="experiment", schema=None, columns=None
-    )
-
-    manager.add_table(
-        class_name="FlowSession",
-        tablename="flow_session",
         schema=None,
         columns=None,
     )
@@ -101,8 +79,12 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
+        class_name="StaffUser", tablename="staff_user", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="FlowSession",
+        tablename="flow_session",
         schema=None,
         columns=None,
     )
@@ -115,418 +97,33 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="StaffUser", tablename="staff_user", schema=None, columns=None
+        class_name="Segment", tablename="segment", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        schema=None,
+        columns=None,
     )
 
     manager.add_table(
         class_name="FlowEvent", tablename="flow_event", schema=None, columns=None
     )
 
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
+    manager.add_table(
+        class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
         schema=None,
+        columns=None,
     )
 
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="endpoint",
-        db_column_name="endpoint",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": WebhookEndpoint,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
+    manager.add_table(
+        class_name="Experiment", tablename="experiment", schema=None, columns=None
     )
 
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="msg_id",
-        db_column_name="msg_id",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="event_type",
-        db_column_name="event_type",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="payload",
-        db_column_name="payload",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "pending",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="attempts",
-        db_column_name="attempts",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="next_attempt_at",
-        db_column_name="next_attempt_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="claimed_until",
-        db_column_name="claimed_until",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="last_status",
-        db_column_name="last_status",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="last_error",
-        db_column_name="last_error",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="delivered_at",
-        db_column_name="delivered_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="name",
-        db_column_name="name",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 120,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="priority",
-        db_column_name="priority",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 100,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="flow_key",
-        db_column_name="flow_key",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="conditions",
-        db_column_name="conditions",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "[]",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
+    manager.add_table(
+        class_name="AuditLog", tablename="audit_log", schema=None, columns=None
     )
 
     manager.add_column(
@@ -699,15 +296,13 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
+        table_class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
         column_name="id",
         db_column_name="id",
-        column_class_name="Varchar",
-        column_class=Varchar,
+        column_class_name="Serial",
+        column_class=Serial,
         params={
-            "length": 64,
-            "default": "",
             "null": False,
             "primary_key": True,
             "unique": False,
@@ -721,14 +316,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
-        column_name="name",
-        db_column_name="name",
+        table_class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
+        column_name="url",
+        db_column_name="url",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 120,
+            "length": 2048,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -743,37 +338,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
-        column_name="flow_key",
-        db_column_name="flow_key",
+        table_class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
+        column_name="secret",
+        db_column_name="secret",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 64,
+            "length": 255,
             "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "running",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -787,13 +360,35 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
-        column_name="arms",
-        db_column_name="arms",
+        table_class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
+        column_name="event_types",
+        db_column_name="event_types",
         column_class_name="Text",
         column_class=Text,
         params={
+            "default": "*",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
+        column_name="description",
+        db_column_name="description",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -808,10 +403,31 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
-        column_name="started_at",
-        db_column_name="started_at",
+        table_class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
+        column_name="active",
+        db_column_name="active",
+        column_class_name="Boolean",
+        column_class=Boolean,
+        params={
+            "default": True,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
+        column_name="created_at",
+        db_column_name="created_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -829,10 +445,138 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
-        column_name="stopped_at",
-        db_column_name="stopped_at",
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="email",
+        db_column_name="email",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 320,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="password_hash",
+        db_column_name="password_hash",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="role",
+        db_column_name="role",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "admin",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="active",
+        db_column_name="active",
+        column_class_name="Boolean",
+        column_class=Boolean,
+        params={
+            "default": True,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="failed_logins",
+        db_column_name="failed_logins",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="locked_until",
+        db_column_name="locked_until",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -850,16 +594,36 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Experiment",
-        tablename="experiment",
-        column_name="winner_arm",
-        db_column_name="winner_arm",
-        column_class_name="Varchar",
-        column_class=Varchar,
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="session_version",
+        db_column_name="session_version",
+        column_class_name="Integer",
+        column_class=Integer,
         params={
-            "length": 64,
-            "default": None,
-            "null": True,
+            "default": 1,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -1499,411 +1263,6 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        column_name="url",
-        db_column_name="url",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 2048,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        column_name="secret",
-        db_column_name="secret",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        column_name="event_types",
-        db_column_name="event_types",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "*",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        column_name="description",
-        db_column_name="description",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        column_name="active",
-        db_column_name="active",
-        column_class_name="Boolean",
-        column_class=Boolean,
-        params={
-            "default": True,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="provider",
-        db_column_name="provider",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "stripe",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="event_id",
-        db_column_name="event_id",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="type",
-        db_column_name="type",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 100,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="subscription_id",
-        db_column_name="subscription_id",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="payload",
-        db_column_name="payload",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="signature",
-        db_column_name="signature",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "received",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="error",
-        db_column_name="error",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="attempts",
-        db_column_name="attempts",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="received_at",
-        db_column_name="received_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        column_name="processed_at",
-        db_column_name="processed_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
         table_class_name="BillingOperation",
         tablename="billing_operation",
         column_name="id",
@@ -2205,8 +1564,137 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="name",
+        db_column_name="name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 120,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="priority",
+        db_column_name="priority",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 100,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="flow_key",
+        db_column_name="flow_key",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="conditions",
+        db_column_name="conditions",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "[]",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
         column_name="id",
         db_column_name="id",
         column_class_name="Serial",
@@ -2225,14 +1713,38 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="email",
-        db_column_name="email",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="endpoint",
+        db_column_name="endpoint",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": WebhookEndpoint,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="msg_id",
+        db_column_name="msg_id",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 320,
+            "length": 64,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -2247,14 +1759,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="password_hash",
-        db_column_name="password_hash",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="event_type",
+        db_column_name="event_type",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 255,
+            "length": 64,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -2269,19 +1781,40 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="role",
-        db_column_name="role",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="payload",
+        db_column_name="payload",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="status",
+        db_column_name="status",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
             "length": 16,
-            "default": "admin",
+            "default": "pending",
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -2291,31 +1824,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="active",
-        db_column_name="active",
-        column_class_name="Boolean",
-        column_class=Boolean,
-        params={
-            "default": True,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="failed_logins",
-        db_column_name="failed_logins",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="attempts",
+        db_column_name="attempts",
         column_class_name="Integer",
         column_class=Integer,
         params={
@@ -2333,10 +1845,31 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="locked_until",
-        db_column_name="locked_until",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="next_attempt_at",
+        db_column_name="next_attempt_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="claimed_until",
+        db_column_name="claimed_until",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -2354,14 +1887,35 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="session_version",
-        db_column_name="session_version",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="last_status",
+        db_column_name="last_status",
         column_class_name="Integer",
         column_class=Integer,
         params={
-            "default": 1,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="last_error",
+        db_column_name="last_error",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -2375,8 +1929,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -2384,6 +1938,27 @@ async def forwards():
         params={
             "default": TimestamptzNow(),
             "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="delivered_at",
+        db_column_name="delivered_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -2516,6 +2091,584 @@ async def forwards():
             "primary_key": False,
             "unique": False,
             "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="provider",
+        db_column_name="provider",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "stripe",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="event_id",
+        db_column_name="event_id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="type",
+        db_column_name="type",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 100,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="subscription_id",
+        db_column_name="subscription_id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="payload",
+        db_column_name="payload",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="signature",
+        db_column_name="signature",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="status",
+        db_column_name="status",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "received",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="error",
+        db_column_name="error",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="attempts",
+        db_column_name="attempts",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="received_at",
+        db_column_name="received_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        column_name="processed_at",
+        db_column_name="processed_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="name",
+        db_column_name="name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 120,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="flow_key",
+        db_column_name="flow_key",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="status",
+        db_column_name="status",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "running",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="arms",
+        db_column_name="arms",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="started_at",
+        db_column_name="started_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="stopped_at",
+        db_column_name="stopped_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Experiment",
+        tablename="experiment",
+        column_name="winner_arm",
+        db_column_name="winner_arm",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="staff_email",
+        db_column_name="staff_email",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 320,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="action",
+        db_column_name="action",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="target",
+        db_column_name="target",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="before",
+        db_column_name="before",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="after",
+        db_column_name="after",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="at",
+        db_column_name="at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,

@@ -1,0 +1,158 @@
+"""Admin pages: every route guarded and role-checked, the dashboard and its htmx partial, session
+timeline, feedback (escaped), CSV exports, flow publishing with validation, diff, rollback and audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import httpx
+import pytest
+
+from admin.auth import create_staff_user
+from service.db.tables import AuditLog, FlowVersion
+from service.settings import Settings
+from tests.conftest import FakeClock
+from tests.integration.test_admin_http import csrf_of
+from tests.integration.widget_client import start
+
+PAGES = [
+    "/admin",
+    "/admin/sessions",
+    "/admin/feedback",
+    "/admin/flows",
+    "/admin/operations",
+    "/admin/export/sessions.csv",
+    "/admin/export/feedback.csv",
+]
+
+
+async def login_as(client: httpx.AsyncClient, role: str, clock: FakeClock) -> str:
+    email = f"{role}@example.com"
+    await create_staff_user(email, "correct horse battery", role, clock())
+    page = await client.get("/admin/login")
+    await client.post(
+        "/admin/login", data={"email": email, "password": "correct horse battery", "_csrf_token": csrf_of(page.text)}
+    )
+    return csrf_of((await client.get("/admin/flows")).text)
+
+
+async def walk_with_comment(client: httpx.AsyncClient, settings: Settings, clock: FakeClock, comment: str) -> str:
+    _, flow = await start(client, settings, clock)
+    await flow.post("continue")
+    await flow.post("reason", {"reason": "competitor", "comment": comment})
+    await flow.post("offers/discount-30-3-months/accept")
+    return flow.session_id
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_every_admin_page_refuses_anonymous_visitors(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/login"
+
+
+async def test_a_viewer_can_read_but_not_publish_or_replay(client: httpx.AsyncClient, clock: FakeClock) -> None:
+    token = await login_as(client, "viewer", clock)
+    for path in PAGES:
+        assert (await client.get(path)).status_code == 200, path
+    published = await client.post("/admin/flows/publish", data={"definition": "{}", "_csrf_token": token})
+    assert published.status_code == 403
+    replay = await client.post("/admin/operations/deliveries/1/replay", data={"_csrf_token": token})
+    assert replay.status_code == 403
+
+
+async def test_dashboard_shows_the_figures_and_htmx_gets_only_the_results(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    await walk_with_comment(client, settings, clock, "Competitor is cheaper")
+    await login_as(client, "viewer", clock)
+    page = await client.get("/admin")
+    assert re.search(r'data-testid="kpi-save-rate"><strong>100.0%</strong>', page.text)
+    assert "Save rate</b> = saved ÷ (saved + cancelled)" in page.text
+    partial = await client.get("/admin", params={"plan": "nope"}, headers={"HX-Request": "true"})
+    assert "<html" not in partial.text
+    assert re.search(r'data-testid="kpi-sessions"><strong>0</strong>', partial.text)
+    assert partial.headers["vary"] == "HX-Request"
+
+
+async def test_session_page_replays_the_timeline_with_billing_calls(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    sid = await walk_with_comment(client, settings, clock, "Too pricey")
+    await login_as(client, "viewer", clock)
+    page = await client.get(f"/admin/sessions/{sid}")
+    assert page.status_code == 200
+    assert "Billing: offer discount-30-3-months" in page.text
+    assert f"key sf:{sid}:offer:discount-30-3-months:1" in page.text
+    assert [m for m in re.findall(r"<b>(\w+)</b>", page.text) if m[0].isupper()][:4] == [
+        "Started",
+        "Continued",
+        "ReasonChosen",
+        "OfferAccepted",
+    ]
+    assert (await client.get("/admin/sessions/ses_missing")).status_code == 404
+
+
+async def test_feedback_is_listed_escaped_searchable_and_exported(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    await walk_with_comment(client, settings, clock, "<script>alert('x')</script> =HYPERLINK(evil)")
+    await walk_with_comment(client, settings, clock, "Nothing to see")
+    await login_as(client, "viewer", clock)
+    page = await client.get("/admin/feedback", params={"q": "alert"})
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+    assert "Nothing to see" not in page.text
+    exported = await client.get("/admin/export/feedback.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0][-1] == "text"
+    assert {r[-1] for r in rows[1:]} == {"<script>alert('x')</script> =HYPERLINK(evil)", "Nothing to see"}
+    assert all(not r[-1].startswith("=") for r in rows)
+    sessions_csv = list(csv.reader(io.StringIO((await client.get("/admin/export/sessions.csv?outcome=saved")).text)))
+    assert len(sessions_csv) == 2  # the second discount would stack, so only the first session was saved
+    assert sessions_csv[1][6] == "saved"
+    assert sessions_csv[1][3] == ""  # an empty cell stays empty (only formula-like text is defused)
+
+
+async def test_publishing_validates_then_versions_diffs_and_rolls_back_with_an_audit_trail(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    token = await login_as(client, "editor", clock)
+    editor = await client.get("/admin/flows")
+    current = json.loads(
+        re.search(r'data-testid="flow-json">(.*?)</textarea>', editor.text, re.S)
+        .group(1)  # type: ignore[union-attr]
+        .replace("&#34;", '"')
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+    )
+    broken = {**current, "final_offer_id": "ghost"}
+    refused = await client.post("/admin/flows/publish", data={"definition": json.dumps(broken), "_csrf_token": token})
+    assert refused.status_code == 422
+    assert "The final offer &#39;ghost&#39; does not exist." in refused.text
+    assert await FlowVersion.count() == 1
+    garbage = await client.post("/admin/flows/publish", data={"definition": "{not json", "_csrf_token": token})
+    assert garbage.status_code == 422 and "not a valid flow definition" in garbage.text
+
+    one_offer = {**current, "max_offers": 1}
+    ok = await client.post(
+        "/admin/flows/publish", data={"definition": json.dumps(one_offer), "note": "one offer", "_csrf_token": token}
+    )
+    assert ok.status_code == 303
+    ids = [r["id"] for r in await FlowVersion.select(FlowVersion.id).order_by(FlowVersion.id)]
+    diff = await client.get("/admin/flows/diff", params={"a": ids[0], "b": ids[1]})
+    assert '<span class="del">-  &#34;max_offers&#34;: 2,</span>' in diff.text
+    assert '<span class="add">+  &#34;max_offers&#34;: 1,</span>' in diff.text
+    rolled = await client.post(f"/admin/flows/{ids[0]}/republish", data={"_csrf_token": token})
+    assert rolled.status_code == 303
+    assert await FlowVersion.count() == 3
+    actions = [a["action"] for a in await AuditLog.select(AuditLog.action).order_by(AuditLog.id)]
+    assert actions == ["flow.publish", "flow.rollback"]
+    no_csrf = await client.post("/admin/flows/publish", data={"definition": json.dumps(one_offer)})
+    assert no_csrf.status_code == 403
