@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Stream, Template
 
 from admin import auth, metrics, queries
+from admin.experiments import experiment_handlers
 from admin.flows import flow_handlers
 from admin.operations import operation_handlers
 from flows.diagram import mermaid
@@ -210,6 +211,7 @@ def admin_router() -> Router:
         export_sessions,
         export_feedback,
         *flow_handlers(),
+        *experiment_handlers(),
         *operation_handlers(),
     ]
     protected = Router(path="/admin", guards=[auth.staff_only], route_handlers=handlers)
