@@ -15,8 +15,15 @@ run: $(STAMP) apt-run
 	$(PY) -m service seed
 	$(PY) -m service serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) apt-test lint typecheck imports pytest-sqlite pytest-postgres
-	@echo "== make test: all checks passed (ruff, mypy, import-linter, pytest on SQLite and on PostgreSQL)"
+test: $(STAMP) apt-test
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint typecheck imports pytest-sqlite pytest-postgres && \
+	mkdir -p var && echo $$(( $$(date +%s) - start )) > var/make-test-seconds && \
+	echo "== make test: all checks passed (ruff, mypy, import-linter, pytest on SQLite and on PostgreSQL) in $$(cat var/make-test-seconds) s"
+
+# Benchmarks (not part of make test): prints a table with goals and writes bench/results.json.
+bench: $(STAMP) apt-test
+	tests/support/with-postgres.sh $(PY) -m bench.run
 
 # --- environment -------------------------------------------------------------------------------
 $(STAMP): pyproject.toml requirements.lock

@@ -66,11 +66,24 @@ async def published_version(flow_key: str) -> tuple[int, FlowDefinition] | None:
     return row["id"], await definition_of_version(row["id"])
 
 
+_versions: dict[tuple[int, str], FlowDefinition] = {}
+
+
 async def definition_of_version(version_id: int) -> FlowDefinition:
+    """A version's definition. Versions never change, so each process reads one at most once
+    (keyed by database too, since tests and tools may bind the tables to another engine)."""
+    key = (version_id, str(id(FlowVersion._meta.db)))
+    cached = _versions.get(key)
+    if cached is not None:
+        return cached
     row = await FlowVersion.select(FlowVersion.definition).where(FlowVersion.id == version_id).first()
     if row is None:
         raise LookupError(f"flow version {version_id} does not exist")
-    return _parse_definition(row["definition"])
+    definition = _parse_definition(row["definition"])
+    if len(_versions) > 1024:
+        _versions.clear()
+    _versions[key] = definition
+    return definition
 
 
 @lru_cache(maxsize=256)

@@ -1,5 +1,5 @@
-/* Save flow embed: window.SaveFlow.open({token, baseUrl?, locale?}) -> Promise<{outcome, sessionId, offer?}>.
-   Dependency-free. Messages are accepted only from the widget's exact origin and iframe. */
+/* SaveFlow.open({token, baseUrl?, locale?}) -> Promise<{outcome, sessionId, offer?}>.
+   Messages are accepted only from the widget's exact origin and iframe. */
 (function (w, d) {
   "use strict";
   var script = d.currentScript, defaultBase = script ? new URL(script.src).origin : location.origin;
@@ -13,21 +13,24 @@
     var base = (options.baseUrl || defaultBase).replace(/\/$/, ""), origin = new URL(base).origin;
     var src = base + "/w/start?token=" + encodeURIComponent(options.token) +
       "&origin=" + encodeURIComponent(location.origin) + (options.locale ? "&locale=" + encodeURIComponent(options.locale) : "");
-    var narrow = w.matchMedia("(max-width: 540px)").matches, previousFocus = d.activeElement;
-    var previousOverflow = d.documentElement.style.overflow;
+    var narrow = w.matchMedia("(max-width: 540px)"), previousFocus = d.activeElement;
+    var root = d.documentElement.style, previousOverflow = root.overflow;
     var state = { sessionId: null, closeUrl: null, result: null }, resolve;
     var promise = new Promise(function (r) { resolve = r; });
 
     var backdrop = css(d.createElement("div"), { position: "fixed", inset: "0", zIndex: "2147483000",
       background: "rgba(15,23,42,.55)", display: "flex", alignItems: "center", justifyContent: "center" });
-    var box = css(d.createElement("div"), { position: "relative", width: narrow ? "100%" : "min(480px, 94vw)",
-      height: narrow ? "100%" : "min(680px, 92vh)", borderRadius: narrow ? "0" : "14px", overflow: "hidden",
+    var box = css(d.createElement("div"), { position: "relative", overflow: "hidden",
       background: "#fff", boxShadow: "0 24px 64px rgba(0,0,0,.35)" });
+    function layout() { // full screen on phones, also after a rotation
+      var n = narrow.matches;
+      css(box, { width: n ? "100%" : "min(480px, 94vw)", height: n ? "100%" : "min(680px, 92vh)", borderRadius: n ? "0" : "14px" });
+    }
     box.setAttribute("role", "dialog");
     box.setAttribute("aria-modal", "true");
     box.setAttribute("aria-label", "Cancel subscription");
     box.dataset.testid = "saveflow-modal";
-    var close = css(d.createElement("button"), { position: "absolute", top: "8px", right: "8px", zIndex: "1",
+    var close = css(d.createElement("button"), { position: "absolute", top: "8px", right: "8px",
       width: "36px", height: "36px", border: "0", borderRadius: "50%", background: "rgba(255,255,255,.9)",
       font: "22px/1 system-ui, sans-serif", cursor: "pointer", color: "#0f172a" });
     close.type = "button";
@@ -45,14 +48,16 @@
     function finish() {
       if (!open) return;
       var result = state.result || { outcome: "abandoned", sessionId: state.sessionId };
-      if (!state.result && state.closeUrl) {
-        // Tell the service the user left, so the session counts as abandoned (never as saved).
-        try { fetch(state.closeUrl, { method: "POST", keepalive: true, mode: "no-cors" }); } catch (e) { /* offline */ }
+      if (!state.result && state.sessionId && state.closeUrl) {
+        // Tell the service the user left: the session counts as abandoned.
+        fetch(state.closeUrl, { method: "POST", keepalive: true, mode: "no-cors" }).catch(function () {});
       }
       w.removeEventListener("message", onMessage);
       d.removeEventListener("keydown", onKey, true);
+      d.removeEventListener("focusin", onFocus);
+      narrow.removeEventListener("change", layout);
       backdrop.remove();
-      d.documentElement.style.overflow = previousOverflow;
+      root.overflow = previousOverflow;
       if (previousFocus && previousFocus.focus) previousFocus.focus();
       open = null;
       emit("close", result);
@@ -73,17 +78,22 @@
     function onKey(event) {
       if (event.key === "Escape") { event.preventDefault(); finish(); }
       else if (event.key === "Tab") {
-        // Focus stays inside the dialog: the close button and the iframe.
+        // Tab cycles between the close button and the iframe.
         var target = d.activeElement === close ? frame : close;
         event.preventDefault();
         target.focus();
       }
     }
+    // Tabbing out of the iframe reaches the host page: back into the dialog.
+    function onFocus(event) { if (!box.contains(event.target)) close.focus(); }
     close.addEventListener("click", finish);
     backdrop.addEventListener("click", function (event) { if (event.target === backdrop) finish(); });
     w.addEventListener("message", onMessage);
     d.addEventListener("keydown", onKey, true);
-    d.documentElement.style.overflow = "hidden";
+    d.addEventListener("focusin", onFocus);
+    narrow.addEventListener("change", layout);
+    layout();
+    root.overflow = "hidden";
     d.body.appendChild(backdrop);
     frame.focus();
     open = { promise: promise };

@@ -16,12 +16,16 @@
     var el = document.querySelector("[data-step]");
     return el ? el.dataset.step : null;
   }
-  function reportDone() {
-    var done = document.querySelector('[data-step="done"]');
-    if (!done || finishedSent || !done.dataset.outcome || done.dataset.outcome === "abandoned") return;
+  // The done step's data attributes say it; else the event's detail (htmx 2 wraps a non-object JSON as {value}).
+  function reportDone(event) {
+    var done = document.querySelector('[data-step="done"]'), data = done ? done.dataset : {};
+    var detail = (event && event.detail) || {};
+    if (detail.value && typeof detail.value === "object") detail = detail.value;
+    var outcome = data.outcome || detail.outcome;
+    if (finishedSent || !outcome || outcome === "abandoned") return;
     finishedSent = true;
-    var offer = done.dataset.offerKind ? { kind: done.dataset.offerKind, id: done.dataset.offerId } : undefined;
-    post({ type: "finished", outcome: done.dataset.outcome, offer: offer });
+    var offer = data.offerKind ? { kind: data.offerKind, id: data.offerId } : (data.outcome ? undefined : detail.offer);
+    post({ type: "finished", outcome: outcome, offer: offer || undefined });
   }
   function focusHeading() {
     var heading = document.querySelector("#flow-step h1, #flow-step h2");
@@ -39,7 +43,7 @@
     focusHeading();
     reportDone();
   });
-  // htmx fires this from the HX-Trigger-After-Settle header; the done step's data attributes say the same.
+  // htmx fires this from the HX-Trigger-After-Settle header.
   body.addEventListener("saveflow:finished", reportDone);
 
   function askToClose() {
@@ -49,7 +53,12 @@
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-saveflow-close]");
-    if (!button || !embedded) return; // standalone page: the button's own form posts /close
+    if (!button) return;
+    if (!embedded) {
+      // Standalone page: a button inside a form posts /close itself; otherwise follow its return URL, if any.
+      if (!button.form && button.dataset.returnUrl) location.href = button.dataset.returnUrl;
+      return;
+    }
     event.preventDefault();
     askToClose();
   });

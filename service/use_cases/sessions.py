@@ -7,6 +7,7 @@ call billing outside the transaction → feed the result back as an event (secon
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
@@ -192,13 +193,15 @@ async def handle_event(session_id: str, event: Event, *, billing: BillingProvide
     Raises:
         SessionNotFound, InvalidTransition, InvalidInput: nothing was changed.
     """
-    effects = await _decide_and_persist(session_id, event, clock)
+    view, effects = await _decide_and_persist(session_id, event, clock)
+    if not effects:
+        return view  # nothing else can have changed it: no need to read it back
     for effect in effects:
         await run_effect(session_id, effect, billing=billing, clock=clock)
     return await load_session(session_id)
 
 
-async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tuple[Effect, ...]:
+async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tuple[SessionView, tuple[Effect, ...]]:
     async with unit_of_work():
         session = await repo.get_session(session_id, for_update=True)
         if session is None:
@@ -209,7 +212,7 @@ async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tu
         await _persist(session, definition, decision.state, event, now)
         for effect in decision.effects:
             await repo.add_pending_operation(session_id, effect, now)
-    return decision.effects
+    return SessionView(dataclasses.replace(session, state=decision.state), definition), decision.effects
 
 
 async def _persist(
