@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from admin import auth
-from service.db.tables import AuditLog, BillingOperation, BillingWebhookEvent, WebhookDelivery
+from service.db.tables import AuditLog, BillingOperation, BillingWebhookEvent, FollowUpTask, WebhookDelivery
 from service.deps import BillingDep, ClockDep, SettingsDep
 from service.use_cases.outbound import replay_delivery
 from service.use_cases.webhooks import process_webhook
@@ -63,6 +63,7 @@ async def operations_page(request: Request[Any, Any, Any]) -> Template:
         "ledger": ledger,
         "pending": pending,
         "audit": audit,
+        "tasks": await FollowUpTask.select().where(FollowUpTask.status == "open").order_by(FollowUpTask.id),
         "staff": request.state.staff,
     }
     return Template(template_name="admin/operations.html", context=context, headers={"Cache-Control": "no-store"})
@@ -86,5 +87,17 @@ async def replay_inbound(
     return Redirect(path="/admin/operations", status_code=303)
 
 
+@post("/operations/tasks/{task_id:int}", name="admin:task_update", guards=[auth.at_least("editor")])
+async def update_task(request: Request[Any, Any, Any], task_id: FromPath[int], clock: ClockDep) -> Redirect:
+    form = await request.form()
+    if form.get("done"):
+        changes: dict[Any, Any] = {FollowUpTask.status: "done", FollowUpTask.done_at: clock()}
+    else:
+        changes = {FollowUpTask.assignee: str(form.get("assignee", ""))[:320]}
+    await FollowUpTask.update(changes).where(FollowUpTask.id == task_id)
+    await auth.audit(request.state.staff, "task.update", f"task {task_id}", after=str(dict(form))[:500], now=clock())
+    return Redirect(path="/admin/operations", status_code=303)
+
+
 def operation_handlers() -> list[Any]:
-    return [operations_page, replay_outbound, replay_inbound]
+    return [operations_page, replay_outbound, replay_inbound, update_task]

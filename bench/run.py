@@ -23,13 +23,15 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
@@ -98,7 +100,7 @@ def start_server(
     ]
     if factory:
         args.append("--factory")
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
 
 async def drive(
@@ -179,8 +181,15 @@ def widget_step_factory(
 async def measure_service(
     label: str, env: dict[str, str], workers: int, embed_secret: str, baseline_rps: dict[int, float]
 ) -> list[dict[str, Any]]:
-    subprocess.run([sys.executable, "-m", "service", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "service", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    for command in ("migrate", "seed"):
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "service", command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     port = free_port()
     server = start_server("service.asgi:create", port, env, workers=workers, factory=True)
     rows = []
@@ -296,13 +305,12 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"\n{'benchmark':<52} {'clients':>7} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for r in results["runs"]:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        name, clients, rps = r["name"], r["concurrency"], r["rps"]
         print(
-            f"{r['name']:<52} {r['concurrency']:>7} {r['rps']:>9.0f} {ratio:>7} {r['p50_ms']:>8.1f} "
-            f"{r['p99_ms']:>8.1f} {r['errors']:>6}"
+            f"{name:<52} {clients:>7} {rps:>9.0f} {ratio:>7} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}"
         )
-    print(
-        f"\ngoals: widget step ratio ≥ {GOALS['ratio']:.2f} of baseline; p99 ≤ {GOALS['p99_ms_at_50']:.0f} ms at 50 clients"
-    )
+    goal_ratio, goal_p99 = GOALS["ratio"], GOALS["p99_ms_at_50"]
+    print(f"\ngoals: widget step ratio ≥ {goal_ratio:.2f} of baseline; p99 ≤ {goal_p99:.0f} ms at 50 clients")
     print(f"embed.js gzipped: {results['embed_js_gzip_bytes']} bytes (goal ≤ {GOALS['embed_gz_bytes']})")
     print(
         f"widget open → first step interactive (Chromium, median of 5): {results['widget_interactive_ms']} ms "

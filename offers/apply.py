@@ -32,6 +32,9 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def pause_resumes_at(offer: PauseOffer, now: datetime) -> datetime:
+    """A fixed date wins when it is still ahead; otherwise `months` from now."""
+    if offer.until is not None and offer.until > now:
+        return offer.until
     return add_months(now, offer.months)
 
 
@@ -58,6 +61,8 @@ async def apply_offer(
     if isinstance(offer, PauseOffer):
         resumes_at = pause_resumes_at(offer, now)
         await billing.pause(sub, resumes_at=resumes_at, behavior=offer.behavior, idempotency_key=idempotency_key)
+        if offer.until is not None and offer.until == resumes_at:
+            return OfferResult(offer.id, offer.kind, f"Paused until {resumes_at:%Y-%m-%d}")
         summary = f"Paused for {offer.months} month{'s' if offer.months != 1 else ''}"
         return OfferResult(offer.id, offer.kind, f"{summary}, resumes {resumes_at:%Y-%m-%d}")
     if isinstance(offer, DowngradeOffer):

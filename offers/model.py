@@ -7,6 +7,7 @@ billing call lives in `offers.apply`, whether it may be shown lives in `offers.e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import NewType
 
@@ -40,10 +41,13 @@ class OfferCopy:
 
 @dataclass(frozen=True, slots=True)
 class PauseOffer:
+    """Pause billing for `months`, or until the date `until` when it is set (e.g. a seasonal business)."""
+
     id: OfferId
     copy: OfferCopy
     months: int
     behavior: PauseBehavior = PauseBehavior.VOID
+    until: datetime | None = None
     kind: OfferKind = field(default=OfferKind.PAUSE, init=False)
 
 

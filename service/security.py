@@ -82,6 +82,7 @@ class FlowClaims(msgspec.Struct, frozen=True, kw_only=True):
     sub: str
     exp: int
     po: str = ""  # the parent (host) origin postMessage targets; "" when shown as a full page
+    ru: str = ""  # where a full-page visitor goes back to (validated against the allowed origins)
 
 
 _REQUIRED = ["exp", "iat", "sub", "jti", "subscription_id"]
@@ -124,9 +125,13 @@ def mint_embed_token(
     return jwt.encode(claims, settings.embed_secret, algorithm=ALGORITHM)
 
 
-def mint_flow_token(settings: Settings, *, session_id: str, customer_id: str, parent_origin: str, now: datetime) -> str:
+def mint_flow_token(
+    settings: Settings, *, session_id: str, customer_id: str, parent_origin: str, now: datetime, return_url: str = ""
+) -> str:
     exp = int((now + FLOW_TOKEN_LIFETIME).timestamp())
     claims = {"sid": session_id, "sub": customer_id, "exp": exp, "po": parent_origin, "aud": FLOW_TOKEN_AUDIENCE}
+    if return_url:
+        claims["ru"] = return_url
     return jwt.encode(claims, settings.session_secret, algorithm=ALGORITHM)
 
 
@@ -203,3 +208,12 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def password_needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
+
+
+def safe_return_url(url: str | None, settings: Settings) -> str:
+    """The host's return URL if it points at an allowed origin (never an open redirect), else ""."""
+    if not url or not url.startswith(("https://", "http://")):
+        return ""
+    scheme, _, rest = url.partition("://")
+    origin = f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+    return url if origin in settings.allowed_origins else ""

@@ -183,6 +183,21 @@ class StaffUser(Table, tablename="staff_user"):
     created_at = Timestamptz()
 
 
+class FollowUpTask(Table, tablename="follow_up_task"):
+    """A customer accepted a training or contact offer: someone in CS has to reach out."""
+
+    id = Serial(primary_key=True)
+    session = ForeignKey(FlowSession, on_delete=OnDelete.cascade, index=True)
+    customer_id = Varchar(length=255)
+    email = Varchar(length=320, null=True, default=None)
+    offer_id = Varchar(length=64)
+    note = Text(default="")  # what the customer wrote (reason and comment)
+    status = Varchar(length=16, default="open", index=True)  # open | done
+    assignee = Varchar(length=320, default="")
+    created_at = Timestamptz()
+    done_at = Timestamptz(null=True, default=None)
+
+
 class AuditLog(Table, tablename="audit_log"):
     """Who changed what in the admin, with the value before and after."""
 
@@ -206,5 +221,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     WebhookEndpoint,
     WebhookDelivery,
     StaffUser,
+    FollowUpTask,
     AuditLog,
 )

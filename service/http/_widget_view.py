@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 from flows import FlowDefinition, FlowState, Notice, Outcome, StepKind, reason_order
-from offers import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer, add_months
+from offers import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer
+from offers.apply import pause_resumes_at
 from service.i18n import date_text, make_gettext, money_text, translations
 from service.use_cases.sessions import SessionView
 
@@ -73,7 +74,7 @@ def offer_facts(offer: Offer, view: SessionView, locale: str) -> OfferFacts:
     now = view.session.started_at
     current = price_per(snap.amount_cents, snap.currency, snap.interval, locale)
     if isinstance(offer, PauseOffer):
-        resumes = date_text(add_months(now, offer.months), locale)
+        resumes = date_text(pause_resumes_at(offer, now), locale)
         return OfferFacts(
             (
                 tr("No charges until %(date)s") % {"date": resumes},
@@ -167,7 +168,7 @@ def step_context(
         "offer": offer,
         "offer_facts": offer_facts(offer, view, locale) if offer else None,
         "accepted_offer": accepted,
-        "resume_date": date_text(add_months(session.started_at, accepted.months), locale)
+        "resume_date": date_text(pause_resumes_at(accepted, session.started_at), locale)
         if isinstance(accepted, PauseOffer)
         else None,
         "losses": losses,

@@ -40,7 +40,7 @@ from offers import BillingError, OfferId, SubscriptionNotFound
 from service.deps import BillingDep, ClockDep, SettingsDep
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.i18n import make_gettext, negotiate
-from service.security import TokenError, mint_flow_token, verify_embed_token, verify_flow_token
+from service.security import TokenError, mint_flow_token, safe_return_url, verify_embed_token, verify_flow_token
 from service.use_cases import sessions
 from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, SessionView
 
@@ -77,6 +77,7 @@ def render(
     *,
     parent_origin: str,
     error: InvalidInput | None = None,
+    return_url: str = "",
 ) -> Template:
     token = mint_flow_token(
         settings,
@@ -84,6 +85,7 @@ def render(
         customer_id=view.session.customer_id,
         parent_origin=parent_origin,
         now=clock(),
+        return_url=return_url,
     )
     context = step_context(
         view,
@@ -93,6 +95,7 @@ def render(
         error_field=error.field if error else None,
     )
     context["logo_url"] = settings.theme.logo_url
+    context["return_url"] = return_url
     status = 422 if error else 200
     headers = {"Vary": "HX-Request", "Cache-Control": "no-store"}
     if request.htmx:
@@ -147,7 +150,8 @@ class WidgetController(Controller):
         except (BillingError, FlowNotConfigured) as exc:
             log.error("cannot start a session: %r", exc)
             return error_page(request, "unavailable", 503, parent)
-        return render(request, view, settings, clock, parent_origin=parent)
+        return_url = safe_return_url(claims.return_url, settings)
+        return render(request, view, settings, clock, parent_origin=parent, return_url=return_url)
 
     @get("/theme.css", name="widget:theme", media_type="text/css")
     async def theme_css(self, settings: SettingsDep) -> Response[str]:
@@ -178,7 +182,7 @@ class WidgetController(Controller):
             return error_page(request, "session_expired", 401)
         except SessionNotFound:
             return error_page(request, "session_not_found", 404)
-        return render(request, view, settings, clock, parent_origin=claims.po)
+        return render(request, view, settings, clock, parent_origin=claims.po, return_url=claims.ru)
 
     async def _act(
         self,
@@ -200,16 +204,27 @@ class WidgetController(Controller):
             return error_page(request, "session_not_found", 404)
         except InvalidInput as exc:
             return render(
-                request, await sessions.load_session(session_id), settings, clock, parent_origin=claims.po, error=exc
+                request,
+                await sessions.load_session(session_id),
+                settings,
+                clock,
+                parent_origin=claims.po,
+                error=exc,
+                return_url=claims.ru,
             )
         except InvalidTransition:
             # A double click or a stale tab: show where the session really is.
             view = await sessions.load_session(session_id)
         if request.htmx:
-            return render(request, view, settings, clock, parent_origin=claims.po)
+            return render(request, view, settings, clock, parent_origin=claims.po, return_url=claims.ru)
         # Plain form post: redirect so a refresh never re-submits (post/redirect/get).
         token = mint_flow_token(
-            settings, session_id=session_id, customer_id=claims.sub, parent_origin=claims.po, now=clock()
+            settings,
+            session_id=session_id,
+            customer_id=claims.sub,
+            parent_origin=claims.po,
+            now=clock(),
+            return_url=claims.ru,
         )
         return Redirect(path=f"/w/s/{session_id}?flow_token={token}", status_code=HTTP_303_SEE_OTHER)
 

@@ -41,9 +41,11 @@ from offers import (
     ProviderUnavailable,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    TrainingOffer,
     apply_offer,
 )
 from service.db import repositories as repo
+from service.db.tables import FollowUpTask
 from service.db.uow import unit_of_work
 from service.security import EmbedClaims, TokenError, TokenProblem
 from service.use_cases import outbound
@@ -249,6 +251,20 @@ async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvide
             log.warning("billing result %s no longer fits session %s", type(result_event).__name__, session_id)
             return
         await _persist(current, definition, decision.state, result_event, clock())
+        offer = effect.offer if isinstance(effect, ApplyOffer) else None
+        if isinstance(offer, TrainingOffer) and isinstance(result_event, OfferApplied) and not current.test_mode:
+            state = decision.state
+            note = " — ".join(filter(None, (state.reason, state.comment)))
+            await FollowUpTask.insert(
+                FollowUpTask(
+                    session=session_id,
+                    customer_id=current.customer_id,
+                    email=current.email,
+                    offer_id=offer.id,
+                    note=note,
+                    created_at=clock(),
+                )
+            )
 
 
 async def _call_billing(

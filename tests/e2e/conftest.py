@@ -87,7 +87,9 @@ def fx_live_server() -> Iterator[LiveServer]:
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = _fresh_postgres_database(os.environ["DATABASE_URL"])
     for command in ("migrate", "seed"):
-        subprocess.run([sys.executable, "-m", "service", command], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "service", command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
+        )
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from admin.auth import create_staff_user
-from service.db.tables import AuditLog, FlowVersion
+from service.db.tables import AuditLog, FlowVersion, FollowUpTask
 from service.settings import Settings
 from tests.conftest import FakeClock
 from tests.integration.test_admin_http import csrf_of
@@ -156,3 +156,28 @@ async def test_publishing_validates_then_versions_diffs_and_rolls_back_with_an_a
     assert actions == ["flow.publish", "flow.rollback"]
     no_csrf = await client.post("/admin/flows/publish", data={"definition": json.dumps(one_offer)})
     assert no_csrf.status_code == 403
+
+
+async def test_a_training_offer_creates_a_follow_up_task_cs_can_assign_and_close(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    _, flow = await start(client, settings, clock)
+    await flow.post("continue")
+    offer = await flow.post("reason", {"reason": "not_using", "comment": "Nobody on the team knows how"})
+    assert 'data-offer-kind="training"' in offer.text
+    done = await flow.post("offers/training-call/accept")
+    assert 'data-testid="booking-link"' in done.text
+    (task,) = await FollowUpTask.select()
+    assert (task["customer_id"], task["offer_id"], task["status"]) == ("cus_demo_ada", "training-call", "open")
+    assert "Nobody on the team knows how" in task["note"]
+
+    token = await login_as(client, "editor", clock)
+    page = await client.get("/admin/operations")
+    assert "Nobody on the team knows how" in page.text
+    await client.post(
+        f"/admin/operations/tasks/{task['id']}", data={"assignee": "sam@cs.example", "_csrf_token": token}
+    )
+    await client.post(f"/admin/operations/tasks/{task['id']}", data={"done": "1", "_csrf_token": token})
+    closed = await FollowUpTask.select(FollowUpTask.status, FollowUpTask.assignee).first()
+    assert closed == {"status": "done", "assignee": "sam@cs.example"}
+    assert "Nobody is waiting." in (await client.get("/admin/operations")).text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 
@@ -270,3 +271,24 @@ async def test_a_jti_reused_for_another_customer_is_refused(
     assert refused.status_code == 401
     assert "already used" in refused.text
     assert await FlowSession.count() == 1
+
+
+async def test_a_full_page_visit_returns_to_the_app_but_never_to_a_foreign_site(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    back = "https://host.example/account?tab=billing"
+    token = embed_token(settings, clock, return_url=back)
+    page = await client.get("/w/start", params={"token": token})  # no origin: a full page, not an iframe
+    sid = re.search(r'data-session-id="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    flow = re.search(r'name="flow_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    await client.post(f"/w/s/{sid}/cancel", data={"flow_token": flow})
+    done = await client.post(f"/w/s/{sid}/confirm", data={"flow_token": flow}, follow_redirects=True)
+    assert 'data-outcome="cancelled"' in done.text
+    assert 'href="https://host.example/account?tab=billing" data-testid="return-to-app"' in done.text
+
+    evil = embed_token(settings, clock, return_url="https://evil.example/phish")
+    page = await client.get("/w/start", params={"token": evil})
+    sid = re.search(r'data-session-id="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    flow = re.search(r'name="flow_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    closed = await client.post(f"/w/s/{sid}/close", data={"flow_token": flow}, follow_redirects=True)
+    assert "evil.example" not in closed.text

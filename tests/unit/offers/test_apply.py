@@ -23,6 +23,7 @@ from offers import (
     add_months,
     apply_offer,
 )
+from offers.apply import pause_resumes_at
 from offers.providers.memory import BillingCall
 from tests.factories import COUPON, NOW, make_provider
 
@@ -178,3 +179,18 @@ def test_add_months_moves_exactly_that_many_calendar_months(start: datetime, mon
     assert (moved.year * 12 + moved.month) - (start.year * 12 + start.month) == months
     assert moved.day == start.day or (moved.day < start.day and (moved + timedelta(days=1)).day == 1)
     assert (moved.time(), moved.tzinfo) == (start.time(), start.tzinfo)
+
+
+async def test_a_pause_until_a_date_resumes_on_that_date_while_it_is_ahead() -> None:
+    offer = OFFERS[PAUSE]
+    assert isinstance(offer, PauseOffer)
+    spring = NOW.replace(year=NOW.year + 1, month=3, day=1)
+    seasonal = replace(offer, until=spring)
+    provider = make_provider()
+    result = await apply_offer(
+        provider, seasonal, await provider.get_subscription("sub_1"), now=NOW, idempotency_key=KEY
+    )
+    assert result.summary == f"Paused until {spring:%Y-%m-%d}"
+    assert provider.subscriptions["sub_1"].paused_until == spring
+    past = replace(offer, until=NOW.replace(year=NOW.year - 1))
+    assert pause_resumes_at(past, NOW) == add_months(NOW, offer.months)  # a stale date falls back to months
