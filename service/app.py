@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Litestar, Request, Response
@@ -39,7 +41,7 @@ from service.http._widget_view import money
 from service.http.api import BEARER_SCHEME, ApiController
 from service.http.health import health
 from service.http.webhooks import stripe_webhook
-from service.http.widget import WidgetController
+from service.http.widget import WidgetController, error_page
 from service.settings import Settings
 from service.use_cases.outbound import deliver_due
 from service.use_cases.sessions import sweep_pending
@@ -153,7 +155,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         openapi_config=OpenAPIConfig(
             title="Save flow API", version="1.0.0", path="/schema", components=[BEARER_SCHEME]
         ),
-        exception_handlers={NotAuthorizedException: _not_authorized},
+        exception_handlers={
+            NotAuthorizedException: _not_authorized,
+            **dict.fromkeys(DATABASE_DOWN, _database_down),
+        },
         lifespan=[lifespan],
         state=State(
             {
@@ -181,6 +186,32 @@ def _csp(settings: Settings) -> tuple[str, str]:
     pages = base.replace("script-src 'self'", f"script-src 'self' {settings.public_url}")
     pages += f"frame-src 'self' {settings.public_url}; frame-ancestors 'self'"
     return base + f"frame-ancestors {widget_ancestors}", pages
+
+
+# What a database that is down, restarting or out of connections raises, on either engine.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """503 with a clear message; transactions roll back, so nothing is half-applied."""
+    log.error("database unavailable on %s: %r", request.url.path, exc)
+    headers = {"Retry-After": "5", "Cache-Control": "no-store"}
+    if request.url.path.startswith("/w/"):
+        page = error_page(request, "down", 503)
+        page.headers.update(headers)
+        return page
+    return Response(
+        {"status_code": 503, "detail": "The service is briefly unavailable. Please try again in a moment."},
+        status_code=503,
+        headers=headers,
+    )
 
 
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
