@@ -206,9 +206,19 @@ class FeedbackRow:
     reason: str | None
     outcome: str
     text: str
+    tags: tuple[str, ...] = ()
+    reviewed: bool = False
 
 
-async def feedback(search: str = "", limit: int = 200) -> tuple[FeedbackRow, ...]:
+def normalise_tags(raw: str) -> str:
+    """'Pricing, onboarding,, pricing' → 'onboarding,pricing' (lower-case, unique, sorted, short)."""
+    tags = {t.strip().lower()[:30] for t in raw.split(",") if t.strip()}
+    return ",".join(sorted(tags))[:255]
+
+
+async def feedback(
+    search: str = "", limit: int = 200, *, tag: str = "", unreviewed_only: bool = False
+) -> tuple[FeedbackRow, ...]:
     """Every free-text answer (the reason's follow-up and the feedback step), newest first."""
     query = FlowSession.select(
         FlowSession.id,
@@ -220,9 +230,15 @@ async def feedback(search: str = "", limit: int = 200) -> tuple[FeedbackRow, ...
         FlowSession.reason,
         FlowSession.outcome,
         FlowSession.state,
+        FlowSession.feedback_tags,
+        FlowSession.feedback_reviewed_at,
     ).where(FlowSession.state.like('%"comment":"%') | FlowSession.state.like('%"feedback":"%'))
     if search:
         query = query.where(_contains(FlowSession.state, search))
+    if tag:
+        query = query.where(_contains(FlowSession.feedback_tags, normalise_tags(tag)))
+    if unreviewed_only:
+        query = query.where(FlowSession.feedback_reviewed_at.is_null())
     rows = await query.order_by(FlowSession.started_at, ascending=False).limit(limit)
     result = []
     for r in rows:
@@ -239,6 +255,8 @@ async def feedback(search: str = "", limit: int = 200) -> tuple[FeedbackRow, ...
                     r["reason"],
                     r["outcome"] or "open",
                     text,
+                    tuple(t for t in (r["feedback_tags"] or "").split(",") if t),
+                    r["feedback_reviewed_at"] is not None,
                 )
             )
     return tuple(result)

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar import Request, Router, get
+from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
-from litestar.response import Stream, Template
+from litestar.response import Redirect, Stream, Template
 
 from admin import auth, metrics, queries
 from admin.experiments import experiment_handlers
@@ -23,6 +23,7 @@ from admin.flows import flow_handlers
 from admin.operations import operation_handlers
 from flows.diagram import mermaid
 from flows.model import StepKind
+from service.db.tables import FlowSession
 from service.deps import ClockDep, SettingsDep
 
 OUTCOME_FILTERS = ("", "saved", "cancelled", "abandoned", "open")
@@ -123,9 +124,37 @@ async def session_page(request: Request[Any, Any, Any], session_id: FromPath[str
 
 
 @get("/feedback", name="admin:feedback", guards=[auth.at_least("viewer")])
-async def feedback_page(request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Template:
-    rows = await queries.feedback(q[:100])
-    return _page(request, "admin/feedback.html", {"rows": rows, "q": q}, "admin/_feedback_rows.html")
+async def feedback_page(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    tag: FromQuery[str] = "",
+    unreviewed: FromQuery[bool] = False,
+) -> Template:
+    rows = await queries.feedback(q[:100], tag=tag[:30], unreviewed_only=unreviewed)
+    context = {"rows": rows, "q": q, "tag": tag, "unreviewed": unreviewed}
+    return _page(request, "admin/feedback.html", context, "admin/_feedback_rows.html")
+
+
+@post("/feedback/{session_id:str}", name="admin:feedback_triage", guards=[auth.at_least("editor")])
+async def triage_feedback(request: Request[Any, Any, Any], session_id: FromPath[str], clock: ClockDep) -> Redirect:
+    form = await request.form()
+    tags = queries.normalise_tags(str(form.get("tags", "")))
+    reviewed = clock() if form.get("reviewed") else None
+    before = await FlowSession.select(FlowSession.feedback_tags).where(FlowSession.id == session_id).first()
+    if before is None:
+        raise NotFoundException("No such session.")
+    await FlowSession.update({FlowSession.feedback_tags: tags, FlowSession.feedback_reviewed_at: reviewed}).where(
+        FlowSession.id == session_id
+    )
+    await auth.audit(
+        request.state.staff,
+        "feedback.triage",
+        session_id,
+        before=before["feedback_tags"],
+        after=f"{tags}{' (reviewed)' if reviewed else ''}",
+        now=clock(),
+    )
+    return Redirect(path="/admin/feedback", status_code=303)
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -208,6 +237,7 @@ def admin_router() -> Router:
         sessions_list,
         session_page,
         feedback_page,
+        triage_feedback,
         export_sessions,
         export_feedback,
         *flow_handlers(),

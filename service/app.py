@@ -23,6 +23,7 @@ from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -169,7 +170,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 "webhooks": StripeWebhooks(settings.stripe_webhook_secret) if settings.stripe_webhook_secret else None,
             }
         ),
-        middleware=[_security_headers_middleware(widget_csp, page_csp)],
+        middleware=[_security_headers_middleware(widget_csp, page_csp), LOGIN_RATE_LIMIT.middleware],
     )
     return app
 
@@ -197,6 +198,14 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+def _is_login_attempt(request: Request[Any, Any, Any]) -> bool:
+    return request.method == "POST" and request.url.path == "/admin/login"
+
+
+# Per client address, on top of the per-account lockout in admin.auth (in-memory per worker).
+LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), check_throttle_handler=_is_login_attempt)
 
 
 def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

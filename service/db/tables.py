@@ -68,6 +68,9 @@ class FlowSession(Table, tablename="flow_session"):
     # Verified saves: still subscribed and paying N days after the save (from reconciliation).
     verified_at = Timestamptz(null=True, default=None)
     save_lapsed_at = Timestamptz(null=True, default=None)
+    # CS triage of the free-text answers.
+    feedback_tags = Varchar(length=255, default="")
+    feedback_reviewed_at = Timestamptz(null=True, default=None)
 
 
 class Segment(Table, tablename="segment"):

@@ -96,3 +96,18 @@ async def test_logout_needs_csrf_and_ends_the_session(client: httpx.AsyncClient,
 async def test_a_forged_admin_cookie_is_ignored(client: httpx.AsyncClient) -> None:
     client.cookies.set("sf_admin", "eyJhbGciOiJub25lIn0.eyJ1aWQiOjEsInN2IjoxfQ.", path="/admin")
     assert (await client.get("/admin")).status_code == 303
+
+
+async def test_login_attempts_are_rate_limited_per_address(client: httpx.AsyncClient, clock: FakeClock) -> None:
+    page = await client.get("/admin/login")
+    token = csrf_of(page.text)
+    statuses = [
+        (
+            await client.post(
+                "/admin/login", data={"email": f"x{i}@example.com", "password": "nope", "_csrf_token": token}
+            )
+        ).status_code
+        for i in range(12)
+    ]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]

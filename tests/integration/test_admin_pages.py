@@ -181,3 +181,21 @@ async def test_a_training_offer_creates_a_follow_up_task_cs_can_assign_and_close
     closed = await FollowUpTask.select(FollowUpTask.status, FollowUpTask.assignee).first()
     assert closed == {"status": "done", "assignee": "sam@cs.example"}
     assert "Nobody is waiting." in (await client.get("/admin/operations")).text
+
+
+async def test_feedback_can_be_tagged_reviewed_and_filtered(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    sid = await walk_with_comment(client, settings, clock, "Your pricing page is confusing")
+    token = await login_as(client, "editor", clock)
+    saved = await client.post(
+        f"/admin/feedback/{sid}", data={"tags": "Pricing, UX,, pricing", "reviewed": "1", "_csrf_token": token}
+    )
+    assert saved.status_code == 303
+    tagged = await client.get("/admin/feedback", params={"tag": "pricing"})
+    assert "Your pricing page is confusing" in tagged.text
+    assert 'value="pricing, ux"' in tagged.text
+    assert "Your pricing page is confusing" not in (await client.get("/admin/feedback", params={"tag": "bugs"})).text
+    unreviewed = await client.get("/admin/feedback", params={"unreviewed": "true"})
+    assert "Your pricing page is confusing" not in unreviewed.text
+    assert [a["action"] for a in await AuditLog.select(AuditLog.action)] == ["feedback.triage"]

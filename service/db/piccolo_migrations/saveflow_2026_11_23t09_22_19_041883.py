@@ -54,7 +54,7 @@ class WebhookEndpoint(Table, tablename="webhook_endpoint", schema=None):
     )
 
 
-ID = "2026-11-23T08:59:45:397897"
+ID = "2026-11-23T09:22:19:041883"
 VERSION = "1.38.0"
 DESCRIPTION = "True"
 
@@ -65,8 +65,51 @@ async def forwards():
     )
 
     manager.add_table(
+        class_name="BillingWebhookEvent",
+        tablename="billing_webhook_event",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
         class_name="FlowVersion",
         tablename="flow_version",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="FlowEvent", tablename="flow_event", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="Segment", tablename="segment", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="FlowSession",
+        tablename="flow_session",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="BillingOperation",
+        tablename="billing_operation",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="WebhookEndpoint",
+        tablename="webhook_endpoint",
         schema=None,
         columns=None,
     )
@@ -83,589 +126,11 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="BillingWebhookEvent",
-        tablename="billing_webhook_event",
-        schema=None,
-        columns=None,
+        class_name="Experiment", tablename="experiment", schema=None, columns=None
     )
 
     manager.add_table(
         class_name="StaffUser", tablename="staff_user", schema=None, columns=None
-    )
-
-    manager.add_table(
-        class_name="FlowEvent", tablename="flow_event", schema=None, columns=None
-    )
-
-    manager.add_table(
-        class_name="BillingOperation",
-        tablename="billing_operation",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="FlowSession",
-        tablename="flow_session",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Segment", tablename="segment", schema=None, columns=None
-    )
-
-    manager.add_table(
-        class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="WebhookEndpoint",
-        tablename="webhook_endpoint",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Experiment", tablename="experiment", schema=None, columns=None
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="flow_key",
-        db_column_name="flow_key",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="number",
-        db_column_name="number",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "published",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="definition",
-        db_column_name="definition",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="note",
-        db_column_name="note",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FlowVersion",
-        tablename="flow_version",
-        column_name="published_at",
-        db_column_name="published_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="session",
-        db_column_name="session",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": FlowSession,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="customer_id",
-        db_column_name="customer_id",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="email",
-        db_column_name="email",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 320,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="offer_id",
-        db_column_name="offer_id",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="note",
-        db_column_name="note",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="status",
-        db_column_name="status",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "open",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="assignee",
-        db_column_name="assignee",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 320,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="FollowUpTask",
-        tablename="follow_up_task",
-        column_name="done_at",
-        db_column_name="done_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="AuditLog",
-        tablename="audit_log",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="AuditLog",
-        tablename="audit_log",
-        column_name="staff_email",
-        db_column_name="staff_email",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 320,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="AuditLog",
-        tablename="audit_log",
-        column_name="action",
-        db_column_name="action",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="AuditLog",
-        tablename="audit_log",
-        column_name="target",
-        db_column_name="target",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="AuditLog",
-        tablename="audit_log",
-        column_name="before",
-        db_column_name="before",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="AuditLog",
-        tablename="audit_log",
-        column_name="after",
-        db_column_name="after",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="AuditLog",
-        tablename="audit_log",
-        column_name="at",
-        db_column_name="at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
     )
 
     manager.add_column(
@@ -925,8 +390,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
+        table_class_name="FlowVersion",
+        tablename="flow_version",
         column_name="id",
         db_column_name="id",
         column_class_name="Serial",
@@ -945,41 +410,19 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="email",
-        db_column_name="email",
+        table_class_name="FlowVersion",
+        tablename="flow_version",
+        column_name="flow_key",
+        db_column_name="flow_key",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 320,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="password_hash",
-        db_column_name="password_hash",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
+            "length": 64,
             "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -989,53 +432,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="role",
-        db_column_name="role",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "admin",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="active",
-        db_column_name="active",
-        column_class_name="Boolean",
-        column_class=Boolean,
-        params={
-            "default": True,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="failed_logins",
-        db_column_name="failed_logins",
+        table_class_name="FlowVersion",
+        tablename="flow_version",
+        column_name="number",
+        db_column_name="number",
         column_class_name="Integer",
         column_class=Integer,
         params={
@@ -1053,35 +453,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="locked_until",
-        db_column_name="locked_until",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
+        table_class_name="FlowVersion",
+        tablename="flow_version",
+        column_name="status",
+        db_column_name="status",
+        column_class_name="Varchar",
+        column_class=Varchar,
         params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
-        column_name="session_version",
-        db_column_name="session_version",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 1,
+            "length": 16,
+            "default": "published",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -1095,8 +475,50 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StaffUser",
-        tablename="staff_user",
+        table_class_name="FlowVersion",
+        tablename="flow_version",
+        column_name="definition",
+        db_column_name="definition",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FlowVersion",
+        tablename="flow_version",
+        column_name="note",
+        db_column_name="note",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FlowVersion",
+        tablename="flow_version",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -1104,6 +526,27 @@ async def forwards():
         params={
             "default": TimestamptzNow(),
             "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FlowVersion",
+        tablename="flow_version",
+        column_name="published_at",
+        db_column_name="published_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -1245,8 +688,137 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="name",
+        db_column_name="name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 120,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="priority",
+        db_column_name="priority",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 100,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="flow_key",
+        db_column_name="flow_key",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="conditions",
+        db_column_name="conditions",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "[]",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Segment",
+        tablename="segment",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
         column_name="id",
         db_column_name="id",
         column_class_name="Serial",
@@ -1265,15 +837,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="session",
-        db_column_name="session",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="endpoint",
+        db_column_name="endpoint",
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": FlowSession,
-            "on_delete": OnDelete.restrict,
+            "references": WebhookEndpoint,
+            "on_delete": OnDelete.cascade,
             "on_update": OnUpdate.cascade,
             "target_column": None,
             "null": True,
@@ -1289,80 +861,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="action",
-        db_column_name="action",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="offer_id",
-        db_column_name="offer_id",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="msg_id",
+        db_column_name="msg_id",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
             "length": 64,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="offer_kind",
-        db_column_name="offer_kind",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 32,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="idempotency_key",
-        db_column_name="idempotency_key",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 255,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -1377,14 +883,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="attempt",
-        db_column_name="attempt",
-        column_class_name="Integer",
-        column_class=Integer,
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="event_type",
+        db_column_name="event_type",
+        column_class_name="Varchar",
+        column_class=Varchar,
         params={
-            "default": 1,
+            "length": 64,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -1398,8 +905,29 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="payload",
+        db_column_name="payload",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
         column_name="status",
         db_column_name="status",
         column_class_name="Varchar",
@@ -1420,14 +948,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="effect",
-        db_column_name="effect",
-        column_class_name="Text",
-        column_class=Text,
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="attempts",
+        db_column_name="attempts",
+        column_class_name="Integer",
+        column_class=Integer,
         params={
-            "default": "",
+            "default": 0,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -1441,18 +969,18 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="error",
-        db_column_name="error",
-        column_class_name="Text",
-        column_class=Text,
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="next_attempt_at",
+        db_column_name="next_attempt_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
         params={
-            "default": "",
+            "default": TimestamptzNow(),
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -1462,29 +990,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="summary",
-        db_column_name="summary",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
         column_name="claimed_until",
         db_column_name="claimed_until",
         column_class_name="Timestamptz",
@@ -1504,8 +1011,50 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="last_status",
+        db_column_name="last_status",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="last_error",
+        db_column_name="last_error",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -1525,15 +1074,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="BillingOperation",
-        tablename="billing_operation",
-        column_name="updated_at",
-        db_column_name="updated_at",
+        table_class_name="WebhookDelivery",
+        tablename="webhook_delivery",
+        column_name="delivered_at",
+        db_column_name="delivered_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -2173,36 +1722,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="id",
-        db_column_name="id",
+        table_class_name="FlowSession",
+        tablename="flow_session",
+        column_name="feedback_tags",
+        db_column_name="feedback_tags",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="name",
-        db_column_name="name",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 120,
+            "length": 255,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -2217,79 +1744,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="priority",
-        db_column_name="priority",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 100,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="flow_key",
-        db_column_name="flow_key",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="conditions",
-        db_column_name="conditions",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "[]",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Segment",
-        tablename="segment",
-        column_name="created_at",
-        db_column_name="created_at",
+        table_class_name="FlowSession",
+        tablename="flow_session",
+        column_name="feedback_reviewed_at",
+        db_column_name="feedback_reviewed_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -2302,8 +1765,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
         column_name="id",
         db_column_name="id",
         column_class_name="Serial",
@@ -2322,15 +1785,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="endpoint",
-        db_column_name="endpoint",
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="session",
+        db_column_name="session",
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": WebhookEndpoint,
-            "on_delete": OnDelete.cascade,
+            "references": FlowSession,
+            "on_delete": OnDelete.restrict,
             "on_update": OnUpdate.cascade,
             "target_column": None,
             "null": True,
@@ -2346,14 +1809,80 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="msg_id",
-        db_column_name="msg_id",
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="action",
+        db_column_name="action",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="offer_id",
+        db_column_name="offer_id",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
             "length": 64,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="offer_kind",
+        db_column_name="offer_kind",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 32,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="idempotency_key",
+        db_column_name="idempotency_key",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -2368,15 +1897,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="event_type",
-        db_column_name="event_type",
-        column_class_name="Varchar",
-        column_class=Varchar,
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="attempt",
+        db_column_name="attempt",
+        column_class_name="Integer",
+        column_class=Integer,
         params={
-            "length": 64,
-            "default": "",
+            "default": 1,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -2390,29 +1918,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="payload",
-        db_column_name="payload",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
         column_name="status",
         db_column_name="status",
         column_class_name="Varchar",
@@ -2433,14 +1940,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="attempts",
-        db_column_name="attempts",
-        column_class_name="Integer",
-        column_class=Integer,
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="effect",
+        db_column_name="effect",
+        column_class_name="Text",
+        column_class=Text,
         params={
-            "default": 0,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -2454,18 +1961,18 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="next_attempt_at",
-        db_column_name="next_attempt_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="error",
+        db_column_name="error",
+        column_class_name="Text",
+        column_class=Text,
         params={
-            "default": TimestamptzNow(),
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
-            "index": True,
+            "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -2475,8 +1982,29 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="summary",
+        db_column_name="summary",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
         column_name="claimed_until",
         db_column_name="claimed_until",
         column_class_name="Timestamptz",
@@ -2496,50 +2024,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="last_status",
-        db_column_name="last_status",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="last_error",
-        db_column_name="last_error",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -2559,15 +2045,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="WebhookDelivery",
-        tablename="webhook_delivery",
-        column_name="delivered_at",
-        db_column_name="delivered_at",
+        table_class_name="BillingOperation",
+        tablename="billing_operation",
+        column_name="updated_at",
+        db_column_name="updated_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": None,
-            "null": True,
+            "default": TimestamptzNow(),
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -2720,6 +2206,372 @@ async def forwards():
             "primary_key": False,
             "unique": False,
             "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="session",
+        db_column_name="session",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": FlowSession,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="customer_id",
+        db_column_name="customer_id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="email",
+        db_column_name="email",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 320,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="offer_id",
+        db_column_name="offer_id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="note",
+        db_column_name="note",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="status",
+        db_column_name="status",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "open",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="assignee",
+        db_column_name="assignee",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 320,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="FollowUpTask",
+        tablename="follow_up_task",
+        column_name="done_at",
+        db_column_name="done_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="staff_email",
+        db_column_name="staff_email",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 320,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="action",
+        db_column_name="action",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="target",
+        db_column_name="target",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="before",
+        db_column_name="before",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="after",
+        db_column_name="after",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="AuditLog",
+        tablename="audit_log",
+        column_name="at",
+        db_column_name="at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
             "index_method": IndexMethod.btree,
             "choices": None,
             "db_column_name": None,
@@ -2890,6 +2742,197 @@ async def forwards():
             "length": 64,
             "default": None,
             "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="email",
+        db_column_name="email",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 320,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="password_hash",
+        db_column_name="password_hash",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 255,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="role",
+        db_column_name="role",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "admin",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="active",
+        db_column_name="active",
+        column_class_name="Boolean",
+        column_class=Boolean,
+        params={
+            "default": True,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="failed_logins",
+        db_column_name="failed_logins",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="locked_until",
+        db_column_name="locked_until",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="session_version",
+        db_column_name="session_version",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 1,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StaffUser",
+        tablename="staff_user",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
