@@ -10,6 +10,9 @@ PORT ?= 8000
 
 .PHONY: run test lint typecheck imports pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
 
+# The demo page and the printed links use the address the server really listens on.
+run: export SAVEFLOW_PUBLIC_URL ?= http://$(HOST):$(PORT)
+
 run: $(STAMP) apt-run
 	$(PY) -m service migrate
 	$(PY) -m service seed
