@@ -1,5 +1,6 @@
 /* SaveFlow.open({token, baseUrl?, locale?}) -> Promise<{outcome, sessionId, offer?}>.
-   Messages are accepted only from the widget's exact origin and iframe. */
+   Messages are accepted only from the widget's exact origin and iframe. Full screen on phones; Tab stays
+   in the dialog; closing early tells the service (abandoned); "close" waits a tick for the iframe's key. */
 (function (w, d) {
   "use strict";
   var script = d.currentScript, defaultBase = script ? new URL(script.src).origin : location.origin;
@@ -22,7 +23,7 @@
       background: "rgba(15,23,42,.55)", display: "flex", alignItems: "center", justifyContent: "center" });
     var box = css(d.createElement("div"), { position: "relative", overflow: "hidden",
       background: "#fff", boxShadow: "0 24px 64px rgba(0,0,0,.35)" });
-    function layout() { // full screen on phones, also after a rotation
+    function layout() {
       var n = narrow.matches;
       css(box, { width: n ? "100%" : "min(480px, 94vw)", height: n ? "100%" : "min(680px, 92vh)", borderRadius: n ? "0" : "14px" });
     }
@@ -49,7 +50,6 @@
       if (!open) return;
       var result = state.result || { outcome: "abandoned", sessionId: state.sessionId };
       if (!state.result && state.sessionId && state.closeUrl) {
-        // Tell the service the user left: the session counts as abandoned.
         fetch(state.closeUrl, { method: "POST", keepalive: true, mode: "no-cors" }).catch(function () {});
       }
       w.removeEventListener("message", onMessage);
@@ -73,18 +73,16 @@
         state.result = { outcome: m.outcome, sessionId: state.sessionId };
         if (m.offer) state.result.offer = m.offer;
         emit("finished", state.result);
-      } else if (m.type === "close") finish();
+      } else if (m.type === "close") setTimeout(finish);
     }
     function onKey(event) {
       if (event.key === "Escape") { event.preventDefault(); finish(); }
       else if (event.key === "Tab") {
-        // Tab cycles between the close button and the iframe.
         var target = d.activeElement === close ? frame : close;
         event.preventDefault();
         target.focus();
       }
     }
-    // Tabbing out of the iframe reaches the host page: back into the dialog.
     function onFocus(event) { if (!box.contains(event.target)) close.focus(); }
     close.addEventListener("click", finish);
     backdrop.addEventListener("click", function (event) { if (event.target === backdrop) finish(); });

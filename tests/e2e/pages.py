@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from playwright.async_api import FrameLocator, Locator, Page, expect
 
 
@@ -59,3 +62,11 @@ class AdminPage:
         await self.page.get_by_test_id("nav-sessions").click()
         await expect(self.page.get_by_test_id("sessions-table")).to_be_visible()
         return self.page.get_by_test_id("session-row")
+
+
+async def press_escape_in_widget(page: Page) -> None:
+    """Esc while focus is inside the cross-origin iframe. The iframe asks the host to close and is
+    removed while its renderer still handles the key, so Chromium may never acknowledge the key
+    event: Playwright's press() would then wait forever. Bound it; the outcome is asserted afterwards."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(page.keyboard.press("Escape"), timeout=5)

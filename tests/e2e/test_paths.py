@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.pages import HostPage
+from tests.e2e.pages import HostPage, press_escape_in_widget
 
 
 async def test_decline_the_first_offer_and_accept_the_second(page: Page, live_server: LiveServer) -> None:
@@ -46,7 +46,7 @@ async def test_closing_mid_flow_resolves_abandoned(page: Page, live_server: Live
     widget = await HostPage(page, live_server.host_url).open("cus_demo_grace")
     await widget.click("continue")
     await widget.expect_step("survey")
-    await page.keyboard.press("Escape")
+    await press_escape_in_widget(page)
     await expect(page.get_by_test_id("saveflow-modal")).to_have_count(0)
     result = page.get_by_test_id("demo-result")
     await expect(result).to_have_text("Outcome: abandoned")

@@ -9,7 +9,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, FrameLocator, Page, expect
 
 from tests.e2e.conftest import LiveServer
-from tests.e2e.pages import HostPage
+from tests.e2e.pages import HostPage, press_escape_in_widget
 
 EVIL = "http://evil.example"
 
@@ -59,7 +59,7 @@ async def test_the_whole_flow_works_with_the_keyboard_only(page: Page, live_serv
     await _tab_to(page, frame, "accept-offer")
     await page.keyboard.press("Enter")
     await expect(frame.get_by_test_id("step-done")).to_have_attribute("data-outcome", "saved")
-    await page.keyboard.press("Escape")
+    await press_escape_in_widget(page)
     await expect(page.get_by_test_id("demo-result")).to_have_text(re.compile(r"Outcome: saved \((pause|downgrade)\)"))
     assert widget.base_url == live_server.host_url
 
@@ -72,7 +72,7 @@ async def test_each_locale_renders_translated_text(page: Page, live_server: Live
         frame = page.frame_locator('[data-testid="saveflow-iframe"]')
         await expect(frame.locator("h1")).to_have_text(title)
         await expect(frame.locator("html")).to_have_attribute("lang", locale)
-        await page.keyboard.press("Escape")
+        await press_escape_in_widget(page)
 
 
 async def test_on_a_phone_the_widget_is_full_screen_without_sideways_scrolling(
