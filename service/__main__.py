@@ -7,17 +7,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flows import default_definition
 from service.settings import Settings
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[None]:
+    """The settings' database, bound and open for one command."""
+    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+
+    engine = create_engine(settings.database)
+    bind_tables(engine)
+    await open_engine(engine)
+    try:
+        yield
+    finally:
+        await close_engine(engine)
 
 
 async def _migrate() -> None:
@@ -31,15 +50,11 @@ async def _migrate() -> None:
 async def _seed(settings: Settings) -> None:
     """Publish the default flow (if none yet) and create the demo admin (if demo mode and none yet)."""
     from admin.auth import create_staff_user
-    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
     from service.db.repositories import published_version
     from service.db.tables import StaffUser
     from service.use_cases.flow_config import publish_flow
 
-    engine = create_engine(settings.database)
-    bind_tables(engine)
-    await open_engine(engine)
-    try:
+    async with _database(settings):
         if await published_version("default") is None:
             await publish_flow(default_definition(), _now(), note="Shipped default flow")
             print("Published the default save flow (version 1).")
@@ -48,72 +63,50 @@ async def _seed(settings: Settings) -> None:
                 await create_staff_user(settings.demo_admin_email, settings.demo_admin_password, "admin", _now())
             url, email, password = settings.public_url, settings.demo_admin_email, settings.demo_admin_password
             print(f"\n  Demo host app: {url}/\n  Admin:         {url}/admin   login {email} / {password}\n")
-    finally:
-        await close_engine(engine)
 
 
 async def _sweep(settings: Settings) -> None:
     from service.app import build_billing, utc_now
-    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
     from service.use_cases.sessions import sweep_pending
 
-    engine = create_engine(settings.database)
-    bind_tables(engine)
-    await open_engine(engine)
-    try:
+    async with _database(settings):
         done = await sweep_pending(billing=build_billing(settings, utc_now), clock=utc_now)
         print(f"Finished {done} pending billing operation(s).")
-    finally:
-        await close_engine(engine)
 
 
 async def _replay_webhooks(settings: Settings) -> None:
     from datetime import timedelta
 
     from service.app import build_billing, utc_now
-    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
     from service.use_cases.webhooks import replay_failed_webhooks
 
-    engine = create_engine(settings.database)
-    bind_tables(engine)
-    await open_engine(engine)
-    try:
+    async with _database(settings):
         done = await replay_failed_webhooks(
             billing=build_billing(settings, utc_now),
             clock=utc_now,
             verify_after=timedelta(days=settings.verify_saves_after_days),
         )
         print(f"Replayed {done} failed webhook(s).")
-    finally:
-        await close_engine(engine)
 
 
 async def _add_webhook(settings: Settings, url: str, events: list[str], description: str) -> None:
-    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
     from service.use_cases.outbound import add_endpoint
 
-    engine = create_engine(settings.database)
-    bind_tables(engine)
-    await open_engine(engine)
-    try:
+    async with _database(settings):
         secret = await add_endpoint(url, event_types=tuple(events), description=description, now=_now())
-    finally:
-        await close_engine(engine)
     print(f"Webhook endpoint added. Verify deliveries with this signing secret (shown once):\n  {secret}")
 
 
 async def _create_admin(settings: Settings, email: str, role: str) -> None:
     from admin.auth import create_staff_user
-    from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 
     password = os.environ.get("SAVEFLOW_NEW_ADMIN_PASSWORD") or getpass.getpass("Password (10+ characters): ")
-    engine = create_engine(settings.database)
-    bind_tables(engine)
-    await open_engine(engine)
-    try:
+    async with _database(settings):
+        from service.db.tables import StaffUser
+
+        if await StaffUser.exists().where(StaffUser.email == email.strip().lower()):
+            raise ValueError(f"{email} already has an account")
         await create_staff_user(email, password, role, _now())
-    finally:
-        await close_engine(engine)
     print(f"Created {role} {email}.")
 
 
@@ -136,7 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("email")
     create.add_argument("--role", choices=["viewer", "editor", "admin"], default="admin")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except ValueError as exc:  # ConfigError and bad input: a sentence, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate())
         return 0

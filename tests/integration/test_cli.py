@@ -1,0 +1,49 @@
+"""The command line a deployer uses: migrate, seed, create-admin, add-webhook, sweep, replay-webhooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="runs against its own SQLite file")
+def test_the_deployment_commands(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "SQLITE_PATH": str(tmp_path / "cli.sqlite"),
+        "SAVEFLOW_SECRETS_FILE": str(tmp_path / "s.json"),
+        "SAVEFLOW_DEMO": "0",
+        "SAVEFLOW_NEW_ADMIN_PASSWORD": "a long enough password",
+    }
+    assert cli("migrate", env=env).returncode == 0
+    seeded = cli("seed", env=env)
+    assert "Published the default save flow" in seeded.stdout
+    assert "login" not in seeded.stdout  # no demo admin outside demo mode
+    assert "Published" not in cli("seed", env=env).stdout  # idempotent
+    assert "Created admin ops@example.com" in cli("create-admin", "ops@example.com", env=env).stdout
+    duplicate = cli("create-admin", "ops@example.com", env=env)
+    assert duplicate.returncode == 2 and "already has an account" in duplicate.stderr
+    hook = cli("add-webhook", "https://app.example.com/hooks", "--event", "session.completed", env=env)
+    assert "whsec_" in hook.stdout
+    refused = cli("add-webhook", "ftp://nope", env=env)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: The webhook URL must start with https://")
+    assert "Finished 0 pending billing operation(s)." in cli("sweep", env=env).stdout
+    assert "Replayed 0 failed webhook(s)." in cli("replay-webhooks", env=env).stdout
