@@ -43,6 +43,7 @@ from service.http.api import BEARER_SCHEME, ApiController
 from service.http.health import health
 from service.http.webhooks import stripe_webhook
 from service.http.widget import WidgetController, error_page
+from service.observability import metrics, request_context_middleware
 from service.settings import Settings
 from service.use_cases.outbound import deliver_due
 from service.use_cases.sessions import sweep_pending
@@ -129,6 +130,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         ApiController,
         stripe_webhook,
         health,
+        metrics,
         admin_router(),
         create_static_files_router(path="/static", directories=[ROOT / "service" / "static"], name="static"),
     ]
@@ -151,7 +153,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             header_name="x-csrftoken",
             cookie_secure=settings.secure_cookies,
             cookie_samesite="strict",
-            exclude=["^/w/", "^/api/", "^/webhooks/", "^/static/", "^/health", "^/schema", "^/$"],
+            exclude=["^/w/", "^/api/", "^/webhooks/", "^/static/", "^/health", "^/metrics", "^/schema", "^/$"],
         ),
         openapi_config=OpenAPIConfig(
             title="Save flow API", version="1.0.0", path="/schema", components=[BEARER_SCHEME]
@@ -170,7 +172,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 "webhooks": StripeWebhooks(settings.stripe_webhook_secret) if settings.stripe_webhook_secret else None,
             }
         ),
-        middleware=[_security_headers_middleware(widget_csp, page_csp), LOGIN_RATE_LIMIT.middleware],
+        middleware=[
+            request_context_middleware,
+            _security_headers_middleware(widget_csp, page_csp),
+            LOGIN_RATE_LIMIT.middleware,
+        ],
     )
     return app
 

@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from service.app import create_app
+from service.observability import configure_logging
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -13,4 +14,5 @@ if TYPE_CHECKING:
 
 
 def create() -> Litestar:
+    configure_logging()  # JSON lines with the request id; tests keep pytest's own log capture
     return create_app(Settings.from_env(os.environ))

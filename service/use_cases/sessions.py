@@ -47,6 +47,7 @@ from offers import (
 from service.db import repositories as repo
 from service.db.tables import FollowUpTask
 from service.db.uow import unit_of_work
+from service.observability import BILLING_CALLS, SESSIONS_FINISHED
 from service.security import EmbedClaims, TokenError, TokenProblem
 from service.use_cases import outbound
 
@@ -229,6 +230,8 @@ async def _persist(
         "test_mode": session.test_mode,
     }
     await outbound.enqueue(definition, session.state, new_state, session=about, now=now)
+    if new_state.outcome is not None and session.state.outcome is None:
+        SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
 
 
 async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvider, clock: Clock) -> None:
@@ -237,6 +240,7 @@ async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvide
     if session is None:
         raise SessionNotFound(session_id)
     result_event, status, summary, error = await _call_billing(session, effect, billing, clock)
+    BILLING_CALLS.labels("offer" if isinstance(effect, ApplyOffer) else "cancel", status).inc()
     async with unit_of_work():
         if await repo.operation_status(effect.idempotency_key) != "pending":
             return  # settled meanwhile (the request and the sweep raced); the billing call was idempotent

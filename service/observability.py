@@ -1,0 +1,104 @@
+"""Operations visibility: JSON logs carrying a request id, and Prometheus metrics at /metrics.
+
+Rules: may import prometheus_client and litestar. Each request gets an id (the caller's
+`X-Request-ID` when it is sane, else a new one); it is echoed in the response and added to every log
+line written while the request runs. With several workers, set PROMETHEUS_MULTIPROC_DIR as the
+prometheus_client docs describe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from litestar import get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.response import Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id: ContextVar[str] = ContextVar("request_id", default="")
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+REQUESTS = Counter("saveflow_http_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram(
+    "saveflow_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+SESSIONS_FINISHED = Counter("saveflow_sessions_finished_total", "Flows that reached an outcome", ["outcome"])
+BILLING_CALLS = Counter("saveflow_billing_calls_total", "Billing writes and how they ended", ["action", "result"])
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, and the exception if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if rid := request_id.get():
+            entry["request_id"] = rid
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's template (`/w/s/{session_id}/{intent}`), so ids never become labels."""
+    template = scope.get("path_template")  # set by Litestar's router once the request matched a route
+    return str(template) if template else "unmatched"
+
+
+def request_context_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _SANE_ID.fullmatch(incoming) else secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)["X-Request-ID"] = rid
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            route = _route_label(scope)
+            REQUESTS.labels(route, scope["method"], str(status)).inc()
+            LATENCY.labels(route).observe(time.perf_counter() - started)
+            request_id.reset(token)
+
+    return middleware
+
+
+@get("/metrics", name="metrics", include_in_schema=False, sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
