@@ -21,6 +21,7 @@ from admin import auth, metrics, queries
 from admin.experiments import experiment_handlers
 from admin.flows import flow_handlers
 from admin.operations import operation_handlers
+from admin.settings_pages import settings_handlers
 from flows.diagram import mermaid
 from flows.model import StepKind
 from service.db.tables import FlowSession
@@ -242,6 +243,7 @@ def admin_router() -> Router:
         export_feedback,
         *flow_handlers(),
         *experiment_handlers(),
+        *settings_handlers(),
         *operation_handlers(),
     ]
     protected = Router(path="/admin", guards=[auth.staff_only], route_handlers=handlers)

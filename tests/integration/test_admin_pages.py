@@ -199,3 +199,32 @@ async def test_feedback_can_be_tagged_reviewed_and_filtered(
     unreviewed = await client.get("/admin/feedback", params={"unreviewed": "true"})
     assert "Your pricing page is confusing" not in unreviewed.text
     assert [a["action"] for a in await AuditLog.select(AuditLog.action)] == ["feedback.triage"]
+
+
+async def test_admins_manage_the_team_and_webhook_endpoints_editors_cannot(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    token = await login_as(client, "admin", clock)
+    created = await client.post(
+        "/admin/settings/users",
+        data={"email": "new@example.com", "role": "viewer", "password": "long enough pass", "_csrf_token": token},
+    )
+    assert created.status_code == 303
+    short = await client.post(
+        "/admin/settings/users",
+        data={"email": "x@example.com", "role": "viewer", "password": "short", "_csrf_token": token},
+    )
+    assert short.status_code == 422 and "10 characters" in short.text
+    endpoint = await client.post(
+        "/admin/settings/webhooks",
+        data={"url": "https://app.example.com/hooks", "events": "offer.applied", "_csrf_token": token},
+    )
+    assert 'data-testid="new-secret"' in endpoint.text and "whsec_" in endpoint.text
+    bad = await client.post("/admin/settings/webhooks", data={"url": "javascript:alert(1)", "_csrf_token": token})
+    assert bad.status_code == 422
+    actions = {a["action"] for a in await AuditLog.select(AuditLog.action)}
+    assert {"user.create", "webhook.create"} <= actions
+
+    client.cookies.clear()
+    await login_as(client, "editor", clock)
+    assert (await client.get("/admin/settings")).status_code == 403
