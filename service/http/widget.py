@@ -280,7 +280,7 @@ class WidgetController(Controller):
             return error_page(request, "bad_request", 400)
         event = build(form, clock(), OfferId(offer_id or ""))
         return await self._act(
-            request, session_id, header_token or form.get("flow_token"), event, settings, billing, clock
+            request, session_id, form.get("flow_token") or header_token, event, settings, billing, clock
         )
 
 

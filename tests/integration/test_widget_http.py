@@ -292,3 +292,27 @@ async def test_a_full_page_visit_returns_to_the_app_but_never_to_a_foreign_site(
     flow = re.search(r'name="flow_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     closed = await client.post(f"/w/s/{sid}/close", data={"flow_token": flow}, follow_redirects=True)
     assert "evil.example" not in closed.text
+
+
+async def test_a_long_open_widget_keeps_working_with_the_token_of_its_latest_step(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    from datetime import timedelta
+
+    from service.security import mint_flow_token
+
+    _, flow = await start(client, settings, clock)
+    stale = mint_flow_token(
+        settings,
+        session_id=flow.session_id,
+        customer_id="cus_demo_ada",
+        parent_origin="",
+        now=clock() - timedelta(hours=3),
+    )
+    headers = {"HX-Request": "true", "X-Flow-Token": stale}  # the page's header token has expired…
+    response = await client.post(
+        f"/w/s/{flow.session_id}/continue", data={"flow_token": flow.flow_token}, headers=headers
+    )  # …but every form carries a fresh one
+    assert response.status_code == 200 and step_of(response.text) == "survey"
+    only_stale = await client.post(f"/w/s/{flow.session_id}/back", headers=headers)
+    assert only_stale.status_code == 401
