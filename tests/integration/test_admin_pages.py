@@ -228,3 +228,15 @@ async def test_admins_manage_the_team_and_webhook_endpoints_editors_cannot(
     client.cookies.clear()
     await login_as(client, "editor", clock)
     assert (await client.get("/admin/settings")).status_code == 403
+
+
+async def test_the_trend_is_drawn_with_an_accessible_description(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    await walk_with_comment(client, settings, clock, "fine")
+    await login_as(client, "viewer", clock)
+    page = await client.get("/admin")
+    chart = re.search(r'<svg class="trend".*?</svg>', page.text, re.S)
+    assert chart, "the trend chart is on the dashboard"
+    assert 'role="img"' in chart.group(0) and "<desc" in chart.group(0)
+    assert f"{clock():%Y-%m-%d}: 1 sessions, 1 saved, 0 cancelled" in chart.group(0)
