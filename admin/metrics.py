@@ -1,27 +1,34 @@
-"""Every metric the admin shows, defined once, in SQL that runs the same on SQLite and Postgres.
+"""Every metric the admin shows, defined once, read from the exact per-day rollup (service/db/rollup.py).
 
-Rules: may import service.db.tables and piccolo. Definitions (shown on the dashboard in these words):
-- session: a cancellation flow that started in the range (test sessions excluded unless asked for);
+Rules: may import service.db. Definitions (shown on the dashboard in these words):
+- session: a cancellation flow that started in the range (whole UTC days; test sessions excluded
+  unless asked for);
 - saved: an offer was accepted AND billing applied it;
 - cancelled: the cancellation reached billing;
 - abandoned: closed without either; open: still in progress;
 - save rate: saved ÷ (saved + cancelled); abandons and open sessions are not in the denominator;
 - deflection rate: (saved + abandoned) ÷ finished; the share of finished sessions that did not cancel;
-- verified save rate: verified saves ÷ (saved + cancelled), over sessions finished at least N days
-  ago only, so young saves are not counted as lost or kept;
-- MRR saved / lost: the monthly amount of the subscriptions saved / cancelled.
+- verified save rate: verified saves ÷ (saved + cancelled), over sessions that finished before the
+  start of the UTC day N days ago only, so every counted session is at least N days old;
+- MRR saved / lost: the monthly amount of the subscriptions saved / cancelled;
+- holdout: sessions an experiment showed no offers; compared with the same experiments' other arms
+  by cancel rate (cancelled ÷ finished), the offers' effect without survivorship bias.
+The rollup is refreshed (dirty days recomputed from the raw rows) before every read, so these
+figures are exactly what the same SQL over flow_session would give.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from service.db.tables import FlowSession
+from service.db.rollup import refresh_dirty_days
+from service.db.tables import DashboardRollup
 
 FILTER_COLUMNS = {
     "plan": "plan",
+    "interval": "billing_interval",
     "segment": "segment_id",
     "version": "flow_version",
     "arm": "arm_id",
@@ -31,29 +38,33 @@ FILTER_COLUMNS = {
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    start: datetime
-    end: datetime
+    start: date  # first UTC day, inclusive
+    end: date  # last UTC day, exclusive
     plan: str = ""
+    interval: str = ""
     segment: str = ""
     version: str = ""
     arm: str = ""
     locale: str = ""
     include_test: bool = False
 
-    def where(self, table: str = "") -> tuple[str, list[Any]]:
-        """A WHERE clause with `{}` placeholders (Piccolo's raw-query style) and its values.
-
-        `table` qualifies the columns (e.g. "s." when flow_session is joined as s).
-        """
-        clauses = [f"{table}started_at >= {{}}", f"{table}started_at < {{}}"]
-        values: list[Any] = [self.start, self.end]
+    def where(self) -> tuple[str, list[Any]]:
+        """A WHERE clause over dashboard_rollup with `{}` placeholders (Piccolo's raw style) and values."""
+        clauses = ["day >= {}", "day < {}"]
+        values: list[Any] = [f"{self.start:%Y-%m-%d}", f"{self.end:%Y-%m-%d}"]
         for name, column in FILTER_COLUMNS.items():
             value = getattr(self, name)
-            if value:
-                clauses.append(f"{table}{column} = {{}}")
-                values.append(int(value) if column == "flow_version" and value.isdigit() else value)
+            if column == "flow_version":
+                if value.isdigit():
+                    clauses.append("flow_version = {}")
+                    values.append(int(value))
+                elif value:
+                    clauses.append("1 = 0")  # not a version number: nothing matches
+            elif value:
+                clauses.append(f"{column} = {{}}")
+                values.append(value)
         if not self.include_test:
-            clauses.append(f"{table}test_mode = {{}}")
+            clauses.append("test_mode = {}")
             values.append(False)
         return " AND ".join(clauses), values
 
@@ -109,110 +120,166 @@ class Dashboard:
     by_segment: tuple[Breakdown, ...]
     trend: tuple[Breakdown, ...]
     funnel: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    holdout: Holdout | None = None
 
 
-_COUNTS = (
-    "COUNT(*) AS sessions,"
-    " SUM(CASE WHEN outcome = 'saved' THEN 1 ELSE 0 END) AS saved,"
-    " SUM(CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,"
-    " SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,"
-    " SUM(CASE WHEN outcome IS NULL THEN 1 ELSE 0 END) AS open,"
-    " SUM(CASE WHEN outcome = 'saved' THEN mrr_cents ELSE 0 END) AS mrr_saved_cents,"
-    " SUM(CASE WHEN outcome = 'cancelled' THEN mrr_cents ELSE 0 END) AS mrr_lost_cents"
-)
+_BY_OUTCOME = "outcome, SUM(sessions) AS n, SUM(mrr_cents) AS mrr"
 
 
-def _counts(row: dict[str, Any]) -> Counts:
-    return Counts(**{k: int(row.get(k) or 0) for k in Counts.__dataclass_fields__})
+def _add(counts: dict[str, int], row: dict[str, Any]) -> None:
+    """Fold one (outcome, n, mrr) rollup row into a running Counts dict."""
+    n, outcome = int(row["n"] or 0), str(row["outcome"])
+    counts["sessions"] = counts.get("sessions", 0) + n
+    counts[outcome] = counts.get(outcome, 0) + n
+    if outcome in ("saved", "cancelled"):
+        name = "mrr_saved_cents" if outcome == "saved" else "mrr_lost_cents"
+        counts[name] = counts.get(name, 0) + int(row["mrr"] or 0)
+
+
+def _counts(values: dict[str, int]) -> Counts:
+    return Counts(**{k: int(values.get(k) or 0) for k in Counts.__dataclass_fields__})
 
 
 async def _query(sql: str, values: list[Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await FlowSession.raw(sql, *values)
+    """Run a read over the rollup after recomputing any day a write has marked dirty."""
+    await refresh_dirty_days()
+    rows: list[dict[str, Any]] = await DashboardRollup.raw(sql, *values)
     return rows
+
+
+async def _grouped(filters: Filters, column: str, *, extra: str = "") -> dict[str, dict[str, int]]:
+    where, values = filters.where()
+    sql = (
+        f"SELECT {column} AS key, {_BY_OUTCOME} FROM dashboard_rollup WHERE {where}{extra}"  # noqa: S608 - bound values
+        f" GROUP BY {column}, outcome"
+    )
+    grouped: dict[str, dict[str, int]] = {}
+    for row in await _query(sql, values):
+        _add(grouped.setdefault(str(row["key"]), {}), row)
+    return grouped
 
 
 async def totals(filters: Filters) -> Counts:
     where, values = filters.where()
-    rows = await _query(f"SELECT {_COUNTS} FROM flow_session WHERE {where}", values)  # noqa: S608 - bound values
-    return _counts(rows[0]) if rows else Counts()
+    counts: dict[str, int] = {}
+    for row in await _query(f"SELECT {_BY_OUTCOME} FROM dashboard_rollup WHERE {where} GROUP BY outcome", values):  # noqa: S608
+        _add(counts, row)
+    return _counts(counts)
 
 
 async def breakdown(filters: Filters, column: str, *, saved_only: bool = False) -> tuple[Breakdown, ...]:
-    """Counts grouped by one column (`reason`, `offer_kind`, `segment_id`)."""
+    """Counts grouped by one column (`reason`, `offer_kind`, `segment_id`); "" is "none"."""
     if column not in ("reason", "offer_kind", "segment_id"):
         raise ValueError(column)
-    where, values = filters.where()
-    if saved_only:
-        where += " AND outcome = 'saved'"
-    sql = (
-        f"SELECT COALESCE({column}, '') AS key, {_COUNTS} FROM flow_session WHERE {where}"  # noqa: S608
-        f" GROUP BY COALESCE({column}, '') ORDER BY sessions DESC, key"
-    )
-    return tuple(Breakdown(str(r["key"]), _counts(r)) for r in await _query(sql, values))
+    grouped = await _grouped(filters, column, extra=" AND outcome = 'saved'" if saved_only else "")
+    rows = [Breakdown(key, _counts(counts)) for key, counts in grouped.items()]
+    return tuple(sorted(rows, key=lambda b: (-b.counts.sessions, b.key)))
+
+
+def bucket_of(day: str, bucket: str) -> str:
+    """The trend period a UTC day belongs to: the day itself, its ISO week, or its month."""
+    if bucket == "month":
+        return day[:7]
+    if bucket == "week":
+        year, week, _ = date.fromisoformat(day).isocalendar()
+        return f"{year}-W{week:02d}"
+    return day
 
 
 async def trend(filters: Filters, bucket: str) -> tuple[Breakdown, ...]:
-    """Counts per day, week or month; buckets are computed in Python so both databases agree."""
-    where, values = filters.where()
-    rows = await _query(
-        f"SELECT started_at, outcome, mrr_cents FROM flow_session WHERE {where} ORDER BY started_at",  # noqa: S608
-        values,
-    )
+    """Counts per day, ISO week or month, oldest first."""
     buckets: dict[str, dict[str, int]] = {}
-    for row in rows:
-        moment: datetime = row["started_at"]
-        if bucket == "month":
-            key = f"{moment:%Y-%m}"
-        elif bucket == "week":
-            year, week, _ = moment.isocalendar()
-            key = f"{year}-W{week:02d}"
-        else:
-            key = f"{moment:%Y-%m-%d}"
-        counts = buckets.setdefault(key, {"sessions": 0})
-        counts["sessions"] += 1
-        outcome = row["outcome"] or "open"
-        counts[outcome] = counts.get(outcome, 0) + 1
-        if outcome in ("saved", "cancelled"):
-            name = "mrr_saved_cents" if outcome == "saved" else "mrr_lost_cents"
-            counts[name] = counts.get(name, 0) + int(row["mrr_cents"] or 0)
+    for day, counts in sorted((await _grouped(filters, "day")).items()):
+        merged = buckets.setdefault(bucket_of(day, bucket), {})
+        for name, value in counts.items():
+            merged[name] = merged.get(name, 0) + value
     return tuple(Breakdown(key, _counts(counts)) for key, counts in buckets.items())
+
+
+def maturity_cutoff(now: datetime, after: timedelta) -> str:
+    """Sessions that finished before this UTC day are at least `after` old."""
+    return f"{(now - after):%Y-%m-%d}"
 
 
 async def verified(filters: Filters, *, now: datetime, after: timedelta) -> Verified:
     where, values = filters.where()
     sql = (
-        "SELECT SUM(CASE WHEN outcome IN ('saved', 'cancelled') THEN 1 ELSE 0 END) AS decided,"  # noqa: S608
-        " SUM(CASE WHEN outcome = 'saved' AND verified_at IS NOT NULL THEN 1 ELSE 0 END) AS verified,"
-        " SUM(CASE WHEN outcome = 'saved' AND save_lapsed_at IS NOT NULL THEN 1 ELSE 0 END) AS lapsed"
-        f" FROM flow_session WHERE {where} AND finished_at <= {{}}"
+        "SELECT SUM(sessions) AS decided,"  # noqa: S608 - bound values
+        " SUM(CASE WHEN outcome = 'saved' THEN verified ELSE 0 END) AS verified,"
+        " SUM(CASE WHEN outcome = 'saved' THEN lapsed ELSE 0 END) AS lapsed"
+        f" FROM dashboard_rollup WHERE {where} AND outcome IN ('saved', 'cancelled')"
+        " AND finished_day <> '' AND finished_day < {}"
     )
-    rows = await _query(sql, [*values, now - after])
+    rows = await _query(sql, [*values, maturity_cutoff(now, after)])
     row = rows[0] if rows else {}
     return Verified(int(row.get("decided") or 0), int(row.get("verified") or 0), int(row.get("lapsed") or 0))
 
 
 FUNNEL = (
-    ("Opened the flow", "Started"),
-    ("Went past what they would lose", "Continued"),
-    ("Gave a reason", "ReasonChosen"),
-    ("Answered an offer", "OfferAccepted', 'OfferDeclined"),
-    ("Accepted an offer", "OfferAccepted"),
-    ("Confirmed the cancellation", "CancelConfirmed"),
+    ("Opened the flow", "sessions"),
+    ("Went past what they would lose", "reached_continued"),
+    ("Gave a reason", "reached_reason"),
+    ("Answered an offer", "answered_offer"),
+    ("Accepted an offer", "accepted_offer"),
+    ("Confirmed the cancellation", "confirmed_cancel"),
 )
 
 
 async def funnel(filters: Filters) -> tuple[tuple[str, int], ...]:
-    """How many sessions reached each step (distinct sessions with the step's event)."""
-    where, values = filters.where("s.")
-    result = []
-    for label, types in FUNNEL:
-        sql = (
-            "SELECT COUNT(DISTINCT e.session) AS n FROM flow_event e JOIN flow_session s ON s.id = e.session"  # noqa: S608
-            f" WHERE e.type IN ('{types}') AND {where}"  # constant event names; values are bound
-        )
-        rows = await _query(sql, values)
-        result.append((label, int(rows[0]["n"] or 0) if rows else 0))
-    return tuple(result)
+    """How many sessions reached each step (each session counted once per step)."""
+    where, values = filters.where()
+    sums = ", ".join(f"SUM({column}) AS {column}" for _, column in FUNNEL)
+    rows = await _query(f"SELECT {sums} FROM dashboard_rollup WHERE {where}", values)  # noqa: S608 - constants
+    row = rows[0] if rows else {}
+    return tuple((label, int(row.get(column) or 0)) for label, column in FUNNEL)
+
+
+@dataclass(frozen=True, slots=True)
+class Holdout:
+    """Experiments with a holdout arm: how often customers cancelled without offers and with them."""
+
+    holdout: Counts
+    treated: Counts  # the same experiments' other arms
+
+    @staticmethod
+    def cancel_rate(counts: Counts) -> float | None:
+        finished = counts.saved + counts.cancelled + counts.abandoned
+        return counts.cancelled / finished if finished else None
+
+    @property
+    def holdout_cancel_rate(self) -> float | None:
+        return self.cancel_rate(self.holdout)
+
+    @property
+    def treated_cancel_rate(self) -> float | None:
+        return self.cancel_rate(self.treated)
+
+    @property
+    def prevented(self) -> float | None:
+        """Cancellations the offers prevented among the treated finished sessions (can be negative)."""
+        base, with_offers = self.holdout_cancel_rate, self.treated_cancel_rate
+        if base is None or with_offers is None:
+            return None
+        return (base - with_offers) * (self.treated.saved + self.treated.cancelled + self.treated.abandoned)
+
+
+async def holdout(filters: Filters) -> Holdout | None:
+    """The holdout comparison over experiments that had holdout sessions in range, or None."""
+    where, values = filters.where()
+    sql = (
+        f"SELECT experiment_id, holdout, {_BY_OUTCOME} FROM dashboard_rollup"  # noqa: S608 - bound values
+        f" WHERE {where} AND experiment_id <> '' GROUP BY experiment_id, holdout, outcome"
+    )
+    rows = await _query(sql, values)
+    with_holdout = {r["experiment_id"] for r in rows if r["holdout"] and int(r["n"] or 0)}
+    if not with_holdout:
+        return None
+    held: dict[str, int] = {}
+    treated: dict[str, int] = {}
+    for row in rows:
+        if row["experiment_id"] in with_holdout:
+            _add(held if row["holdout"] else treated, row)
+    return Holdout(holdout=_counts(held), treated=_counts(treated))
 
 
 async def dashboard(filters: Filters, *, bucket: str, now: datetime, verify_after: timedelta) -> Dashboard:
@@ -225,4 +292,5 @@ async def dashboard(filters: Filters, *, bucket: str, now: datetime, verify_afte
         by_segment=await breakdown(filters, "segment_id"),
         trend=await trend(filters, bucket),
         funnel=await funnel(filters),
+        holdout=await holdout(filters),
     )

@@ -29,6 +29,7 @@ from service.deps import ClockDep, SettingsDep
 
 OUTCOME_FILTERS = ("", "saved", "cancelled", "abandoned", "open")
 BUCKETS = ("day", "week", "month")
+INTERVALS = (("", "any"), ("month", "monthly"), ("year", "yearly"), ("week", "weekly"), ("day", "daily"))
 HEADERS = {"Vary": "HX-Request", "Cache-Control": "no-store"}
 
 
@@ -53,6 +54,7 @@ async def dashboard(
     start: FromQuery[str] = "",
     end: FromQuery[str] = "",
     plan: FromQuery[str] = "",
+    interval: FromQuery[str] = "",
     segment: FromQuery[str] = "",
     version: FromQuery[str] = "",
     arm: FromQuery[str] = "",
@@ -63,10 +65,13 @@ async def dashboard(
     today = clock().replace(hour=0, minute=0, second=0, microsecond=0)
     first = _date(start, today - timedelta(days=29))
     last = _date(end, today)
+    if last < first:
+        first, last = last, first
     filters = metrics.Filters(
-        start=first,
-        end=last + timedelta(days=1),
+        start=first.date(),
+        end=(last + timedelta(days=1)).date(),
         plan=plan[:64],
+        interval=interval[:16],
         segment=segment[:64],
         version=version[:12],
         arm=arm[:64],
@@ -85,6 +90,7 @@ async def dashboard(
             "start": f"{first:%Y-%m-%d}",
             "end": f"{last:%Y-%m-%d}",
             "plan": plan,
+            "interval": interval,
             "segment": segment,
             "version": version,
             "arm": arm,
@@ -93,6 +99,7 @@ async def dashboard(
             "bucket": bucket,
         },
         "buckets": BUCKETS,
+        "intervals": INTERVALS,
         "verify_days": settings.verify_saves_after_days,
     }
     return _page(request, "admin/dashboard.html", context, "admin/_dashboard_results.html")

@@ -219,7 +219,13 @@ def _state_columns(state: FlowState, definition: FlowDefinition, now: datetime) 
 
 
 async def insert_session(
-    session: StoredSession, definition: FlowDefinition, *, mrr_cents: int, plan: str, now: datetime
+    session: StoredSession,
+    definition: FlowDefinition,
+    *,
+    mrr_cents: int,
+    plan: str,
+    now: datetime,
+    interval: str = "",
 ) -> None:
     await FlowSession.insert(
         FlowSession(
@@ -233,6 +239,7 @@ async def insert_session(
             test_mode=session.test_mode,
             mrr_cents=mrr_cents,
             plan=plan,
+            billing_interval=interval,
             context=codec.dumps(session.context),
             losses=session.losses_json,
             attrs=session.attrs_json,

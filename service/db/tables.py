@@ -7,6 +7,7 @@ so SQLite and Postgres store exactly the same bytes.
 from __future__ import annotations
 
 from piccolo.columns import (
+    BigInt,
     Boolean,
     ForeignKey,
     Integer,
@@ -53,6 +54,7 @@ class FlowSession(Table, tablename="flow_session"):
     offer_kind = Varchar(length=32, null=True, default=None)
     mrr_cents = Integer(default=0)
     plan = Varchar(length=64, default="")
+    billing_interval = Varchar(length=16, default="")  # month | year | … from the subscription
     segment_id = Varchar(length=64, null=True, default=None)
     experiment_id = Varchar(length=64, null=True, default=None)
     arm_id = Varchar(length=64, null=True, default=None)
@@ -213,7 +215,50 @@ class AuditLog(Table, tablename="audit_log"):
     at = Timestamptz(index=True)
 
 
+class DashboardRollup(Table, tablename="dashboard_rollup"):
+    """Session counts per start day and every dashboard dimension, rebuilt exactly from flow_session.
+
+    Maintained by service/db/rollup.py: database triggers mark a day dirty whenever one of its
+    sessions (or their funnel events) changes, and a refresh recomputes dirty days from the raw rows
+    before any dashboard read. Empty strings stand for "none" in the text dimensions.
+    """
+
+    id = Serial(primary_key=True)
+    day = Varchar(length=10, index=True)  # UTC start day, YYYY-MM-DD
+    plan = Varchar(length=64, default="")
+    segment_id = Varchar(length=64, default="")
+    flow_version = Integer(default=0)
+    experiment_id = Varchar(length=64, default="")
+    arm_id = Varchar(length=64, default="")
+    holdout = Boolean(default=False)
+    locale = Varchar(length=16, default="")
+    billing_interval = Varchar(length=16, default="")
+    test_mode = Boolean(default=False)
+    reason = Varchar(length=64, default="")
+    offer_kind = Varchar(length=32, default="")
+    outcome = Varchar(length=16, default="open")  # saved | cancelled | abandoned | open
+    finished_day = Varchar(length=10, default="")  # UTC day the session finished, "" while open
+    sessions = Integer(default=0)
+    mrr_cents = BigInt(default=0)
+    verified = Integer(default=0)
+    lapsed = Integer(default=0)
+    reached_continued = Integer(default=0)
+    reached_reason = Integer(default=0)
+    answered_offer = Integer(default=0)
+    accepted_offer = Integer(default=0)
+    confirmed_cancel = Integer(default=0)
+
+
+class RollupDirtyDay(Table, tablename="rollup_dirty_day"):
+    """A start day whose rollup rows are stale; written by triggers, cleared by the refresh."""
+
+    day = Varchar(length=10, primary_key=True)
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
+    # The rollup tables come first, so the tests' children-first cleanup empties them last.
+    DashboardRollup,
+    RollupDirtyDay,
     FlowVersion,
     FlowSession,
     Segment,

@@ -166,7 +166,10 @@ async def start_session(
     try:
         async with unit_of_work():
             plan = str(attributes.get("plan", snapshot.price_id))
-            await repo.insert_session(stored, choice.definition, mrr_cents=snapshot.amount_cents, plan=plan, now=now)
+            interval = str(attributes.get("interval", snapshot.interval))[:16]
+            await repo.insert_session(
+                stored, choice.definition, mrr_cents=snapshot.amount_cents, plan=plan, interval=interval, now=now
+            )
             await repo.append_event(session_id, decision.state.version, started)
     except Exception:
         # Two tabs racing with the same token: the unique jti lets exactly one insert win.

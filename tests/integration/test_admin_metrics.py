@@ -71,7 +71,8 @@ async def fx_crafted(app: Litestar, billing: InMemoryBillingProvider, clock: Fak
 
 
 def window(clock: FakeClock, **kwargs: object) -> metrics.Filters:
-    return metrics.Filters(start=clock() - timedelta(days=1), end=clock() + timedelta(days=1), **kwargs)  # type: ignore[arg-type]
+    today = clock().date()
+    return metrics.Filters(start=today - timedelta(days=1), end=today + timedelta(days=1), **kwargs)  # type: ignore[arg-type]
 
 
 async def test_totals_rates_and_money(crafted: dict[str, str], clock: FakeClock) -> None:
@@ -90,7 +91,8 @@ async def test_test_mode_is_excluded_unless_asked_for(crafted: dict[str, str], c
 async def test_filters_narrow_every_figure(crafted: dict[str, str], clock: FakeClock) -> None:
     team = await metrics.totals(window(clock, plan="price_team_monthly"))  # no plan attribute: the price id
     assert (team.sessions, team.cancelled) == (1, 1)
-    before = await metrics.totals(metrics.Filters(start=clock() - timedelta(days=9), end=clock() - timedelta(days=1)))
+    today = clock().date()
+    before = await metrics.totals(metrics.Filters(start=today - timedelta(days=9), end=today))
     assert before.sessions == 0
 
 
@@ -122,3 +124,29 @@ async def test_verified_rate_counts_only_mature_sessions(crafted: dict[str, str]
     later = clock() + timedelta(days=31)
     mature = await metrics.verified(window(clock), now=later, after=timedelta(days=30))
     assert (mature.mature_decided, mature.verified, mature.rate) == (2, 1, 0.5)
+
+
+async def test_interval_filter_uses_the_subscription_billing_interval(
+    crafted: dict[str, str], clock: FakeClock
+) -> None:
+    monthly = await metrics.totals(window(clock, interval="month"))
+    assert monthly.sessions == 4  # the demo subscriptions are all billed monthly
+    assert (await metrics.totals(window(clock, interval="year"))).sessions == 0
+
+
+async def test_holdout_compares_cancel_rates_within_the_same_experiments(
+    crafted: dict[str, str], clock: FakeClock
+) -> None:
+    assert await metrics.holdout(window(clock)) is None  # no experiment, no holdout figure
+    held = (FlowSession.id == crafted["cancelled"]) | (FlowSession.id == crafted["abandoned"])
+    await FlowSession.update(
+        {FlowSession.experiment_id: "exp", FlowSession.arm_id: "holdout", FlowSession.holdout: True}
+    ).where(held)
+    await FlowSession.update({FlowSession.experiment_id: "exp", FlowSession.arm_id: "a"}).where(
+        FlowSession.id == crafted["saved"]
+    )
+    result = await metrics.holdout(window(clock))
+    assert result is not None
+    assert (result.holdout.sessions, result.treated.sessions) == (2, 1)  # the open session is in no experiment
+    assert (result.holdout_cancel_rate, result.treated_cancel_rate) == (0.5, 0.0)
+    assert result.prevented == 0.5

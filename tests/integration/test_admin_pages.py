@@ -240,3 +240,31 @@ async def test_the_trend_is_drawn_with_an_accessible_description(
     assert chart, "the trend chart is on the dashboard"
     assert 'role="img"' in chart.group(0) and "<desc" in chart.group(0)
     assert f"{clock():%Y-%m-%d}: 1 sessions, 1 saved, 0 cancelled" in chart.group(0)
+
+
+async def test_dashboard_filters_by_billing_interval_and_keeps_it_in_the_form(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    await walk_with_comment(client, settings, clock, "fine")
+    await login_as(client, "viewer", clock)
+    monthly = await client.get("/admin", params={"interval": "month"})
+    assert re.search(r'data-testid="kpi-sessions"><strong>1</strong>', monthly.text)
+    assert '<option value="month" selected>' in monthly.text
+    yearly = await client.get("/admin", params={"interval": "year"})
+    assert re.search(r'data-testid="kpi-sessions"><strong>0</strong>', yearly.text)
+    assert 'data-testid="holdout"' not in yearly.text  # shown only when an experiment held customers out
+
+
+async def test_dashboard_shows_the_holdout_comparison_when_an_experiment_held_customers_out(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    from service.db.tables import FlowSession
+
+    held = await walk_with_comment(client, settings, clock, "fine")
+    await FlowSession.update({FlowSession.experiment_id: "exp", FlowSession.holdout: True}).where(
+        FlowSession.id == held
+    )
+    await login_as(client, "viewer", clock)
+    page = await client.get("/admin")
+    assert re.search(r'data-testid="holdout-cancel-rate">0.0%</strong>', page.text)
+    assert re.search(r'data-testid="treated-cancel-rate">—</strong>', page.text)

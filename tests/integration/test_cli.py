@@ -47,3 +47,38 @@ def test_the_deployment_commands(tmp_path: Path) -> None:
     assert refused.returncode == 2 and refused.stderr.startswith("error: The webhook URL must start with https://")
     assert "Finished 0 pending billing operation(s)." in cli("sweep", env=env).stdout
     assert "Replayed 0 failed webhook(s)." in cli("replay-webhooks", env=env).stdout
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="runs against its own SQLite file")
+def test_upgrading_a_database_with_sessions_backfills_the_rollup(tmp_path: Path) -> None:
+    """A database from the first release keeps its history: intervals are backfilled, days rolled up."""
+    import sqlite3
+
+    env = {**os.environ, "SQLITE_PATH": str(tmp_path / "old.sqlite"), "SAVEFLOW_SECRETS_FILE": str(tmp_path / "s.json")}
+    piccolo = [sys.executable, "-c", "from piccolo.main import main; main()"]
+    first = subprocess.run(
+        [*piccolo, "migrations", "forwards", "saveflow", "2026-11-23T09:22:19:041883"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:
+        db.execute(
+            "INSERT INTO flow_version (flow_key, number, status, definition, note, created_at)"
+            " VALUES ('default', 1, 'published', '{}', '', '2026-01-01 00:00:00+00:00')"
+        )
+        db.execute(
+            "INSERT INTO flow_session (id, token_jti, customer_id, subscription_id, locale, flow_version, test_mode,"
+            " step, outcome, mrr_cents, plan, holdout, state, context, losses, attrs, version, started_at,"
+            " updated_at, feedback_tags) VALUES ('ses_old', 'j', 'c', 's', 'en', 1, 0, 'done', 'saved', 4900,"
+            " 'team', 0, '{}', '{}', '[]', '{\"interval\": \"year\"}', 3, '2026-01-02 10:00:00+00:00',"
+            " '2026-01-02 10:05:00+00:00', '')"
+        )
+    assert cli("migrate", env=env).returncode == 0
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:
+        assert db.execute("SELECT billing_interval FROM flow_session").fetchone() == ("year",)
+        assert db.execute("SELECT day FROM rollup_dirty_day").fetchall() == [("2026-01-02",)]
