@@ -1,4 +1,4 @@
-"""Command line: `python -m service {migrate,seed,serve,sweep,create-admin}`.
+"""Command line: `python -m service {migrate,seed,serve,sweep,refresh-rollup,create-admin,…}`.
 
 Rules: an entry point; reads the environment once through `Settings.from_env`.
 """
@@ -89,6 +89,14 @@ async def _replay_webhooks(settings: Settings) -> None:
         print(f"Replayed {done} failed webhook(s).")
 
 
+async def _refresh_rollup(settings: Settings) -> None:
+    from service.db.rollup import refresh_dirty_days
+
+    async with _database(settings):
+        days = await refresh_dirty_days()
+        print(f"Recomputed the dashboard rollup for {days} day(s).")
+
+
 async def _add_webhook(settings: Settings, url: str, events: list[str], description: str) -> None:
     from service.use_cases.outbound import add_endpoint
 
@@ -120,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     sub.add_parser("sweep", help="finish billing operations a crash left pending")
+    sub.add_parser("refresh-rollup", help="recompute dashboard figures for changed days (e.g. after a bulk import)")
     sub.add_parser("replay-webhooks", help="reprocess billing webhooks whose processing failed")
     hook = sub.add_parser("add-webhook", help="send session events to a URL (Standard Webhooks signatures)")
     hook.add_argument("url")
@@ -145,6 +154,8 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(_seed(settings))
     elif args.command == "sweep":
         asyncio.run(_sweep(settings))
+    elif args.command == "refresh-rollup":
+        asyncio.run(_refresh_rollup(settings))
     elif args.command == "replay-webhooks":
         asyncio.run(_replay_webhooks(settings))
     elif args.command == "add-webhook":

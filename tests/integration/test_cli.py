@@ -47,6 +47,7 @@ def test_the_deployment_commands(tmp_path: Path) -> None:
     assert refused.returncode == 2 and refused.stderr.startswith("error: The webhook URL must start with https://")
     assert "Finished 0 pending billing operation(s)." in cli("sweep", env=env).stdout
     assert "Replayed 0 failed webhook(s)." in cli("replay-webhooks", env=env).stdout
+    assert "Recomputed the dashboard rollup for 0 day(s)." in cli("refresh-rollup", env=env).stdout
 
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="runs against its own SQLite file")
@@ -82,3 +83,8 @@ def test_upgrading_a_database_with_sessions_backfills_the_rollup(tmp_path: Path)
     with sqlite3.connect(tmp_path / "old.sqlite") as db:
         assert db.execute("SELECT billing_interval FROM flow_session").fetchone() == ("year",)
         assert db.execute("SELECT day FROM rollup_dirty_day").fetchall() == [("2026-01-02",)]
+    assert "for 1 day(s)" in cli("refresh-rollup", env=env).stdout
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:
+        assert db.execute("SELECT day, outcome, sessions, mrr_cents FROM dashboard_rollup").fetchall() == [
+            ("2026-01-02", "saved", 1, 4900)
+        ]
