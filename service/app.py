@@ -90,7 +90,7 @@ def build_templates() -> TemplateConfig[JinjaTemplateEngine]:
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Litestar:
     from admin.routes import admin_router  # the admin is registered here and only here
 
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database, persistent=True)
     bind_tables(engine)
     billing = build_billing(settings, clock)
     widget_csp, page_csp = _csp(settings)

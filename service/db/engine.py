@@ -11,17 +11,23 @@ from typing import TYPE_CHECKING
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from service.db.sqlite_pool import PersistentSQLiteEngine
+
 if TYPE_CHECKING:
     from piccolo.engine.base import Engine
 
     from service.settings import DatabaseSettings
 
 
-def create_engine(settings: DatabaseSettings) -> Engine:  # type: ignore[type-arg]
+def create_engine(settings: DatabaseSettings, *, persistent: bool = False) -> Engine:  # type: ignore[type-arg]
+    """The engine for `settings`. `persistent` (the app) keeps SQLite connections open between
+    `open_engine` and `close_engine`; the migration runner and one-off commands do not need to."""
     if settings.is_postgres:
         return PostgresEngine(config={"dsn": settings.url})
     Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
     # timeout = busy timeout: writers queue behind the IMMEDIATE lock instead of failing at once.
+    if persistent:
+        return PersistentSQLiteEngine(path=settings.sqlite_path, timeout=30)
     return SQLiteEngine(path=settings.sqlite_path, timeout=30)
 
 
@@ -39,8 +45,12 @@ async def open_engine(engine: Engine) -> None:  # type: ignore[type-arg]
     elif isinstance(engine, SQLiteEngine):
         # WAL lets readers run beside the single writer; it is stored in the file, so once is enough.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
+        if isinstance(engine, PersistentSQLiteEngine):
+            await engine.start()
 
 
 async def close_engine(engine: Engine) -> None:  # type: ignore[type-arg]
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+    elif isinstance(engine, PersistentSQLiteEngine):
+        await engine.stop()
