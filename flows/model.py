@@ -108,6 +108,7 @@ class CustomerContext:
     holdout: bool = False  # experiment holdout arm: the flow shows no offers
     test_mode: bool = False
     country: str | None = None
+    preview: bool = False  # an admin previewing a draft: test mode, and no webhooks leave the service
 
     def click_to_cancel(self, definition: FlowDefinition) -> bool:
         """Whether every step offers a direct way to cancel for this customer."""

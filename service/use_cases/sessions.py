@@ -96,6 +96,15 @@ def customer_attributes(claims: EmbedClaims, snapshot: SubscriptionSnapshot, loc
 
 
 @dataclass(frozen=True, slots=True)
+class PinnedFlow:
+    """An admin preview: this (draft) version and a synthesised subscription; billing is never read."""
+
+    version_id: int
+    definition: FlowDefinition
+    snapshot: SubscriptionSnapshot
+
+
+@dataclass(frozen=True, slots=True)
 class FlowChoice:
     version_id: int
     definition: FlowDefinition
@@ -132,6 +141,27 @@ async def start_session(
     snapshot = await billing.get_subscription(claims.subscription_id)
     attributes = customer_attributes(claims, snapshot, locale)
     choice = await choose_flow(claims.sub, attributes)
+    return await _begin(claims, snapshot, attributes, choice, clock=clock, locale=locale)
+
+
+async def start_preview_session(claims: EmbedClaims, pinned: PinnedFlow, *, clock: Clock, locale: str) -> SessionView:
+    """A test-mode session on `pinned` (a draft an admin previews); never routed, never reads billing."""
+    attributes = customer_attributes(claims, pinned.snapshot, locale)
+    choice = FlowChoice(pinned.version_id, pinned.definition, None, None, None, False)
+    return await _begin(claims, pinned.snapshot, attributes, choice, clock=clock, locale=locale, preview=True)
+
+
+async def _begin(
+    claims: EmbedClaims,
+    snapshot: SubscriptionSnapshot,
+    attributes: dict[str, Scalar],
+    choice: FlowChoice,
+    *,
+    clock: Clock,
+    locale: str,
+    preview: bool = False,
+) -> SessionView:
+    test_mode = claims.test or preview
     history = await repo.redemptions_of(claims.sub)
     now = clock()
     country = attributes.get("country")
@@ -139,8 +169,9 @@ async def start_session(
         snapshot=snapshot,
         history=history,
         holdout=choice.holdout,
-        test_mode=claims.test,
+        test_mode=test_mode,
         country=country if isinstance(country, str) else None,
+        preview=preview,
     )
     session_id = new_session_id()
     started = Started(at=now)
@@ -157,7 +188,7 @@ async def start_session(
         attrs_json=msgspec.json.encode(attributes).decode(),
         locale=locale,
         email=claims.email,
-        test_mode=claims.test,
+        test_mode=test_mode,
         started_at=now,
         segment_id=choice.segment_id,
         experiment_id=choice.experiment_id,
@@ -232,7 +263,8 @@ async def _persist(
         "subscription_id": session.subscription_id,
         "test_mode": session.test_mode,
     }
-    await outbound.enqueue(definition, session.state, new_state, session=about, now=now)
+    if not session.context.preview:  # a preview's fake customer is nobody the host app knows
+        await outbound.enqueue(definition, session.state, new_state, session=about, now=now)
     if new_state.outcome is not None and session.state.outcome is None:
         SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
 
