@@ -189,13 +189,18 @@ def _to_session(row: dict[str, object]) -> StoredSession:
     )
 
 
+# The widget's hot path: written out once, because building it with Piccolo took ~0.5 ms per step.
+_GET_SESSION = (
+    "SELECT id, token_jti, customer_id, subscription_id, flow_version, state, context, losses, attrs, locale,"
+    " email, test_mode, started_at, segment_id, experiment_id, arm_id FROM flow_session WHERE id = {}"
+)
+
+
 async def get_session(session_id: str, *, for_update: bool = False) -> StoredSession | None:
-    query = FlowSession.select().where(FlowSession.id == session_id)
-    if for_update and is_postgres():
-        # SQLite's IMMEDIATE transaction already serialises writers; Postgres needs the row lock.
-        query = query.lock_rows("UPDATE")
-    row = await query.first()
-    return _to_session(row) if row else None
+    # SQLite's IMMEDIATE transaction already serialises writers; Postgres needs the row lock.
+    lock = " FOR UPDATE" if for_update and is_postgres() else ""
+    rows: list[dict[str, object]] = await FlowSession.raw(_GET_SESSION + lock, session_id)
+    return _to_session(rows[0]) if rows else None
 
 
 async def find_session_by_jti(jti: str) -> StoredSession | None:
