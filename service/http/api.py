@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    ServiceUnavailableException,
+    ValidationException,
+)
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import FromPath, FromQuery
+from litestar.params import PathParameter, QueryParameter
 
-from offers import SubscriptionNotFound
+from offers import ProviderRejected, ProviderUnavailable, SubscriptionNotFound
 from service.db import repositories as repo
 from service.deps import BillingDep, ClockDep
 from service.settings import Settings
@@ -28,6 +35,63 @@ def api_key_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
     scheme, _, key = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(key.strip().encode(), settings.api_key.encode()):
         raise NotAuthorizedException("Send the API key as 'Authorization: Bearer <key>'.")
+
+
+# An id as we store it: 1-255 characters (the embed token's limit for `sub` and `subscription_id`) and no NUL,
+# which Postgres text cannot hold. Anything else is answered 400 before the database is asked.
+ID_RULE = "an id is 1 to 255 characters long and has no NUL character"
+ID_PATTERN = r"^[^\u0000]+$"
+
+
+def _path_id(description: str) -> PathParameter:
+    return PathParameter(description=f"{description}; {ID_RULE}.", min_length=1, max_length=255, pattern=ID_PATTERN)
+
+
+CustomerIdPath = Annotated[str, _path_id("The host app's customer id (the embed token's `sub`)")]
+SessionIdPath = Annotated[str, _path_id("A session id, as in webhooks and the admin (`ses_…`)")]
+SubscriptionIdQuery = Annotated[
+    str | None,
+    QueryParameter(
+        description=f"Read this billing subscription instead of the customer's latest session's; {ID_RULE}.",
+        min_length=1,
+        max_length=255,
+        pattern=ID_PATTERN,
+    ),
+]
+ID_PARAMETERS = frozenset({"customer_id", "session_id", "subscription_id"})
+
+
+def _bad_parameter(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    """Litestar's 400 names the failed regex and echoes the URL; say instead which parameter and what is allowed."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    reasons = []
+    for problem in problems:
+        key = str(problem.get("key", "")) if isinstance(problem, dict) else ""
+        if key in ID_PARAMETERS:
+            reasons.append(f"Invalid {key}: {ID_RULE}.")
+        elif key:
+            reasons.append(f"Invalid {key}: {problem.get('message', 'not an accepted value')}.")
+    detail = " ".join(reasons) or str(exc.detail)
+    return Response({"status_code": 400, "detail": detail, "extra": problems}, status_code=400)
+
+
+class ErrorOut(msgspec.Struct):
+    """Every error answer of the API: the status code again and a sentence for a person."""
+
+    status_code: int
+    detail: str
+
+
+def _error(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=ErrorOut, description=description, generate_examples=False)
+
+
+# What any /api/v1 operation may answer besides its 200 (Litestar documents the 400 of bad parameters itself).
+ERROR_RESPONSES: dict[int, ResponseSpec] = {
+    401: _error("The API key is missing or wrong: send 'Authorization: Bearer <key>'."),
+    503: _error("The database or the billing provider is briefly unavailable; retry after Retry-After seconds."),
+}
+RETRY_AFTER = {"Retry-After": "5", "Cache-Control": "no-store"}  # as the app's database-down answer
 
 
 class CustomerStatusOut(msgspec.Struct):
@@ -69,24 +133,46 @@ class ApiController(Controller):
     guards = [api_key_only]
     tags = ["api"]
     security = [{"apiKey": []}]
+    exception_handlers = {ValidationException: _bad_parameter}
 
-    @get("/customers/{customer_id:str}/status", name="api:customer_status")
+    @get(
+        "/customers/{customer_id:str}/status",
+        name="api:customer_status",
+        responses={
+            404: _error("No session names this customer (pass subscription_id), or billing has no such subscription."),
+            502: _error("The billing provider refused to read the subscription (check the provider's API key)."),
+            **ERROR_RESPONSES,
+        },
+    )
     async def get_customer_status(
         self,
-        customer_id: FromPath[str],
+        customer_id: CustomerIdPath,
         billing: BillingDep,
         clock: ClockDep,
-        subscription_id: FromQuery[str | None] = None,
+        subscription_id: SubscriptionIdQuery = None,
     ) -> CustomerStatusOut:
         """Whether the host should gate access: active, trialing, paused (until when) or cancelling."""
         try:
             status = await customer_status(customer_id, subscription_id=subscription_id, billing=billing, now=clock())
         except (UnknownCustomer, SubscriptionNotFound) as exc:
             raise NotFoundException("No subscription is known for this customer.") from exc
+        except ProviderUnavailable as exc:
+            raise ServiceUnavailableException(
+                "The billing provider is briefly unavailable. Please try again in a moment.", headers=RETRY_AFTER
+            ) from exc
+        except ProviderRejected as exc:
+            raise HTTPException(
+                "The billing provider refused to read this subscription; check its API key and permissions.",
+                status_code=502,
+            ) from exc
         return msgspec.convert(status, CustomerStatusOut, from_attributes=True)
 
-    @get("/sessions/{session_id:str}", name="api:session")
-    async def get_session(self, session_id: FromPath[str]) -> SessionOut:
+    @get(
+        "/sessions/{session_id:str}",
+        name="api:session",
+        responses={404: _error("No session has this id."), **ERROR_RESPONSES},
+    )
+    async def get_session(self, session_id: SessionIdPath) -> SessionOut:
         """One cancellation session: answers, offers, outcome and its event timeline."""
         session = await repo.get_session(session_id)
         if session is None:
