@@ -172,6 +172,7 @@ def _run(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             proxy_headers=True,
+            timeout_graceful_shutdown=30,  # SIGTERM: stop accepting, let requests in flight finish
         )
     return 0
 

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_EVERY_SECONDS = 60.0
 DELIVER_EVERY_SECONDS = 5.0
+SHUTDOWN_GRACE_SECONDS = 10.0  # for a background round in progress when the server stops
 
 
 def utc_now() -> datetime:
@@ -95,9 +96,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     billing = build_billing(settings, clock)
     widget_csp, page_csp = _csp(settings)
 
+    stopping = asyncio.Event()
+
+    async def pause(seconds: float) -> bool:
+        """Sleep between rounds; False once shutdown has begun (a round in progress is left to finish)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=seconds)
+        return not stopping.is_set()
+
     async def sweep_forever() -> None:
-        while True:
-            await asyncio.sleep(SWEEP_EVERY_SECONDS)
+        while await pause(SWEEP_EVERY_SECONDS):
             try:
                 await sweep_pending(billing=billing, clock=clock)
                 await verify_due_saves(
@@ -108,8 +116,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 log.exception("background sweep failed; retrying on the next tick")
 
     async def deliver_forever(client: httpx.AsyncClient) -> None:
-        while True:
-            await asyncio.sleep(DELIVER_EVERY_SECONDS)
+        while await pause(DELIVER_EVERY_SECONDS):
             try:
                 await deliver_due(client=client, clock=clock)
             except Exception:
@@ -123,9 +130,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             try:
                 yield
             finally:
-                for worker in workers:
+                # Graceful shutdown: uvicorn has already drained in-flight requests. Let a background
+                # round that is mid-way finish (a billing call is never cut off between the call and
+                # recording its result), then cancel whatever is still running after the grace period.
+                stopping.set()
+                _, late = await asyncio.wait(workers, timeout=SHUTDOWN_GRACE_SECONDS)
+                for worker in late:
                     worker.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
                 await close_engine(engine)
+                log.info("shutdown complete")
 
     route_handlers: list[Any] = [
         WidgetController,
