@@ -50,12 +50,19 @@ class TokenError(Exception):
         self.detail = detail
 
 
-Short = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+# Ids carry no control characters; free text carries no NUL (Postgres text cannot store it).
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+NO_NUL = r"^[^\x00]*$"
+Short = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=NO_CONTROL)]
+
+
+AttrName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_CONTROL)]
+AttrText = Annotated[str, msgspec.Meta(max_length=255, pattern=NO_NUL)]
 
 
 class Loss(msgspec.Struct, frozen=True):
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
-    value: Annotated[str, msgspec.Meta(min_length=1, max_length=30)]
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=NO_NUL)]
+    value: Annotated[str, msgspec.Meta(min_length=1, max_length=30, pattern=NO_NUL)]
 
 
 class EmbedClaims(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,13 +70,13 @@ class EmbedClaims(msgspec.Struct, frozen=True, kw_only=True):
 
     sub: Short
     subscription_id: Short
-    jti: Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+    jti: Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=NO_CONTROL)]
     exp: int
     iat: int
-    locale: Annotated[str, msgspec.Meta(max_length=16)] | None = None
-    email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
-    first_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
-    attrs: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
+    locale: Annotated[str, msgspec.Meta(max_length=16, pattern=NO_CONTROL)] | None = None
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=NO_CONTROL)] | None = None
+    first_name: Annotated[str, msgspec.Meta(max_length=80, pattern=NO_NUL)] | None = None
+    attrs: dict[AttrName, AttrText | int | float | bool] = msgspec.field(default_factory=dict)
     losses: Annotated[list[Loss], msgspec.Meta(max_length=8)] = msgspec.field(default_factory=list)
     test: bool = False
     return_url: Annotated[str, msgspec.Meta(max_length=2048)] | None = None

@@ -78,6 +78,11 @@ def test_minted_tokens_round_trip() -> None:
         (_sign({k: v for k, v in _claims().items() if k != "jti"}), TokenProblem.INVALID_CLAIMS),
         (_sign(_claims(losses=[{"label": "x" * 500, "value": "1"}])), TokenProblem.INVALID_CLAIMS),
         (_sign(_claims(sub=42)), TokenProblem.INVALID_CLAIMS),
+        (_sign(_claims(sub="cus_\x00")), TokenProblem.INVALID_CLAIMS),
+        (_sign(_claims(subscription_id="sub_\n1")), TokenProblem.INVALID_CLAIMS),
+        (_sign(_claims(first_name="Ada\x00")), TokenProblem.INVALID_CLAIMS),
+        (_sign(_claims(attrs={"plan": "team\x00"})), TokenProblem.INVALID_CLAIMS),
+        (_sign(_claims(losses=[{"label": "Projects\x00", "value": "1"}])), TokenProblem.INVALID_CLAIMS),
     ],
     ids=[
         "none",
@@ -91,6 +96,11 @@ def test_minted_tokens_round_trip() -> None:
         "no-jti",
         "huge-loss",
         "non-string-sub",
+        "nul-in-sub",
+        "newline-in-subscription",
+        "nul-in-first-name",
+        "nul-in-attribute",
+        "nul-in-loss",
     ],
 )
 def test_bad_embed_tokens_are_refused(token: str | None, problem: TokenProblem) -> None:
