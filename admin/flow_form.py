@@ -1,0 +1,397 @@
+"""The structured flow editor's form: form fields ↔ `FlowDefinition`, and the add/remove/move row actions.
+
+Rules: pure (standard library, flows, offers); no HTTP. The form's raw values (`EditorForm`) are kept
+exactly as typed, so a re-render after an error or a row action never loses input. Field names:
+`reason-<i>-<name>`, `offer-<i>-<name>` (rows, in index order) and plain names for flow settings;
+per-locale copy sits on its row as `<locale>-<text>` (e.g. `reason-0-de-label`). Copy the form cannot
+show (other locales, keys of unknown rows) travels in the hidden `copy_extra` field, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from flows import FlowDefinition, FollowUp, ReasonDef, ReasonId
+from offers import (
+    DiscountOffer,
+    DowngradeOffer,
+    Offer,
+    OfferCopy,
+    OfferId,
+    OfferKind,
+    PauseBehavior,
+    PauseOffer,
+    TrainingOffer,
+    TrialExtensionOffer,
+)
+
+Row = dict[str, str]
+LOCALES = ("en", "de", "fr", "es")
+# The definition's on/off switches, each a checkbox (absent = off).
+STEP_FLAGS = ("loss_aversion", "survey", "feedback", "confirm")
+RULE_FLAGS = ("cancel_always_available", "cancel_at_period_end", "randomize_reasons")
+FLAGS = STEP_FLAGS + RULE_FLAGS
+SETTINGS = ("key", "final_offer_id", "max_offers", "countries", "copy_extra", "new_offer_kind", "note", *FLAGS)
+REASON_TEXTS = {"label": "reason.{}", "prompt": "reason.{}.prompt"}
+OFFER_TEXTS = {"title": "offer.{}.title", "body": "offer.{}.body", "accept": "offer.{}.accept"}
+# Every kind's parameters sit on every offer row (only the chosen kind's are read), so switching the
+# kind back and forth keeps what was typed. These are a new row's starting values.
+PARAM_DEFAULTS: Row = {
+    "months": "1",
+    "behavior": PauseBehavior.VOID.value,
+    "until": "",
+    "price_id": "",
+    "plan_name": "",
+    "amount": "",
+    "days": "14",
+    "booking_url": "https://",
+    "coupon_id": "",
+    "percent_off": "20",
+    "duration_months": "3",
+}
+DEFAULT_PROMPT = "Anything you'd like to add?"
+MAX_ROWS = 50
+MAX_VALUE = 20_000
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ROW_FIELD = re.compile(r"(reason|offer)-(\d{1,3})-([a-z_]+(?:-[a-z_0-9]+)?)")
+
+
+@dataclass(frozen=True, slots=True)
+class EditorForm:
+    """What the editor shows: flow settings plus reason and offer rows, as the strings the user typed."""
+
+    settings: Row
+    reasons: tuple[Row, ...]
+    offers: tuple[Row, ...]
+
+    def offer_choices(self) -> list[tuple[str, str]]:
+        """(id, title) of every offer row with an id: the options of the routing selects."""
+        return [(o["id"].strip(), o.get("title", "")) for o in self.offers if o.get("id", "").strip()]
+
+    @staticmethod
+    def ranked(reason: Row) -> list[str]:
+        """A reason's routed offer ids, best first (empty slots dropped)."""
+        slots = sorted((int(k[6:]), v) for k, v in reason.items() if k.startswith("offer-") and k[6:].isdigit())
+        return [v.strip() for _, v in slots if v.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A definition, or the problems (plain sentences) and the names of the fields they are about."""
+
+    definition: FlowDefinition | None
+    problems: tuple[str, ...] = ()
+    invalid: frozenset[str] = frozenset()
+
+
+# ------------------------------------------------------------------------------------ small codecs
+def amount_text(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def parse_amount(text: str) -> int | None:
+    """Cents from "19", "19.5", "19.00" or "19,00"; None if it is not an amount."""
+    found = re.fullmatch(r"(-?)(\d{1,9})(?:[.,](\d{1,2}))?", text.strip())
+    if not found:
+        return None
+    cents = int(found.group(2)) * 100 + int((found.group(3) or "0").ljust(2, "0"))
+    return -cents if found.group(1) else cents
+
+
+def _date_text(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    midnight = value.utcoffset() == timedelta(0) and value.time() == time(0)
+    return f"{value:%Y-%m-%d}" if midnight else value.isoformat()
+
+
+def _parse_date(text: str) -> datetime | None:
+    text = text.strip()
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)  # ValueError for anything else
+    return value.replace(tzinfo=UTC) if len(text) == 10 else value
+
+
+def _text(value: str) -> str:
+    return value.replace("\r\n", "\n")  # browsers send textarea line breaks as CRLF
+
+
+# ------------------------------------------------------------------------------------ definition → form
+def from_definition(definition: FlowDefinition) -> EditorForm:
+    consumed: set[tuple[str, str]] = set()
+
+    def overrides(row: Row, texts: dict[str, str], item_id: str) -> None:
+        for locale in LOCALES:
+            for name, pattern in texts.items():
+                key = pattern.format(item_id)
+                value = definition.copy.get(locale, {}).get(key, "")
+                if value:
+                    row[f"{locale}-{name}"] = value
+                    consumed.add((locale, key))
+
+    reasons = []
+    for reason in definition.reasons:
+        row: Row = {
+            "id": reason.id,
+            "label": reason.label,
+            "follow_up": reason.follow_up.value,
+            "prompt": reason.follow_up_prompt,
+        }
+        row.update({f"offer-{j}": offer_id for j, offer_id in enumerate(reason.offer_ids)})
+        overrides(row, REASON_TEXTS, reason.id)
+        reasons.append(row)
+    offers = []
+    for offer in definition.offers:
+        row = {**PARAM_DEFAULTS, **_offer_fields(offer)}
+        overrides(row, OFFER_TEXTS, offer.id)
+        offers.append(row)
+    extra = {
+        locale: {k: v for k, v in entries.items() if (locale, k) not in consumed}
+        for locale, entries in definition.copy.items()
+    }
+    extra = {loc: e for loc, e in extra.items() if e or not definition.copy[loc]}
+    settings: Row = {
+        "key": definition.key,
+        "final_offer_id": definition.final_offer_id or "",
+        "max_offers": str(definition.max_offers),
+        "countries": ", ".join(definition.click_to_cancel_countries),
+        "copy_extra": json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else "",
+        **{flag: "on" for flag in FLAGS if getattr(definition, flag)},
+    }
+    return EditorForm(settings, tuple(reasons), tuple(offers))
+
+
+def _offer_fields(offer: Offer) -> Row:
+    row: Row = {
+        "id": offer.id,
+        "kind": offer.kind.value,
+        "title": offer.copy.title,
+        "body": offer.copy.body,
+        "accept": offer.copy.accept_label,
+    }
+    if isinstance(offer, PauseOffer):
+        row.update(months=str(offer.months), behavior=offer.behavior.value, until=_date_text(offer.until))
+    elif isinstance(offer, DowngradeOffer):
+        row.update(price_id=offer.price_id, plan_name=offer.plan_name, amount=amount_text(offer.amount_cents))
+        if offer.at_period_end:
+            row["at_period_end"] = "on"
+    elif isinstance(offer, TrialExtensionOffer):
+        row["days"] = str(offer.days)
+    elif isinstance(offer, TrainingOffer):
+        row["booking_url"] = offer.booking_url
+    else:
+        row.update(
+            coupon_id=offer.coupon_id, percent_off=str(offer.percent_off), duration_months=str(offer.duration_months)
+        )
+    return row
+
+
+# ------------------------------------------------------------------------------------ fields ↔ form
+def from_fields(fields: Iterable[tuple[str, str]]) -> EditorForm:
+    """Group submitted fields into settings and rows (rows in index order; unknown names ignored)."""
+    settings: Row = {}
+    rows: dict[str, dict[int, Row]] = {"reason": {}, "offer": {}}
+    for name, raw in fields:
+        value = raw[:MAX_VALUE]
+        found = _ROW_FIELD.fullmatch(name)
+        if found:
+            group = rows[found.group(1)]
+            index = int(found.group(2))
+            if index in group or len(group) < MAX_ROWS:
+                group.setdefault(index, {})[found.group(3)] = value
+        elif name in SETTINGS:
+            settings[name] = value
+    ordered = {kind: tuple(group[i] for i in sorted(group)) for kind, group in rows.items()}
+    return EditorForm(settings, ordered["reason"], ordered["offer"])
+
+
+def to_fields(form: EditorForm) -> list[tuple[str, str]]:
+    """The fields a browser would submit for `form` (what the template renders, minus empty slots)."""
+    fields = list(form.settings.items())
+    for kind, rows in (("reason", form.reasons), ("offer", form.offers)):
+        fields += [(f"{kind}-{i}-{name}", value) for i, row in enumerate(rows) for name, value in row.items()]
+    return fields
+
+
+# ------------------------------------------------------------------------------------ form → definition
+class _Problems:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.fields: set[str] = set()
+
+    def add(self, field: str, message: str) -> None:
+        self.messages.append(message)
+        self.fields.add(field)
+
+    def whole(self, field: str, value: str, what: str) -> int:
+        if re.fullmatch(r"-?\d{1,9}", value.strip()):
+            return int(value)
+        self.add(field, f"{what} must be a whole number, like 3.")
+        return 0
+
+
+def to_definition(form: EditorForm) -> Parsed:
+    """The definition the form describes, or every problem that stops it being read (in plain words).
+
+    This only reads the form; whether the definition makes sense is `flows.validate_definition`'s job.
+    """
+    problems = _Problems()
+    settings = form.settings
+    reasons = tuple(_reason(i, row, problems) for i, row in enumerate(form.reasons))
+    offers = tuple(_offer(i, row, problems) for i, row in enumerate(form.offers))
+    copy = _extra_copy(settings.get("copy_extra", ""), problems)
+    for rows, texts in ((form.reasons, REASON_TEXTS), (form.offers, OFFER_TEXTS)):
+        for row in rows:
+            for locale in LOCALES:
+                for name, pattern in texts.items():
+                    value = _text(row.get(f"{locale}-{name}", ""))
+                    if value:
+                        copy.setdefault(locale, {})[pattern.format(row.get("id", "").strip())] = value
+    countries = tuple(c.upper() for c in re.split(r"[\s,;]+", settings.get("countries", "")) if c)
+    bad = [c for c in countries if not re.fullmatch(r"[A-Z]{2}", c)]
+    if bad:
+        problems.add("countries", f"Country codes are two letters, like DE or FR: {', '.join(bad)} is not one.")
+    max_offers = problems.whole("max_offers", settings.get("max_offers", ""), "The number of offers to show")
+    if problems.messages:
+        return Parsed(None, tuple(problems.messages), frozenset(problems.fields))
+    definition = FlowDefinition(
+        key=settings.get("key", "").strip(),
+        reasons=reasons,
+        offers=offers,
+        final_offer_id=OfferId(settings.get("final_offer_id", "").strip()) or None,
+        max_offers=max_offers,
+        click_to_cancel_countries=countries,
+        copy=copy,
+    )
+    flags: dict[str, Any] = {flag: bool(settings.get(flag)) for flag in FLAGS}
+    return Parsed(replace(definition, **flags))
+
+
+def _check_id(field: str, value: str, what: str, problems: _Problems) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        problems.add(field, f"{what} needs an id made of letters, digits, - and _ only (for example too_expensive).")
+    return value
+
+
+def _reason(i: int, row: Row, problems: _Problems) -> ReasonDef:
+    name = f"reason-{i}"
+    reason_id = _check_id(f"{name}-id", row.get("id", "").strip(), f"Reason {i + 1}", problems)
+    try:
+        follow_up = FollowUp(row.get("follow_up", ""))
+    except ValueError:
+        problems.add(f"{name}-follow_up", f"Reason {i + 1}: choose whether it asks a follow-up question.")
+        follow_up = FollowUp.OPTIONAL
+    offer_ids = tuple(OfferId(o) for o in EditorForm.ranked(row))
+    label, prompt = _text(row.get("label", "")), _text(row.get("prompt", ""))
+    return ReasonDef(ReasonId(reason_id), label, offer_ids, follow_up, prompt)
+
+
+def _offer(i: int, row: Row, problems: _Problems) -> Offer:
+    name, what = f"offer-{i}", f"Offer {i + 1}"
+    offer_id = OfferId(_check_id(f"{name}-id", row.get("id", "").strip(), what, problems))
+    copy = OfferCopy(_text(row.get("title", "")), _text(row.get("body", "")), _text(row.get("accept", "")))
+    try:
+        kind = OfferKind(row.get("kind", ""))
+    except ValueError:
+        problems.add(f"{name}-kind", f"{what}: choose what kind of offer it is.")
+        kind = OfferKind.TRAINING
+
+    def whole(field: str, label: str) -> int:
+        return problems.whole(f"{name}-{field}", row.get(field, ""), f"{what}: {label}")
+
+    if kind is OfferKind.PAUSE:
+        months = whole("months", "the number of months")
+        try:
+            behavior = PauseBehavior(row.get("behavior", ""))
+        except ValueError:
+            problems.add(f"{name}-behavior", f"{what}: choose what happens to invoices during the pause.")
+            behavior = PauseBehavior.VOID
+        try:
+            until = _parse_date(row.get("until", ""))
+        except ValueError:
+            problems.add(f"{name}-until", f"{what}: the pause end date must look like 2027-03-31 (or stay empty).")
+            until = None
+        return PauseOffer(offer_id, copy, months, behavior, until)
+    if kind is OfferKind.DOWNGRADE:
+        amount = parse_amount(row.get("amount", ""))
+        if amount is None:
+            problems.add(f"{name}-amount", f"{what}: the new price must be an amount, like 19.00.")
+        at_end = bool(row.get("at_period_end"))
+        return DowngradeOffer(offer_id, copy, row.get("price_id", ""), row.get("plan_name", ""), amount or 0, at_end)
+    if kind is OfferKind.TRIAL_EXTENSION:
+        return TrialExtensionOffer(offer_id, copy, whole("days", "the number of extra days"))
+    if kind is OfferKind.TRAINING:
+        return TrainingOffer(offer_id, copy, row.get("booking_url", "").strip())  # a pasted link's stray spaces
+    percent, months = whole("percent_off", "the discount in percent"), whole("duration_months", "the months")
+    return DiscountOffer(offer_id, copy, row.get("coupon_id", ""), percent, months)
+
+
+def _extra_copy(text: str, problems: _Problems) -> dict[str, dict[str, str]]:
+    if not text.strip():
+        return {}
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not all(
+        isinstance(e, dict) and all(isinstance(v, str) for v in e.values()) for e in data.values()
+    ):
+        problems.add("copy_extra", "The hidden list of other translations was damaged; reload the editor.")
+        return {}
+    return {str(locale): dict(entries) for locale, entries in data.items()}
+
+
+# ------------------------------------------------------------------------------------ row actions
+def _unique(prefix: str, rows: tuple[Row, ...]) -> str:
+    taken = {r.get("id", "").strip() for r in rows}
+    n = len(rows) + 1
+    while f"{prefix}-{n}" in taken:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+def apply_action(form: EditorForm, action: str) -> EditorForm | None:
+    """The form after a row action (add_reason, remove_reason:2, reason_up:1, …); None if unknown."""
+    verb, _, arg = action.partition(":")
+    index = int(arg) if arg.isdigit() else -1
+    if verb == "add_reason" and len(form.reasons) < MAX_ROWS:
+        row = {"id": _unique("reason", form.reasons), "label": "", "follow_up": "optional", "prompt": DEFAULT_PROMPT}
+        return replace(form, reasons=(*form.reasons, row))
+    if verb == "add_offer" and len(form.offers) < MAX_ROWS:
+        kind = form.settings.get("new_offer_kind", "")
+        row = {**PARAM_DEFAULTS, "id": _unique("offer", form.offers), "title": "", "body": "", "accept": ""}
+        row["kind"] = kind if kind in OfferKind.__members__.values() else OfferKind.PAUSE.value
+        return replace(form, offers=(*form.offers, row))
+    if verb == "remove_reason":
+        return replace(form, reasons=tuple(r for i, r in enumerate(form.reasons) if i != index))
+    if verb in ("reason_up", "reason_down"):
+        target, items = index + (-1 if verb == "reason_up" else 1), list(form.reasons)
+        if 0 <= index < len(items) and 0 <= target < len(items):
+            items[index], items[target] = items[target], items[index]
+        return replace(form, reasons=tuple(items))
+    if verb == "remove_offer":
+        if not 0 <= index < len(form.offers):
+            return form
+        gone = form.offers[index].get("id", "").strip()
+        offers = tuple(o for i, o in enumerate(form.offers) if i != index)
+        # Nothing may route to the removed offer any more: drop it from every reason and the final offer.
+        kept = [[o for o in EditorForm.ranked(r) if o != gone] for r in form.reasons]
+        reasons = tuple(
+            {
+                **{k: v for k, v in r.items() if not k.startswith("offer-")},
+                **{f"offer-{j}": o for j, o in enumerate(ids)},
+            }
+            for r, ids in zip(form.reasons, kept, strict=True)
+        )
+        settings = dict(form.settings)
+        if settings.get("final_offer_id", "").strip() == gone:
+            settings["final_offer_id"] = ""
+        return EditorForm(settings, reasons, offers)
+    return None if verb not in ("add_reason", "add_offer") else form
