@@ -130,9 +130,11 @@ async def _render(request: Request[Any, Any, Any], problems: list[str], status: 
     for row in rows:
         arms = codec.arms_from_json(row["arms"])
         shown.append({"row": row, "arms": arms, "results": await arm_results(row["id"], arms)})
-    versions = await FlowVersion.select(
-        FlowVersion.id, FlowVersion.flow_key, FlowVersion.number, FlowVersion.note
-    ).order_by(FlowVersion.id, ascending=False)
+    versions = (
+        await FlowVersion.select(FlowVersion.id, FlowVersion.flow_key, FlowVersion.number, FlowVersion.note)
+        .where(FlowVersion.status == "published")  # arms run for real customers: never a preview draft
+        .order_by(FlowVersion.id, ascending=False)
+    )
     context = {"experiments": shown, "versions": versions, "staff": request.state.staff, "problems": problems}
     return Template(
         template_name="admin/experiments.html",

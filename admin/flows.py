@@ -1,5 +1,5 @@
-"""Flow versions in the admin: read the published definition, edit it as JSON with validation,
-publish a new immutable version, diff any two versions, and roll back by republishing an old one."""
+"""Flow versions in the admin: the advanced JSON editor (validate and publish a new immutable version),
+diff any two versions, and roll back by republishing an old one. The structured editor is admin.flow_editor."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from admin import auth
-from flows.diagram import mermaid
+from admin.flow_editor import editor_handlers, record_publish, versions
 from service.db import codec
 from service.db.tables import FlowVersion
 from service.deps import ClockDep
@@ -26,45 +26,25 @@ def _pretty(definition_json: str) -> str:
     return json.dumps(json.loads(definition_json), indent=2, ensure_ascii=False, sort_keys=True)
 
 
-async def _versions() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await FlowVersion.select(
-        FlowVersion.id,
-        FlowVersion.flow_key,
-        FlowVersion.number,
-        FlowVersion.status,
-        FlowVersion.note,
-        FlowVersion.created_at,
-    ).order_by(FlowVersion.id, ascending=False)
-    return rows
-
-
-async def _latest(flow_key: str) -> dict[str, Any] | None:
-    row: dict[str, Any] | None = (
-        await FlowVersion.select()
-        .where(FlowVersion.flow_key == flow_key)
+async def _latest_json(flow_key: str) -> str:
+    row = (
+        await FlowVersion.select(FlowVersion.definition)
+        .where((FlowVersion.flow_key == flow_key) & (FlowVersion.status == "published"))
         .order_by(FlowVersion.number, ascending=False)
         .first()
     )
-    return row
+    return _pretty(row["definition"]) if row else ""
 
 
-def _editor(
-    request: Request[Any, Any, Any], text: str, problems: list[str], versions: list[dict[str, Any]], status: int = 200
-) -> Template:
-    context = {
-        "text": text,
-        "problems": problems,
-        "versions": versions,
-        "staff": request.state.staff,
-        "diagram": mermaid(),
-    }
-    return Template(template_name="admin/flows.html", context=context, status_code=status, headers=HEADERS)
+async def _json_editor(request: Request[Any, Any, Any], text: str, problems: list[str], status: int = 200) -> Template:
+    context = {"text": text, "problems": problems, "versions": await versions(), "staff": request.state.staff}
+    context["tab"] = "json"
+    return Template(template_name="admin/flows_json.html", context=context, status_code=status, headers=HEADERS)
 
 
-@get("/flows", name="admin:flows", guards=[auth.at_least("viewer")])
-async def flows_page(request: Request[Any, Any, Any], key: FromQuery[str] = "default") -> Template:
-    latest = await _latest(key[:64])
-    return _editor(request, _pretty(latest["definition"]) if latest else "", [], await _versions())
+@get("/flows/json", name="admin:flows_json", guards=[auth.at_least("viewer")])
+async def json_page(request: Request[Any, Any, Any], key: FromQuery[str] = "default") -> Template:
+    return await _json_editor(request, await _latest_json(key[:64]), [])
 
 
 @post("/flows/publish", name="admin:flows_publish", guards=[auth.at_least("editor")])
@@ -76,28 +56,15 @@ async def publish(request: Request[Any, Any, Any], clock: ClockDep) -> Template 
         version_id = await publish_flow(definition, clock(), note=note)
     except ValueError as exc:  # CodecError, ConfigInvalid and JSON syntax errors are all ValueErrors
         problems = exc.problems if isinstance(exc, ConfigInvalid) else [f"This is not a valid flow definition: {exc}"]
-        return _editor(request, text, problems, await _versions(), status=422)
-    before = (
-        await FlowVersion.select(FlowVersion.number)
-        .where((FlowVersion.flow_key == definition.key) & (FlowVersion.id != version_id))
-        .order_by(FlowVersion.number, ascending=False)
-        .first()
-    )
-    await auth.audit(
-        request.state.staff,
-        "flow.publish",
-        f"{definition.key} version {version_id}",
-        before=str(before["number"]) if before else "",
-        after=note,
-        now=clock(),
-    )
+        return await _json_editor(request, text, problems, status=422)
+    await record_publish(request, definition.key, version_id, note, clock)
     return Redirect(path="/admin/flows", status_code=303)
 
 
 @post("/flows/{version_id:int}/republish", name="admin:flows_republish", guards=[auth.at_least("editor")])
 async def republish(request: Request[Any, Any, Any], version_id: FromPath[int], clock: ClockDep) -> Redirect:
     row = await FlowVersion.select().where(FlowVersion.id == version_id).first()
-    if row is None:
+    if row is None or row["status"] == "draft":  # a draft is published from the editor, not rolled back to
         raise NotFoundException("No such flow version.")
     new_id = await publish_flow(
         codec.definition_from_json(row["definition"]), clock(), note=f"Rollback to version {row['number']}"
@@ -131,4 +98,4 @@ async def diff(request: Request[Any, Any, Any], a: FromQuery[int], b: FromQuery[
 
 
 def flow_handlers() -> list[Any]:
-    return [flows_page, publish, republish, diff]
+    return [*editor_handlers(), json_page, publish, republish, diff]

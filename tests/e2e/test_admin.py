@@ -52,6 +52,7 @@ async def test_a_published_flow_is_what_the_next_customer_sees(page: Page, live_
     admin = AdminPage(page, live_server.url)
     await admin.login(live_server.admin_email, live_server.admin_password)
     await page.get_by_test_id("nav-flows").click()
+    await page.get_by_test_id("flows-tab-json").click()
     editor = page.get_by_test_id("flow-json")
     definition = json.loads(await editor.input_value())
     definition["reasons"][0]["label"] = "Costs too much for us"

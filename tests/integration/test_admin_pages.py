@@ -23,6 +23,7 @@ PAGES = [
     "/admin/sessions",
     "/admin/feedback",
     "/admin/flows",
+    "/admin/flows/json",
     "/admin/operations",
     "/admin/export/sessions.csv",
     "/admin/export/feedback.csv",
@@ -122,7 +123,7 @@ async def test_publishing_validates_then_versions_diffs_and_rolls_back_with_an_a
     client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     token = await login_as(client, "editor", clock)
-    editor = await client.get("/admin/flows")
+    editor = await client.get("/admin/flows/json")  # the advanced tab; the structured editor is /admin/flows
     current = json.loads(
         re.search(r'data-testid="flow-json">(.*?)</textarea>', editor.text, re.S)
         .group(1)  # type: ignore[union-attr]
