@@ -25,7 +25,9 @@ test: $(STAMP) apt-test
 	echo "== make test: all checks passed (ruff, mypy, import-linter, pytest on SQLite and on PostgreSQL) in $$(cat var/make-test-seconds) s"
 
 # Benchmarks (not part of make test): prints a table with goals and writes bench/results.json.
+# The load comes from wrk, installed here when missing (bench/driver.py, bench/wrk_flow.lua).
 bench: $(STAMP) apt-test
+	@[ -x /usr/bin/wrk ] || { $(call APT_GET,wrk); }
 	tests/support/with-postgres.sh $(PY) -m bench.run
 
 # --- environment -------------------------------------------------------------------------------

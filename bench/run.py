@@ -1,11 +1,11 @@
 """`make bench`: run every benchmark on this machine, print a table of figures with their goals, and
-write bench/results.json. Servers are real uvicorn processes on loopback; load comes from an async
-httpx driver (bounded in requests and time) in this process.
+write bench/results.json. Servers are real uvicorn processes on loopback; the load comes from wrk, out of
+process, driven by bench/driver.py and bench/wrk_flow.lua (each connection has its own widget session).
 
 Figures: (a) bare Litestar baseline; (b) the widget step (token check, load, decide, persist, render)
-at 1/10/50 concurrent clients on SQLite and on Postgres (2 workers), as a ratio to the baseline with
-p50/p99; (c) embed.js gzipped; (d) widget open → first step interactive in Chromium; (f) the last
-`make test` wall time.
+at 1/10/50 concurrent connections on SQLite (1 worker) and on Postgres (2 workers), as a ratio to the
+baseline at the same concurrency, with p50/p99 and where the machine's CPU went; (c) embed.js gzipped;
+(d) widget open → first step interactive in Chromium; (f) the last `make test` wall time.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import math
 import os
-import re
 import secrets
 import socket
 import statistics
@@ -23,39 +23,26 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
+from bench.driver import LoadResult, WrkMissing, run_load, start_flow_sessions, wrk_binary
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
+DURATION = max(1, math.ceil(float(os.environ.get("BENCH_SECONDS", "4"))))  # wrk takes whole seconds
+WARM_UP = (10, 1)  # connections, seconds: once per server, before its first row, not reported
 CONCURRENCY = (1, 10, 50)
+POSTGRES_WORKERS = 2
 GOALS = {"ratio": 0.40, "p99_ms_at_50": 25.0, "embed_gz_bytes": 2048, "interactive_ms": 300.0}
-
-
-@dataclass
-class Run:
-    name: str
-    concurrency: int
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    seconds: float = 0.0
-
-    @property
-    def rps(self) -> float:
-        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
-
-    def pct(self, q: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+NOISY_OTHER_SHARE = 0.10  # other processes using more of the machine than this during a row make it "disturbed"
+RETRIES = 2  # a disturbed row is run again up to this many times; the least disturbed attempt is kept
+BASELINE = "baseline (bare Litestar + same-size template)"
 
 
 def free_port() -> int:
@@ -103,120 +90,104 @@ def start_server(
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
 
-async def drive(
-    name: str,
-    concurrency: int,
-    make_client_step: Callable[[httpx.AsyncClient, int], Awaitable[Callable[[], Awaitable[int]]]],
-    base: str,
-) -> Run:
-    run = Run(name, concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
-        steps = [await make_client_step(client, i) for i in range(concurrency)]
-        stop_at = time.perf_counter() + DURATION
-
-        async def worker(step: Callable[[], Awaitable[int]]) -> None:
-            while time.perf_counter() < stop_at and len(run.latencies_ms) < 200_000:
-                started = time.perf_counter()
-                try:
-                    status = await step()
-                except httpx.HTTPError:
-                    status = 0
-                if 200 <= status < 400:
-                    run.latencies_ms.append((time.perf_counter() - started) * 1000)
-                else:
-                    run.errors += 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(s) for s in steps))
-        run.seconds = time.perf_counter() - began
-    return run
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=10)
 
 
-async def baseline_step(client: httpx.AsyncClient, _: int) -> Callable[[], Awaitable[int]]:
-    async def step() -> int:
-        return (await client.post("/step")).status_code
+def least_disturbed(run_once: Callable[[], LoadResult]) -> tuple[LoadResult, int]:
+    """Run once, and again (up to RETRIES times) while other processes took a noticeable share of the CPU.
 
-    return step
-
-
-def widget_step_factory(
-    embed_secret: str,
-) -> Callable[[httpx.AsyncClient, int], Awaitable[Callable[[], Awaitable[int]]]]:
-    import jwt
-
-    async def make(client: httpx.AsyncClient, index: int) -> Callable[[], Awaitable[int]]:
-        now = int(time.time())
-        token = jwt.encode(
-            {
-                "sub": f"cus_bench_{index}",
-                "subscription_id": "sub_demo_ada",
-                "iat": now,
-                "exp": now + 900,
-                "jti": secrets.token_urlsafe(12),
-                "test": True,
-            },
-            embed_secret,
-            algorithm="HS256",
-        )
-        page = await client.get("/w/start", params={"token": token})
-        sid = re.search(r'data-session-id="([^"]+)"', page.text)
-        flow = re.search(r'name="flow_token" value="([^"]+)"', page.text)
-        if not sid or not flow:
-            raise RuntimeError(f"could not start a bench session: {page.status_code}")
-        headers = {"HX-Request": "true", "X-Flow-Token": flow.group(1)}
-        intents = ["continue", "back"]  # survey ⇄ loss aversion: a real transition, persisted, every time
-        counter = [0]
-
-        async def step() -> int:
-            intent = intents[counter[0] % 2]
-            counter[0] += 1
-            return (await client.post(f"/w/s/{sid.group(1)}/{intent}", headers=headers)).status_code
-
-        return step
-
-    return make
+    The machine is shared (other work, CI, editors' checks); a burst of someone else's CPU during a 4 s row
+    halves its figures. Keeping the attempt with the least foreign CPU selects on the disturbance, not on the
+    result, and costs nothing on a quiet machine.
+    """
+    attempts = [run_once()]
+    while attempts[-1].cpu.other > NOISY_OTHER_SHARE and len(attempts) <= RETRIES:
+        attempts.append(run_once())
+    return min(attempts, key=lambda a: a.cpu.other), len(attempts)
 
 
-async def measure_service(
-    label: str, env: dict[str, str], workers: int, embed_secret: str, baseline_rps: dict[int, float]
-) -> list[dict[str, Any]]:
-    for command in ("migrate", "seed"):
-        await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "service", command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+def row(name: str, measured: tuple[LoadResult, int], baseline_rps: float | None) -> dict[str, Any]:
+    result, attempts = measured
+    return {
+        "name": name,
+        "concurrency": result.concurrency,
+        "wrk_threads": result.wrk_threads,
+        "rps": round(result.rps, 1),
+        "ratio": round(result.rps / baseline_rps, 3) if baseline_rps else None,
+        "p50_ms": round(result.ms("p50"), 2),
+        "p90_ms": round(result.ms("p90"), 2),
+        "p99_ms": round(result.ms("p99"), 2),
+        "max_ms": round(result.ms("max"), 2),
+        "requests": result.requests,
+        "errors": result.error_count,
+        "error_detail": {k: v for k, v in result.errors.items() if v},
+        "valid": result.error_count == 0 and result.requests > 0,
+        "cpu_share": result.cpu.as_dict(),
+        "attempts": attempts,
+    }
+
+
+def measure_baseline(env: dict[str, str], workdir: Path) -> list[dict[str, Any]]:
     port = free_port()
-    server = start_server("service.asgi:create", port, env, workers=workers, factory=True)
+    server = start_server("bench.baseline_app:app", port, env)
+    url = f"http://127.0.0.1:{port}/step"
     rows = []
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/health", server)
+        wait_healthy(url, server)
+
+        def load(c: int, seconds: int) -> LoadResult:
+            return run_load(url, c, seconds, sessions=None, server_pid=server.pid, postgres_port=None, workdir=workdir)
+
+        load(*WARM_UP)
         for c in CONCURRENCY:
-            run = await drive(
-                f"widget step ({label})", c, widget_step_factory(embed_secret), f"http://127.0.0.1:{port}"
-            )
-            rows.append(row(run, baseline_rps.get(c)))
+            measured = least_disturbed(partial(load, c, DURATION))
+            rows.append(row(BASELINE, measured, measured[0].rps))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_server(server)
     return rows
 
 
-def row(run: Run, baseline: float | None) -> dict[str, Any]:
-    return {
-        "name": run.name,
-        "concurrency": run.concurrency,
-        "rps": round(run.rps, 1),
-        "ratio": round(run.rps / baseline, 3) if baseline else None,
-        "p50_ms": round(run.pct(0.50), 2),
-        "p99_ms": round(run.pct(0.99), 2),
-        "errors": run.errors,
-        "requests": len(run.latencies_ms),
-    }
+def measure_service(
+    label: str,
+    env: dict[str, str],
+    workers: int,
+    embed_secret: str,
+    baseline: dict[int, float],
+    postgres_port: int | None,
+    workdir: Path,
+) -> list[dict[str, Any]]:
+    for command in ("migrate", "seed"):
+        subprocess.run([sys.executable, "-m", "service", command], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+    port = free_port()
+    server = start_server("service.asgi:create", port, env, workers=workers, factory=True)
+    base = f"http://127.0.0.1:{port}"
+    tag = "pg" if postgres_port else "sqlite"
+    rows = []
+
+    def load(c: int, seconds: int, sessions_label: str) -> LoadResult:
+        # Fresh sessions for every run: each starts on a known step, none is left mid-request by an earlier run.
+        sessions = start_flow_sessions(base, embed_secret, c, f"{tag}_{sessions_label}")
+        return run_load(
+            base,
+            c,
+            seconds,
+            sessions=sessions,
+            server_pid=server.pid,
+            postgres_port=postgres_port,
+            workdir=workdir,
+        )
+
+    try:
+        wait_healthy(f"{base}/health", server)
+        load(WARM_UP[0], WARM_UP[1], "warm")
+        for c in CONCURRENCY:
+            measured = least_disturbed(partial(load, c, DURATION, f"c{c}"))
+            rows.append(row(f"widget step ({label})", measured, baseline.get(c)))
+    finally:
+        stop_server(server)
+    return rows
 
 
 async def measure_interactive(base: str) -> float | None:
@@ -247,8 +218,19 @@ async def measure_interactive(base: str) -> float | None:
     return statistics.median(samples)
 
 
-async def main() -> int:
-    results: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "duration_s": DURATION, "runs": []}
+def main() -> int:
+    try:
+        driver = subprocess.run([wrk_binary(), "-v"], capture_output=True, text=True, check=False).stdout  # noqa: S603
+    except WrkMissing as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    results: dict[str, Any] = {
+        "at": datetime.now(UTC).isoformat(),
+        "driver": driver.splitlines()[0] if driver else "wrk",
+        "duration_s": DURATION,
+        "cpus": os.cpu_count(),
+        "runs": [],
+    }
     env_base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
     workdir = Path(tempfile.mkdtemp(prefix="saveflow-bench-"))
     embed_secret = secrets.token_urlsafe(48)
@@ -259,27 +241,19 @@ async def main() -> int:
         SAVEFLOW_SECRETS_FILE=str(workdir / "s.json"),
     )
 
-    port = free_port()
-    baseline = start_server("bench.baseline_app:app", port, env_base)
-    baseline_rps: dict[int, float] = {}
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/step", baseline)
-        for c in CONCURRENCY:
-            run = await drive(
-                "baseline (bare Litestar + same-size template)", c, baseline_step, f"http://127.0.0.1:{port}"
-            )
-            baseline_rps[c] = run.rps
-            results["runs"].append(row(run, run.rps))
-    finally:
-        baseline.terminate()
-        baseline.wait(timeout=10)
+    results["runs"] += measure_baseline(env_base, workdir)
+    baseline_rps = {r["concurrency"]: r["rps"] for r in results["runs"]}
 
     sqlite_env = {**env_base, "SQLITE_PATH": str(workdir / "bench.sqlite")}
     sqlite_env["SAVEFLOW_PUBLIC_URL"] = "http://127.0.0.1:8000"
-    results["runs"] += await measure_service("SQLite, 1 worker", sqlite_env, 1, embed_secret, baseline_rps)
-    if os.environ.get("DATABASE_URL"):
-        pg_env = {**env_base, "DATABASE_URL": os.environ["DATABASE_URL"]}
-        results["runs"] += await measure_service("Postgres, 2 workers", pg_env, 2, embed_secret, baseline_rps)
+    results["runs"] += measure_service("SQLite, 1 worker", sqlite_env, 1, embed_secret, baseline_rps, None, workdir)
+    if database_url := os.environ.get("DATABASE_URL"):
+        pg_env = {**env_base, "DATABASE_URL": database_url}
+        pg_label = f"Postgres, {POSTGRES_WORKERS} workers"
+        port = urlsplit(database_url).port
+        results["runs"] += measure_service(
+            pg_label, pg_env, POSTGRES_WORKERS, embed_secret, baseline_rps, port, workdir
+        )
 
     embed = (ROOT / "service" / "static" / "embed.js").read_bytes()
     results["embed_js_gzip_bytes"] = len(gzip.compress(embed, compresslevel=9))
@@ -289,28 +263,51 @@ async def main() -> int:
     server = start_server("service.asgi:create", port, demo_env, factory=True)
     try:
         wait_healthy(f"http://127.0.0.1:{port}/health", server)
-        results["widget_interactive_ms"] = round(await measure_interactive(f"http://127.0.0.1:{port}") or 0, 1)
+        interactive = asyncio.run(measure_interactive(f"http://127.0.0.1:{port}"))
+        results["widget_interactive_ms"] = round(interactive or 0, 1)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_server(server)
 
     last_test = ROOT / "var" / "make-test-seconds"
     results["make_test_seconds"] = float(last_test.read_text()) if last_test.exists() else None
-    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2))
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
-    return 0
+    invalid = [r for r in results["runs"] if not r["valid"]]
+    for r in invalid:
+        print(f"INVALID: {r['name']} at {r['concurrency']}: {r['error_detail'] or 'no requests'}", file=sys.stderr)
+    return 1 if invalid else 0
 
 
 def print_table(results: dict[str, Any]) -> None:
-    print(f"\n{'benchmark':<52} {'clients':>7} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    cpu_columns = ("wrk", "server", "postgres", "kernel", "other", "idle")
+    cpu_titles = " ".join(f"{t:>5}" for t in ("wrk", "srv", "pg", "krnl", "othr", "idle"))
+    print(f"\nload: {results['driver']}, {results['duration_s']} s per row; CPU: % of all {results['cpus']} cores")
+    header = f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+    print(f"{'benchmark':<48} {header}  {cpu_titles}")
     for r in results["runs"]:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-        name, clients, rps = r["name"], r["concurrency"], r["rps"]
+        cpu = " ".join(f"{100 * r['cpu_share'][k]:>5.0f}" for k in cpu_columns)
+        errors = f"{r['errors']}{'' if r['valid'] else '!'}"
         print(
-            f"{name:<52} {clients:>7} {rps:>9.0f} {ratio:>7} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6}"
+            f"{r['name']:<48} {r['concurrency']:>5} {r['rps']:>7.0f} {ratio:>6} "
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {errors:>6}  {cpu}"
+        )
+    busy = [r for r in results["runs"] if r["cpu_share"]["other"] > NOISY_OTHER_SHARE]
+    if busy:
+        worst = max(r["cpu_share"]["other"] for r in busy)
+        print(
+            f"warning: other processes used up to {100 * worst:.0f} % of the machine during {len(busy)} row(s) "
+            f"(column othr), even after up to {RETRIES} retries; those figures are low and noisy"
         )
     goal_ratio, goal_p99 = GOALS["ratio"], GOALS["p99_ms_at_50"]
-    print(f"\ngoals: widget step ratio ≥ {goal_ratio:.2f} of baseline; p99 ≤ {goal_p99:.0f} ms at 50 clients")
+    print(f"\ngoals: widget step ratio ≥ {goal_ratio:.2f} of baseline; p99 ≤ {goal_p99:.0f} ms at 50 connections")
+    for r in results["runs"]:
+        if r["name"] != BASELINE and r["concurrency"] == max(CONCURRENCY):
+            met = r["valid"] and (r["ratio"] or 0) >= goal_ratio and r["p99_ms"] <= goal_p99
+            print(
+                f"  {r['name']} at {r['concurrency']}: ratio {r['ratio']:.2f}, p99 {r['p99_ms']:.1f} ms"
+                f" -> {'met' if met else 'NOT met'}"
+            )
     print(f"embed.js gzipped: {results['embed_js_gzip_bytes']} bytes (goal ≤ {GOALS['embed_gz_bytes']})")
     print(
         f"widget open → first step interactive (Chromium, median of 5): {results['widget_interactive_ms']} ms "
@@ -325,4 +322,4 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())
