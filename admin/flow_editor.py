@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -146,6 +146,15 @@ def preview_customer(values: Mapping[str, str]) -> PreviewCustomer:
     )
 
 
+def _preview_url(version_id: int | None, values: Mapping[str, str]) -> str:
+    if version_id is None:
+        return ""
+    customer = {
+        k: v for k, v in values.items() if k.startswith("preview_") and k not in ("preview_version", "preview_src")
+    }
+    return f"/admin/flows/preview/{version_id}?{urlencode(customer)}"
+
+
 def _page(
     request: Request[Any, Any, Any],
     form: EditorForm,
@@ -162,10 +171,7 @@ def _page(
     staff = request.state.staff
     editable = auth.ROLE_RANK.get(staff.role, 0) >= auth.ROLE_RANK["editor"]
     values = {**PREVIEW_DEFAULTS, **(preview or {})}
-    url = ""
-    if preview_version is not None:
-        query = urlencode({k: v for k, v in values.items() if k.startswith("preview_") and k != "preview_version"})
-        url = f"/admin/flows/preview/{preview_version}?{query}"
+    url = _preview_url(preview_version, values)
     context = {
         "staff": staff,
         "form": form,
@@ -189,7 +195,7 @@ def _page(
 async def _submitted(request: Request[Any, Any, Any]) -> tuple[EditorForm, dict[str, str]]:
     form = await request.form()
     fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    extras = {k: v[:300] for k, v in fields if k.startswith("preview_") or k == "action"}
+    extras = {k: v[:1000] for k, v in fields if k.startswith("preview_") or k == "action"}
     return from_fields(fields), extras
 
 
@@ -200,7 +206,7 @@ async def editor_page(request: Request[Any, Any, Any], key: FromQuery[str] = "de
 
 
 @post("/flows/editor", name="admin:flows_editor", guards=[auth.at_least("editor")])
-async def editor_submit(request: Request[Any, Any, Any], clock: ClockDep) -> Template | Redirect:
+async def editor_submit(request: Request[Any, Any, Any], clock: ClockDep) -> Template | Redirect | Response[None]:
     form, extras = await _submitted(request)
     action = extras.get("action", "")
     if action == "publish":
@@ -220,7 +226,7 @@ async def editor_submit(request: Request[Any, Any, Any], clock: ClockDep) -> Tem
 
 
 @post("/flows/preview", name="admin:flows_preview_draft", guards=[auth.at_least("editor")])
-async def preview_draft(request: Request[Any, Any, Any], clock: ClockDep) -> Template:
+async def preview_draft(request: Request[Any, Any, Any], clock: ClockDep) -> Template | Response[None]:
     form, extras = await _submitted(request)
     return await _preview(request, form, extras, clock)
 
@@ -242,7 +248,7 @@ async def _publish(request: Request[Any, Any, Any], form: EditorForm, clock: Clo
 
 async def _preview(
     request: Request[Any, Any, Any], form: EditorForm, extras: dict[str, str], clock: ClockDep
-) -> Template:
+) -> Template | Response[None]:
     """Store the form as a draft and show it in the preview; with problems, keep the last good draft."""
     parsed = to_definition(form)
     problems, invalid = parsed.problems, parsed.invalid
@@ -254,6 +260,14 @@ async def _preview(
         except ConfigInvalid as exc:
             problems = tuple(exc.problems)
     status = 422 if problems else 200
+    values = {**PREVIEW_DEFAULTS, **extras}
+    if (
+        request.headers.get("hx-request")
+        and extras.get("action") != "preview"  # the button always restarts the preview; a change need not
+        and not problems
+        and _preview_url(version_id, values) == extras.get("preview_src")
+    ):
+        return Response(content=None, status_code=204, headers=HEADERS)  # the iframe already shows this draft
     if request.headers.get("hx-request"):
         return _page(
             request,

@@ -294,6 +294,11 @@ async def test_a_problem_keeps_the_last_good_preview_and_says_what_to_fix(
     fields = {**await editor_form(client), "_csrf_token": token}
     good = await client.post("/admin/flows/preview", data=fields, headers={"HX-Request": "true"})
     src = iframe_src(good.text)
+    unchanged = {**fields, "preview_src": src}
+    kept = await client.post("/admin/flows/preview", data=unchanged, headers={"HX-Request": "true"})
+    assert kept.status_code == 204  # a change that leaves the draft as it is keeps the running preview
+    restart = {**unchanged, "action": "preview"}
+    assert iframe_src((await client.post("/admin/flows/preview", data=restart, headers={"HX-Request": "true"})).text)
     version = src.split("/")[4].split("?")[0]
     broken = {**fields, "reason-0-label": " ", "preview_version": version}
     refused = await client.post("/admin/flows/preview", data=broken, headers={"HX-Request": "true"})
