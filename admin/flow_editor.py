@@ -1,8 +1,8 @@
-"""The structured flow editor (/admin/flows): a form for reasons, offers, copy and rules, with row
-actions that work without JS, plain-word validation, publishing, and a live preview of the draft.
+"""The structured flow editor (/admin/flows): edit with a form, preview the draft live, publish it.
 
-Rules: parse (admin.flow_form) → one use case (publish_flow, save_draft, start_preview) → render. The
-preview runs a draft `FlowVersion` in test mode for a made-up customer, so it never touches billing.
+Rules: parse (admin.flow_form) → one use case (publish_flow, save_draft, start_preview) → render.
+Row actions work without JS; problems come back in plain words with the input kept. The preview runs
+a draft `FlowVersion` in test mode for a made-up customer, so it never touches billing.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""Flow versions in the admin: the advanced JSON editor (validate and publish a new immutable version),
-diff any two versions, and roll back by republishing an old one. The structured editor is admin.flow_editor."""
+"""Flow versions in the admin: the advanced JSON editor, diffs, and rollback by republishing.
+
+The JSON editor validates and publishes a new immutable version through the same use case as the
+structured editor (admin.flow_editor), which also owns /admin/flows itself.
+"""
 
 from __future__ import annotations
 
