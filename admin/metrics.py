@@ -21,10 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.db.rollup import refresh_dirty_days
 from service.db.tables import DashboardRollup
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FILTER_COLUMNS = {
     "plan": "plan",
@@ -123,56 +126,100 @@ class Dashboard:
     holdout: Holdout | None = None
 
 
-_BY_OUTCOME = "outcome, SUM(sessions) AS n, SUM(mrr_cents) AS mrr"
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One group of rollup rows: the dimensions the dashboard breaks down by, and their sums."""
+
+    day: str
+    reason: str
+    offer_kind: str
+    segment_id: str
+    experiment_id: str
+    holdout: bool
+    outcome: str
+    finished_day: str
+    sessions: int
+    mrr_cents: int
+    verified: int
+    lapsed: int
+    reached: tuple[int, ...]  # per FUNNEL step after "opened", in order
 
 
-def _add(counts: dict[str, int], row: dict[str, Any]) -> None:
-    """Fold one (outcome, n, mrr) rollup row into a running Counts dict."""
-    n, outcome = int(row["n"] or 0), str(row["outcome"])
-    counts["sessions"] = counts.get("sessions", 0) + n
-    counts[outcome] = counts.get(outcome, 0) + n
-    if outcome in ("saved", "cancelled"):
-        name = "mrr_saved_cents" if outcome == "saved" else "mrr_lost_cents"
-        counts[name] = counts.get(name, 0) + int(row["mrr"] or 0)
+FUNNEL = (
+    ("Opened the flow", "sessions"),
+    ("Went past what they would lose", "reached_continued"),
+    ("Gave a reason", "reached_reason"),
+    ("Answered an offer", "answered_offer"),
+    ("Accepted an offer", "accepted_offer"),
+    ("Confirmed the cancellation", "confirmed_cancel"),
+)
+_KEYS = ("day", "reason", "offer_kind", "segment_id", "experiment_id", "holdout", "outcome", "finished_day")
+_SUMS = ("sessions", "mrr_cents", "verified", "lapsed", *(column for _, column in FUNNEL[1:]))
 
 
-def _counts(values: dict[str, int]) -> Counts:
-    return Counts(**{k: int(values.get(k) or 0) for k in Counts.__dataclass_fields__})
+async def cells(filters: Filters) -> list[Cell]:
+    """The one query behind every figure: the filtered rollup, summed over the dimensions not shown.
 
-
-async def _query(sql: str, values: list[Any]) -> list[dict[str, Any]]:
-    """Run a read over the rollup after recomputing any day a write has marked dirty."""
+    Dirty days are recomputed from the raw rows first, so the result is exact.
+    """
     await refresh_dirty_days()
+    where, values = filters.where()
+    sums = ", ".join(f"SUM({column}) AS {column}" for column in _SUMS)
+    keys = ", ".join(_KEYS)
+    sql = f"SELECT {keys}, {sums} FROM dashboard_rollup WHERE {where} GROUP BY {keys}"  # noqa: S608 - bound values
     rows: list[dict[str, Any]] = await DashboardRollup.raw(sql, *values)
-    return rows
+    return [
+        Cell(
+            day=r["day"],
+            reason=r["reason"],
+            offer_kind=r["offer_kind"],
+            segment_id=r["segment_id"],
+            experiment_id=r["experiment_id"],
+            holdout=bool(r["holdout"]),
+            outcome=r["outcome"],
+            finished_day=r["finished_day"],
+            sessions=int(r["sessions"] or 0),
+            mrr_cents=int(r["mrr_cents"] or 0),
+            verified=int(r["verified"] or 0),
+            lapsed=int(r["lapsed"] or 0),
+            reached=tuple(int(r[column] or 0) for _, column in FUNNEL[1:]),
+        )
+        for r in rows
+    ]
 
 
-async def _grouped(filters: Filters, column: str, *, extra: str = "") -> dict[str, dict[str, int]]:
-    where, values = filters.where()
-    sql = (
-        f"SELECT {column} AS key, {_BY_OUTCOME} FROM dashboard_rollup WHERE {where}{extra}"  # noqa: S608 - bound values
-        f" GROUP BY {column}, outcome"
+# ---------------------------------------------------------------- pure folds over the cells
+def count(selected: list[Cell]) -> Counts:
+    by_outcome = dict.fromkeys(("saved", "cancelled", "abandoned", "open"), 0)
+    mrr = {"saved": 0, "cancelled": 0}
+    for cell in selected:
+        by_outcome[cell.outcome] = by_outcome.get(cell.outcome, 0) + cell.sessions
+        if cell.outcome in mrr:
+            mrr[cell.outcome] += cell.mrr_cents
+    return Counts(
+        sessions=sum(c.sessions for c in selected),
+        saved=by_outcome["saved"],
+        cancelled=by_outcome["cancelled"],
+        abandoned=by_outcome["abandoned"],
+        open=by_outcome["open"],
+        mrr_saved_cents=mrr["saved"],
+        mrr_lost_cents=mrr["cancelled"],
     )
-    grouped: dict[str, dict[str, int]] = {}
-    for row in await _query(sql, values):
-        _add(grouped.setdefault(str(row["key"]), {}), row)
-    return grouped
 
 
-async def totals(filters: Filters) -> Counts:
-    where, values = filters.where()
-    counts: dict[str, int] = {}
-    for row in await _query(f"SELECT {_BY_OUTCOME} FROM dashboard_rollup WHERE {where} GROUP BY outcome", values):  # noqa: S608
-        _add(counts, row)
-    return _counts(counts)
+def group(selected: list[Cell], key: Callable[[Cell], str]) -> dict[str, list[Cell]]:
+    groups: dict[str, list[Cell]] = {}
+    for cell in selected:
+        groups.setdefault(key(cell), []).append(cell)
+    return groups
 
 
-async def breakdown(filters: Filters, column: str, *, saved_only: bool = False) -> tuple[Breakdown, ...]:
-    """Counts grouped by one column (`reason`, `offer_kind`, `segment_id`); "" is "none"."""
+def breakdown_of(selected: list[Cell], column: str, *, saved_only: bool = False) -> tuple[Breakdown, ...]:
+    """Counts grouped by `reason`, `offer_kind` or `segment_id`, biggest first; "" is "none"."""
     if column not in ("reason", "offer_kind", "segment_id"):
         raise ValueError(column)
-    grouped = await _grouped(filters, column, extra=" AND outcome = 'saved'" if saved_only else "")
-    rows = [Breakdown(key, _counts(counts)) for key, counts in grouped.items()]
+    chosen = [c for c in selected if c.outcome == "saved"] if saved_only else selected
+    rows = [Breakdown(key, count(part)) for key, part in group(chosen, lambda c: str(getattr(c, column))).items()]
     return tuple(sorted(rows, key=lambda b: (-b.counts.sessions, b.key)))
 
 
@@ -186,14 +233,12 @@ def bucket_of(day: str, bucket: str) -> str:
     return day
 
 
-async def trend(filters: Filters, bucket: str) -> tuple[Breakdown, ...]:
+def trend_of(selected: list[Cell], bucket: str) -> tuple[Breakdown, ...]:
     """Counts per day, ISO week or month, oldest first."""
-    buckets: dict[str, dict[str, int]] = {}
-    for day, counts in sorted((await _grouped(filters, "day")).items()):
-        merged = buckets.setdefault(bucket_of(day, bucket), {})
-        for name, value in counts.items():
-            merged[name] = merged.get(name, 0) + value
-    return tuple(Breakdown(key, _counts(counts)) for key, counts in buckets.items())
+    ordered = sorted(selected, key=lambda c: c.day)
+    return tuple(
+        Breakdown(key, count(part)) for key, part in group(ordered, lambda c: bucket_of(c.day, bucket)).items()
+    )
 
 
 def maturity_cutoff(now: datetime, after: timedelta) -> str:
@@ -201,37 +246,18 @@ def maturity_cutoff(now: datetime, after: timedelta) -> str:
     return f"{(now - after):%Y-%m-%d}"
 
 
-async def verified(filters: Filters, *, now: datetime, after: timedelta) -> Verified:
-    where, values = filters.where()
-    sql = (
-        "SELECT SUM(sessions) AS decided,"  # noqa: S608 - bound values
-        " SUM(CASE WHEN outcome = 'saved' THEN verified ELSE 0 END) AS verified,"
-        " SUM(CASE WHEN outcome = 'saved' THEN lapsed ELSE 0 END) AS lapsed"
-        f" FROM dashboard_rollup WHERE {where} AND outcome IN ('saved', 'cancelled')"
-        " AND finished_day <> '' AND finished_day < {}"
-    )
-    rows = await _query(sql, [*values, maturity_cutoff(now, after)])
-    row = rows[0] if rows else {}
-    return Verified(int(row.get("decided") or 0), int(row.get("verified") or 0), int(row.get("lapsed") or 0))
+def verified_of(selected: list[Cell], cutoff: str) -> Verified:
+    mature = [c for c in selected if c.outcome in ("saved", "cancelled") and "" < c.finished_day < cutoff]
+    saves = [c for c in mature if c.outcome == "saved"]
+    return Verified(sum(c.sessions for c in mature), sum(c.verified for c in saves), sum(c.lapsed for c in saves))
 
 
-FUNNEL = (
-    ("Opened the flow", "sessions"),
-    ("Went past what they would lose", "reached_continued"),
-    ("Gave a reason", "reached_reason"),
-    ("Answered an offer", "answered_offer"),
-    ("Accepted an offer", "accepted_offer"),
-    ("Confirmed the cancellation", "confirmed_cancel"),
-)
-
-
-async def funnel(filters: Filters) -> tuple[tuple[str, int], ...]:
+def funnel_of(selected: list[Cell]) -> tuple[tuple[str, int], ...]:
     """How many sessions reached each step (each session counted once per step)."""
-    where, values = filters.where()
-    sums = ", ".join(f"SUM({column}) AS {column}" for _, column in FUNNEL)
-    rows = await _query(f"SELECT {sums} FROM dashboard_rollup WHERE {where}", values)  # noqa: S608 - constants
-    row = rows[0] if rows else {}
-    return tuple((label, int(row.get(column) or 0)) for label, column in FUNNEL)
+    reached = [sum(c.sessions for c in selected)] + [
+        sum(c.reached[i] for c in selected) for i in range(len(FUNNEL) - 1)
+    ]
+    return tuple((label, n) for (label, _), n in zip(FUNNEL, reached, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,34 +289,51 @@ class Holdout:
         return (base - with_offers) * (self.treated.saved + self.treated.cancelled + self.treated.abandoned)
 
 
-async def holdout(filters: Filters) -> Holdout | None:
+def holdout_of(selected: list[Cell]) -> Holdout | None:
     """The holdout comparison over experiments that had holdout sessions in range, or None."""
-    where, values = filters.where()
-    sql = (
-        f"SELECT experiment_id, holdout, {_BY_OUTCOME} FROM dashboard_rollup"  # noqa: S608 - bound values
-        f" WHERE {where} AND experiment_id <> '' GROUP BY experiment_id, holdout, outcome"
-    )
-    rows = await _query(sql, values)
-    with_holdout = {r["experiment_id"] for r in rows if r["holdout"] and int(r["n"] or 0)}
-    if not with_holdout:
+    held_out = {c.experiment_id for c in selected if c.experiment_id and c.holdout and c.sessions}
+    if not held_out:
         return None
-    held: dict[str, int] = {}
-    treated: dict[str, int] = {}
-    for row in rows:
-        if row["experiment_id"] in with_holdout:
-            _add(held if row["holdout"] else treated, row)
-    return Holdout(holdout=_counts(held), treated=_counts(treated))
+    within = [c for c in selected if c.experiment_id in held_out]
+    return Holdout(holdout=count([c for c in within if c.holdout]), treated=count([c for c in within if not c.holdout]))
+
+
+# ---------------------------------------------------------------- one figure at a time (tests, API)
+async def totals(filters: Filters) -> Counts:
+    return count(await cells(filters))
+
+
+async def breakdown(filters: Filters, column: str, *, saved_only: bool = False) -> tuple[Breakdown, ...]:
+    return breakdown_of(await cells(filters), column, saved_only=saved_only)
+
+
+async def trend(filters: Filters, bucket: str) -> tuple[Breakdown, ...]:
+    return trend_of(await cells(filters), bucket)
+
+
+async def verified(filters: Filters, *, now: datetime, after: timedelta) -> Verified:
+    return verified_of(await cells(filters), maturity_cutoff(now, after))
+
+
+async def funnel(filters: Filters) -> tuple[tuple[str, int], ...]:
+    return funnel_of(await cells(filters))
+
+
+async def holdout(filters: Filters) -> Holdout | None:
+    return holdout_of(await cells(filters))
 
 
 async def dashboard(filters: Filters, *, bucket: str, now: datetime, verify_after: timedelta) -> Dashboard:
+    """Every figure of the page from one pass over the rollup."""
+    selected = await cells(filters)
     return Dashboard(
         filters=filters,
-        totals=await totals(filters),
-        verified=await verified(filters, now=now, after=verify_after),
-        by_reason=await breakdown(filters, "reason"),
-        by_offer=await breakdown(filters, "offer_kind", saved_only=True),
-        by_segment=await breakdown(filters, "segment_id"),
-        trend=await trend(filters, bucket),
-        funnel=await funnel(filters),
-        holdout=await holdout(filters),
+        totals=count(selected),
+        verified=verified_of(selected, maturity_cutoff(now, verify_after)),
+        by_reason=breakdown_of(selected, "reason"),
+        by_offer=breakdown_of(selected, "offer_kind", saved_only=True),
+        by_segment=breakdown_of(selected, "segment_id"),
+        trend=trend_of(selected, bucket),
+        funnel=funnel_of(selected),
+        holdout=holdout_of(selected),
     )
