@@ -214,13 +214,15 @@ async def editor_submit(request: Request[Any, Any, Any], clock: ClockDep) -> Tem
     if action == "preview":
         return await _preview(request, form, extras, clock)
     changed = apply_action(form, action)
+    shown = extras.get("preview_version", "")
     return _page(
         request,
-        changed or form,
+        form if changed is None else changed,
         partial="admin/_flow_fields.html",
-        status=200 if changed else 400,
-        problems=() if changed else ("That button did nothing; please try again.",),
+        status=400 if changed is None else 200,
+        problems=("That button did nothing; please try again.",) if changed is None else (),
         preview=extras,
+        preview_version=int(shown) if shown.isdigit() else None,  # without JS, the page keeps its preview
         versions_list=await versions(),
     )
 
