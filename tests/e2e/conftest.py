@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.servers import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,13 +30,6 @@ class LiveServer:
     admin_password: str
     artifacts: Path  # screenshots a person can look at
     api_key: str
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _fresh_postgres_database(base_url: str) -> str:
@@ -57,24 +49,10 @@ def _fresh_postgres_database(base_url: str) -> str:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"live server exited early:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310 - loopback only
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"live server did not become healthy:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session", name="live_server")
 def fx_live_server() -> Iterator[LiveServer]:
     workdir = Path(tempfile.mkdtemp(prefix="saveflow-e2e-"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
     env.update(
@@ -96,7 +74,7 @@ def fx_live_server() -> Iterator[LiveServer]:
             [sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
         )
     try:
-        _wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, log)
         secrets = json.loads((workdir / "secrets.json").read_text())
         password = secrets["demo_admin_password"]
         artifacts = ROOT / "test-results"

@@ -12,9 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str], program: tuple[str, ...] = ("-m", "service")
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service", *args],
+        [sys.executable, *program, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -56,16 +58,8 @@ def test_upgrading_a_database_with_sessions_backfills_the_rollup(tmp_path: Path)
     import sqlite3
 
     env = {**os.environ, "SQLITE_PATH": str(tmp_path / "old.sqlite"), "SAVEFLOW_SECRETS_FILE": str(tmp_path / "s.json")}
-    piccolo = [sys.executable, "-c", "from piccolo.main import main; main()"]
-    first = subprocess.run(
-        [*piccolo, "migrations", "forwards", "saveflow", "2026-11-23T09:22:19:041883"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    piccolo = ("-c", "from piccolo.main import main; main()")
+    first = cli("migrations", "forwards", "saveflow", "2026-11-23T09:22:19:041883", env=env, program=piccolo)
     assert first.returncode == 0, first.stdout + first.stderr
     with sqlite3.connect(tmp_path / "old.sqlite") as db:
         db.execute(

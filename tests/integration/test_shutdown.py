@@ -6,44 +6,25 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
 
+from tests.support.servers import free_port, wait_until_healthy
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited early"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 - loopback only
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the server never became healthy")
 
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="holds the SQLite write lock from outside")
 def test_sigterm_lets_the_step_in_flight_finish_and_exits_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     database = tmp_path / "shutdown.sqlite"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
@@ -56,7 +37,7 @@ def test_sigterm_lets_the_step_in_flight_finish_and_exits_cleanly(tmp_path: Path
             [sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
         )
     try:
-        _wait_healthy(url, server)
+        wait_until_healthy(url, server, log)
         secret = json.loads((tmp_path / "s.json").read_text())["embed_secret"]
         now = int(time.time())
         claims = {"sub": "cus_demo_ada", "subscription_id": "sub_demo_ada", "iat": now, "exp": now + 600}
