@@ -76,7 +76,8 @@ class LoadResult:
     wrk_threads: int
     seconds: float
     requests: int
-    latency_us: dict[str, float]
+    latency_us: dict[str, float]  # wrk's percentiles (with its coordinated-omission correction)
+    raw_latency_us: dict[str, float]  # flow runs only: every request timed by the script, uncorrected
     errors: dict[str, int]  # wrk's socket/status/timeout errors plus the script's flow problems
     cpu: CpuShare
 
@@ -90,6 +91,9 @@ class LoadResult:
 
     def ms(self, key: str) -> float:
         return self.latency_us[key] / 1000 if key in self.latency_us else math.nan
+
+    def raw_ms(self, key: str) -> float | None:
+        return self.raw_latency_us[key] / 1000 if key in self.raw_latency_us else None
 
 
 def start_flow_sessions(base_url: str, embed_secret: str, count: int, label: str) -> list[FlowSession]:
@@ -177,6 +181,7 @@ def run_load(
         seconds=data["duration_us"] / 1e6,
         requests=int(data["requests"]),
         latency_us={k: float(v) for k, v in data.get("latency_us", {}).items()},
+        raw_latency_us={k: float(v) for k, v in data.get("raw_latency_us", {}).items()},
         errors={k: int(v) for k, v in errors.items()},
         cpu=_cpu_share(before, after, wrk_cpu),
     )

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = max(1, math.ceil(float(os.environ.get("BENCH_SECONDS", "4"))))  # wrk takes whole seconds
-WARM_UP = (10, 1)  # connections, seconds: once per server, before its first row, not reported
 CONCURRENCY = (1, 10, 50)
+# Once per server before its first row, not reported: at the highest concurrency, so every worker has
+# opened its database connections and filled its caches before anything is measured.
+WARM_UP = (max(CONCURRENCY), 2)  # connections, seconds
 POSTGRES_WORKERS = 2
 GOALS = {"ratio": 0.40, "p99_ms_at_50": 25.0, "embed_gz_bytes": 2048, "interactive_ms": 300.0}
 NOISY_OTHER_SHARE = 0.10  # other processes using more of the machine than this during a row make it "disturbed"
@@ -98,14 +100,18 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 def least_disturbed(run_once: Callable[[], LoadResult]) -> tuple[LoadResult, int]:
     """Run once, and again (up to RETRIES times) while other processes took a noticeable share of the CPU.
 
-    The machine is shared (other work, CI, editors' checks); a burst of someone else's CPU during a 4 s row
-    halves its figures. Keeping the attempt with the least foreign CPU selects on the disturbance, not on the
+    The machine may be shared (other people's tests and checks); a burst of someone else's CPU during a 4 s
+    row can halve its figures. Keeping the attempt with the least foreign CPU selects on the disturbance, not on the
     result, and costs nothing on a quiet machine.
     """
     attempts = [run_once()]
     while attempts[-1].cpu.other > NOISY_OTHER_SHARE and len(attempts) <= RETRIES:
         attempts.append(run_once())
     return min(attempts, key=lambda a: a.cpu.other), len(attempts)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def row(name: str, measured: tuple[LoadResult, int], baseline_rps: float | None) -> dict[str, Any]:
@@ -120,6 +126,8 @@ def row(name: str, measured: tuple[LoadResult, int], baseline_rps: float | None)
         "p90_ms": round(result.ms("p90"), 2),
         "p99_ms": round(result.ms("p99"), 2),
         "max_ms": round(result.ms("max"), 2),
+        "raw_p50_ms": _round(result.raw_ms("p50")),
+        "raw_p99_ms": _round(result.raw_ms("p99")),
         "requests": result.requests,
         "errors": result.error_count,
         "error_detail": {k: v for k, v in result.errors.items() if v},
@@ -226,7 +234,7 @@ def main() -> int:
         return 2
     results: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(),
-        "driver": driver.splitlines()[0] if driver else "wrk",
+        "driver": driver.splitlines()[0].split(" Copyright")[0] if driver else "wrk",
         "duration_s": DURATION,
         "cpus": os.cpu_count(),
         "runs": [],
@@ -282,16 +290,18 @@ def print_table(results: dict[str, Any]) -> None:
     cpu_columns = ("wrk", "server", "postgres", "kernel", "other", "idle")
     cpu_titles = " ".join(f"{t:>5}" for t in ("wrk", "srv", "pg", "krnl", "othr", "idle"))
     print(f"\nload: {results['driver']}, {results['duration_s']} s per row; CPU: % of all {results['cpus']} cores")
-    header = f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+    header = f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>7} {'errors':>6}"
     print(f"{'benchmark':<48} {header}  {cpu_titles}")
     for r in results["runs"]:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
         cpu = " ".join(f"{100 * r['cpu_share'][k]:>5.0f}" for k in cpu_columns)
         errors = f"{r['errors']}{'' if r['valid'] else '!'}"
+        raw_p99 = f"{r['raw_p99_ms']:.1f}" if r["raw_p99_ms"] is not None else "-"
         print(
             f"{r['name']:<48} {r['concurrency']:>5} {r['rps']:>7.0f} {ratio:>6} "
-            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {errors:>6}  {cpu}"
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {raw_p99:>7} {errors:>6}  {cpu}"
         )
+    print("p50/p99: wrk's, with its coordinated-omission correction; raw p99: every flow request timed as sent")
     busy = [r for r in results["runs"] if r["cpu_share"]["other"] > NOISY_OTHER_SHARE]
     if busy:
         worst = max(r["cpu_share"]["other"] for r in busy)
@@ -306,7 +316,7 @@ def print_table(results: dict[str, Any]) -> None:
             met = r["valid"] and (r["ratio"] or 0) >= goal_ratio and r["p99_ms"] <= goal_p99
             print(
                 f"  {r['name']} at {r['concurrency']}: ratio {r['ratio']:.2f}, p99 {r['p99_ms']:.1f} ms"
-                f" -> {'met' if met else 'NOT met'}"
+                f" (raw {r['raw_p99_ms']} ms) -> {'met' if met else 'NOT met'}"
             )
     print(f"embed.js gzipped: {results['embed_js_gzip_bytes']} bytes (goal ≤ {GOALS['embed_gz_bytes']})")
     print(

@@ -23,6 +23,24 @@
 -- which looks like success in the body; this is why a lost response must invalidate the row.) A response
 -- showing another step than the intent leads to is counted as "unexpected_step".
 
+-- Latency, two ways. wrk's own percentiles (done()'s latency object) include its coordinated-omission
+-- correction (stats_correct in wrk's src/stats.c): each response slower than twice the mean interval adds
+-- synthetic samples as if an open-loop client had kept sending meanwhile, so a few 1 s stalls move its p90
+-- and p99 a lot. Flow runs therefore also time every request themselves (request() to response(), the same
+-- two moments wrk uses), as "raw" percentiles. Fixed runs cannot: a response does not say which of the
+-- thread's connections it came from.
+local ffi = require("ffi")
+ffi.cdef([[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock_id, bench_timespec *tp);
+]])
+local CLOCK_MONOTONIC = 1
+local timespec = ffi.new("bench_timespec")
+local function now_us()
+   ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
+   return tonumber(timespec.tv_sec) * 1e6 + tonumber(timespec.tv_nsec) / 1e3
+end
+
 local NEXT_INTENT = { loss_aversion = "continue", survey = "back" }
 local LEADS_TO = { continue = "survey", back = "loss_aversion" }
 
@@ -36,12 +54,13 @@ end
 
 -- Per-thread counters (globals, so done() can read them with thread:get).
 responses, bad_status, unattributed, unexpected_step, starved = 0, 0, 0, 0, 0
+latencies = {} -- flow runs: microseconds per attributed response
 
 local mode
 local fixed_request, fallback_request
 local requests_of = {} -- session slot -> { continue = "<raw request>", back = "<raw request>" }
 local slot_of = {} -- session id -> slot
-local next_intent, sent_intent = {}, {}
+local next_intent, sent_intent, sent_at = {}, {}, {}
 local queue, head, tail = {}, 1, 0 -- idle session slots, FIFO
 
 local function push(slot)
@@ -105,6 +124,7 @@ function request()
    head = head + 1
    local intent = next_intent[slot]
    sent_intent[slot] = intent
+   sent_at[slot] = now_us()
    return requests_of[slot][intent]
 end
 
@@ -124,6 +144,7 @@ function response(status, headers, body)
       unattributed = unattributed + 1
       return
    end
+   latencies[#latencies + 1] = now_us() - sent_at[slot]
    if step ~= LEADS_TO[sent_intent[slot]] then
       unexpected_step = unexpected_step + 1
    end
@@ -152,6 +173,22 @@ function done(summary, latency, requests)
          '"latency_us":{"mean":%.1f,"max":%.0f,"p50":%.0f,"p90":%.0f,"p99":%.0f,"p999":%.0f}',
          latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
          latency:percentile(99), latency:percentile(99.9)
+      ))
+   end
+   local raw = {}
+   for _, thread in ipairs(threads) do
+      for _, value in ipairs(thread:get("latencies")) do
+         raw[#raw + 1] = value
+      end
+   end
+   if #raw > 0 then
+      table.sort(raw)
+      local function at(p)
+         return raw[math.min(#raw, math.floor(#raw * p / 100) + 1)]
+      end
+      table.insert(fields, string.format(
+         '"raw_latency_us":{"count":%d,"p50":%.0f,"p90":%.0f,"p99":%.0f,"max":%.0f}',
+         #raw, at(50), at(90), at(99), raw[#raw]
       ))
    end
    local script = {}
