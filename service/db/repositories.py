@@ -208,7 +208,27 @@ async def find_session_by_jti(jti: str) -> StoredSession | None:
     return _to_session(row) if row else None
 
 
+_STATE_COLUMNS = (
+    "step",
+    "outcome",
+    "reason",
+    "offer_id",
+    "offer_kind",
+    "state",
+    "version",
+    "updated_at",
+    "finished_at",
+)
+# Written out once (the widget's hot path; Piccolo took ~0.35 ms per step to build these two).
+_SAVE_STATE = (
+    f"UPDATE flow_session SET {', '.join(f'{c} = {{}}' for c in _STATE_COLUMNS)}"  # noqa: S608 - constants
+    " WHERE id = {} AND version = {} RETURNING id"
+)
+_APPEND_EVENT = "INSERT INTO flow_event (session, seq, type, payload, at) VALUES ({}, {}, {}, {}, {})"
+
+
 def _state_columns(state: FlowState, definition: FlowDefinition, now: datetime) -> dict[Any, Any]:
+    """The denormalised columns of a session's state, in `_STATE_COLUMNS` order."""
     offer = definition.offer(state.accepted_offer) if state.accepted_offer else None
     return {
         "step": state.step.value,
@@ -261,25 +281,14 @@ async def insert_session(
 async def save_state(
     session_id: str, state: FlowState, definition: FlowDefinition, *, expected_version: int, now: datetime
 ) -> None:
-    updated = (
-        await FlowSession.update(_state_columns(state, definition, now))
-        .where((FlowSession.id == session_id) & (FlowSession.version == expected_version))
-        .returning(FlowSession.id)
-    )
+    columns = _state_columns(state, definition, now)
+    updated = await FlowSession.raw(_SAVE_STATE, *columns.values(), session_id, expected_version)
     if not updated:
         raise ConcurrentUpdate(session_id)
 
 
 async def append_event(session_id: str, seq: int, event: Event) -> None:
-    await FlowEvent.insert(
-        FlowEvent(
-            session=session_id,
-            seq=seq,
-            type=codec.event_type_name(event),
-            payload=codec.dumps(event),
-            at=event.at,
-        )
-    )
+    await FlowEvent.raw(_APPEND_EVENT, session_id, seq, codec.event_type_name(event), codec.dumps(event), event.at)
 
 
 async def events_of(session_id: str) -> list[Event]:
