@@ -17,6 +17,8 @@ async def test_a_reason_edited_in_the_form_shows_in_the_preview_then_goes_live(
     admin = AdminPage(page, live_server.url)
     await admin.login(live_server.admin_email, live_server.admin_password)
     await page.get_by_test_id("nav-flows").click()
+    # The preview of the flow as it stands loads by itself, no click needed.
+    await expect(page.frame_locator('[data-testid="preview-iframe"]').get_by_test_id("test-mode")).to_be_visible()
     label = "Our budget got cut"
     await page.get_by_test_id("reason-0-label").fill(label)
     await page.get_by_test_id("preview-flow").click()
