@@ -15,7 +15,7 @@ run: export SAVEFLOW_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 run: $(STAMP) apt-run
 	$(PY) -m service migrate
-	$(PY) -m service seed
+	$(PY) -m service seed --sample-history
 	$(PY) -m service serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) apt-test

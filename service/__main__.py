@@ -47,17 +47,22 @@ async def _migrate() -> None:
         raise SystemExit(f"migrations failed: {result.message}")
 
 
-async def _seed(settings: Settings) -> None:
+async def _seed(settings: Settings, *, sample_history: bool = False) -> None:
     """Publish the default flow (if none yet) and create the demo admin (if demo mode and none yet)."""
     from admin.auth import create_staff_user
     from service.db.repositories import published_version
-    from service.db.tables import StaffUser
+    from service.db.tables import FlowSession, StaffUser
     from service.use_cases.flow_config import publish_flow
 
     async with _database(settings):
         if await published_version("default") is None:
             await publish_flow(default_definition(), _now(), note="Shipped default flow")
             print("Published the default save flow (version 1).")
+        if sample_history and settings.demo and not await FlowSession.exists():
+            from service.demo_history import seed_history
+
+            added = await seed_history(_now(), verify_after_days=settings.verify_saves_after_days)
+            print(f"Added {added} sample sessions from the last 60 days, so the dashboard has something to show.")
         if settings.demo and settings.demo_admin_password:
             if not await StaffUser.exists().where(StaffUser.email == settings.demo_admin_email):
                 await create_staff_user(settings.demo_admin_email, settings.demo_admin_password, "admin", _now())
@@ -122,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description="Save-flow service commands")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations")
-    sub.add_parser("seed", help="publish the default flow; in demo mode create the demo admin and print it")
+    seed = sub.add_parser("seed", help="publish the default flow; in demo mode create the demo admin and print it")
+    seed.add_argument(
+        "--sample-history", action="store_true", help="in demo mode, on an empty database: add sample past sessions"
+    )
     serve = sub.add_parser("serve", help="run the web server (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -151,7 +159,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     settings = Settings.from_env(os.environ)
     if args.command == "seed":
-        asyncio.run(_seed(settings))
+        asyncio.run(_seed(settings, sample_history=args.sample_history))
     elif args.command == "sweep":
         asyncio.run(_sweep(settings))
     elif args.command == "refresh-rollup":
