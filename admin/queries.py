@@ -17,6 +17,7 @@ import msgspec
 
 from service.db.tables import BillingOperation, FlowEvent, FlowSession, WebhookDelivery
 from service.db.uow import is_postgres
+from service.use_cases.flow_preview import PREVIEW_SUBSCRIPTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +86,14 @@ def _session_row(r: dict[str, Any]) -> SessionRow:
     )
 
 
+def _customers_only() -> Any:
+    """Leaves out the flow editor's previews: an admin's scratch runs, not a customer's session."""
+    return FlowSession.subscription_id != PREVIEW_SUBSCRIPTION
+
+
 async def sessions_page(page: int = 1, outcome: str | None = None, search: str = "") -> SessionsPage:
     page = max(page, 1)
-    query = FlowSession.select(*_ROW_COLUMNS)
+    query = FlowSession.select(*_ROW_COLUMNS).where(_customers_only())
     if outcome == "open":
         query = query.where(FlowSession.outcome.is_null())
     elif outcome:
@@ -232,7 +238,7 @@ async def feedback(
         FlowSession.state,
         FlowSession.feedback_tags,
         FlowSession.feedback_reviewed_at,
-    ).where(FlowSession.state.like('%"comment":"%') | FlowSession.state.like('%"feedback":"%'))
+    ).where((FlowSession.state.like('%"comment":"%') | FlowSession.state.like('%"feedback":"%')) & _customers_only())
     if search:
         query = query.where(_contains(FlowSession.state, search))
     if tag:
@@ -266,7 +272,7 @@ async def export_rows(outcome: str | None, batch: int = 500) -> AsyncIterator[Se
     """All sessions (optionally of one outcome), oldest first, fetched in batches for streaming."""
     offset = 0
     while True:
-        query = FlowSession.select(*_ROW_COLUMNS)
+        query = FlowSession.select(*_ROW_COLUMNS).where(_customers_only())
         if outcome == "open":
             query = query.where(FlowSession.outcome.is_null())
         elif outcome:

@@ -281,6 +281,9 @@ async def test_the_preview_runs_the_draft_in_test_mode_without_billing_webhooks_
         await billing.get_subscription("sub_demo_ada")
     assert await WebhookDelivery.count() == 0
 
+    # An admin's scratch run is not a customer's session: not in the lists or the CSV export.
+    assert flow.session_id not in (await client.get("/admin/sessions")).text
+    assert flow.session_id not in (await client.get("/admin/export/sessions.csv")).text
     dashboard = await client.get("/admin")
     assert re.search(r'data-testid="kpi-sessions"><strong>0</strong>', dashboard.text)
     with_tests = await client.get("/admin", params={"include_test": "true"})
