@@ -24,7 +24,8 @@ from admin.operations import operation_handlers
 from admin.settings_pages import settings_handlers
 from flows.diagram import mermaid
 from flows.model import StepKind
-from service.db.tables import FlowSession
+from service.db import codec
+from service.db.tables import FlowSession, FlowVersion
 from service.deps import ClockDep, SettingsDep
 
 OUTCOME_FILTERS = ("", "saved", "cancelled", "abandoned", "open")
@@ -44,6 +45,21 @@ def _date(value: str, fallback: datetime) -> datetime:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return fallback
+
+
+async def reason_labels(recent: int = 20) -> dict[str, str]:
+    """Reason id → the label customers saw, from the newest published versions (newest label wins)."""
+    rows = (
+        await FlowVersion.select(FlowVersion.definition)
+        .where(FlowVersion.status == "published")
+        .order_by(FlowVersion.id, ascending=False)
+        .limit(recent)
+    )
+    labels: dict[str, str] = {}
+    for row in rows:
+        for reason in codec.definition_from_json(row["definition"]).reasons:
+            labels.setdefault(reason.id, reason.label)
+    return labels
 
 
 @get("/", name="admin:dashboard", guards=[auth.at_least("viewer")])
@@ -100,6 +116,7 @@ async def dashboard(
         },
         "buckets": BUCKETS,
         "intervals": INTERVALS,
+        "reason_labels": await reason_labels(),
         "verify_days": settings.verify_saves_after_days,
     }
     return _page(request, "admin/dashboard.html", context, "admin/_dashboard_results.html")

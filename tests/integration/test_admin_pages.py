@@ -73,6 +73,8 @@ async def test_dashboard_shows_the_figures_and_htmx_gets_only_the_results(
     page = await client.get("/admin")
     assert re.search(r'data-testid="kpi-save-rate"><strong>100.0%</strong>', page.text)
     assert "Save rate</b> = saved ÷ (saved + cancelled)" in page.text
+    assert re.search(r'data-key="competitor"><td>[^<]+ <span class="muted">\(competitor\)</span>', page.text)
+    assert 'data-testid="verified-too-young"' in page.text  # a save from today cannot be verified yet
     partial = await client.get("/admin", params={"plan": "nope"}, headers={"HX-Request": "true"})
     assert "<html" not in partial.text
     assert re.search(r'data-testid="kpi-sessions"><strong>0</strong>', partial.text)
