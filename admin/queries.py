@@ -15,9 +15,9 @@ from typing import Any
 
 import msgspec
 
+from service.db.flow_drafts import PREVIEW_SUBSCRIPTION
 from service.db.tables import BillingOperation, FlowEvent, FlowSession, WebhookDelivery
 from service.db.uow import is_postgres
-from service.use_cases.flow_preview import PREVIEW_SUBSCRIPTION
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from offers.providers.memory import InMemoryBillingProvider, Price
 from offers.providers.stripe import StripeBillingProvider, StripeWebhooks
 from service import demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
+from service.db.flow_drafts import purge_previews
 from service.db.rollup import refresh_dirty_days
 from service.http import demo as demo_http
 from service.http._widget_view import money
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                     billing=billing, clock=clock, verify_after=timedelta(days=settings.verify_saves_after_days)
                 )
                 await refresh_dirty_days()  # keeps the dashboard's own catch-up small
+                await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7))
             except Exception:
                 log.exception("background sweep failed; retrying on the next tick")
 

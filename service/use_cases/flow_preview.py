@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 from offers import SubscriptionSnapshot, SubscriptionStatus
 from service.db import repositories as repo
+from service.db.flow_drafts import PREVIEW_SUBSCRIPTION
 from service.security import EmbedClaims, Loss
 from service.use_cases.sessions import PinnedFlow, SessionView, start_preview_session
 
 Clock = Callable[[], datetime]
-PREVIEW_SUBSCRIPTION = "sub_preview"
 SAMPLE_LOSSES = (Loss("projects", "12"), Loss("files", "348"), Loss("teammates", "4"))
 
 

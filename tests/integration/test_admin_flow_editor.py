@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from offers.providers.memory import InMemoryBillingProvider
 from service.app import create_app
 from service.db import repositories as repo
 from service.db.engine import close_engine, open_engine
+from service.db.flow_drafts import purge_previews
 from service.db.tables import AuditLog, BillingOperation, FlowSession, FlowVersion, WebhookDelivery
 from service.settings import Settings
 from service.use_cases import outbound
@@ -333,3 +335,24 @@ async def test_the_preview_works_when_billing_is_stripe(stripe_client: httpx.Asy
     await flow.post("reason", {"reason": "too_expensive"})
     done = await flow.post("offers/pause-2-months/accept")
     assert step_of(done.text) == "done" and 'data-outcome="saved"' in done.text
+
+
+async def test_old_previews_and_unused_drafts_are_purged_published_versions_never(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    token = await login_as(client, "editor", clock)
+    fields = {**await editor_form(client), "_csrf_token": token}
+    panel = await client.post("/admin/flows/preview", data=fields, headers={"HX-Request": "true"})
+    flow = await walk_preview(client, iframe_src(panel.text))
+    await flow.post("continue")
+    published = await FlowVersion.count().where(FlowVersion.status == "published")
+
+    assert await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7)) == 0
+    clock.advance(days=2)  # the session goes; its draft stays a week
+    assert await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7)) == 1
+    assert await FlowSession.count().where(FlowSession.id == flow.session_id) == 0
+    assert await FlowVersion.count().where(FlowVersion.status == "draft") == 1
+    clock.advance(days=7)
+    assert await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7)) == 1
+    assert await FlowVersion.count().where(FlowVersion.status == "draft") == 0
+    assert await FlowVersion.count().where(FlowVersion.status == "published") == published
