@@ -16,6 +16,7 @@ from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
@@ -127,7 +128,17 @@ async def login_page(next_url: FromQuery[str | None] = None) -> Template:
     return Template(template_name="admin/login.html", context={"error": None, "email": "", "next": next_url or ""})
 
 
-@post("/admin/login", name="admin:login_submit", include_in_schema=False)
+# Per client address, on top of the per-account lockout above (in-memory per worker). Only on this
+# route: as an app-wide middleware it ran its check for every request, in a worker thread.
+LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10))
+
+
+@post(
+    "/admin/login",
+    name="admin:login_submit",
+    include_in_schema=False,
+    middleware=[LOGIN_RATE_LIMIT.middleware],
+)
 async def login_submit(request: Request[Any, Any, Any], settings: SettingsDep, clock: ClockDep) -> Template | Redirect:
     form = await request.form()
     email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1000]

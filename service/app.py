@@ -23,7 +23,6 @@ from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -39,6 +38,7 @@ from service import demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.db.flow_drafts import purge_previews
 from service.db.rollup import refresh_dirty_days
+from service.deps import Runtime
 from service.http import demo as demo_http
 from service.http._widget_view import money
 from service.http.api import BEARER_SCHEME, ApiController
@@ -155,12 +155,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     if settings.demo:
         route_handlers.append(demo_http.demo_home)
 
+    runtime = Runtime(settings=settings, billing=billing, clock=clock)
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "billing": Provide(lambda: billing, sync_to_thread=False),
             "clock": Provide(lambda: clock, sync_to_thread=False),
+            "runtime": Provide(lambda: runtime, sync_to_thread=False),
         },
         template_config=build_templates(),
         plugins=[HTMXPlugin()],
@@ -193,7 +195,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         middleware=[
             request_context_middleware,
             _security_headers_middleware(widget_csp, page_csp),
-            LOGIN_RATE_LIMIT.middleware,
         ],
     )
     return app
@@ -222,14 +223,6 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
     ConnectionError,
     TimeoutError,
 )
-
-
-def _is_login_attempt(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and request.url.path == "/admin/login"
-
-
-# Per client address, on top of the per-account lockout in admin.auth (in-memory per worker).
-LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), check_throttle_handler=_is_login_attempt)
 
 
 def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -6,6 +6,7 @@ Rules: types only; the composition root decides what is behind each name.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
 
@@ -19,3 +20,16 @@ Clock: TypeAlias = Callable[[], datetime]
 SettingsDep: TypeAlias = NamedDependency[Settings]
 BillingDep: TypeAlias = NamedDependency[BillingProvider]
 ClockDep: TypeAlias = NamedDependency[Clock]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Settings, billing and clock as one dependency, for the widget's hot path: Litestar resolves
+    several dependencies of one handler in an anyio task group (a task each), a single one directly."""
+
+    settings: Settings
+    billing: BillingProvider
+    clock: Clock
+
+
+RuntimeDep: TypeAlias = NamedDependency[Runtime]

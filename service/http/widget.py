@@ -37,7 +37,7 @@ from flows import (
     WentBack,
 )
 from offers import BillingError, OfferId, SubscriptionNotFound
-from service.deps import BillingDep, ClockDep, SettingsDep
+from service.deps import Runtime, RuntimeDep
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.i18n import make_gettext, negotiate
 from service.security import TokenError, mint_flow_token, safe_return_url, verify_embed_token, verify_flow_token
@@ -72,19 +72,19 @@ def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_o
 def render(
     request: HTMXRequest,
     view: SessionView,
-    settings: SettingsDep,
-    clock: ClockDep,
+    runtime: Runtime,
     *,
     parent_origin: str,
     error: InvalidInput | None = None,
     return_url: str = "",
 ) -> Template:
+    settings = runtime.settings
     token = mint_flow_token(
         settings,
         session_id=view.session.id,
         customer_id=view.session.customer_id,
         parent_origin=parent_origin,
-        now=clock(),
+        now=runtime.clock(),
         return_url=return_url,
     )
     context = step_context(
@@ -129,19 +129,18 @@ class WidgetController(Controller):
     async def start(
         self,
         request: HTMXRequest,
-        settings: SettingsDep,
-        billing: BillingDep,
-        clock: ClockDep,
+        runtime: RuntimeDep,
         token: FromQuery[str | None] = None,
         origin: FromQuery[str | None] = None,
         locale_hint: Annotated[str | None, QueryParameter(name="locale", required=False)] = None,
     ) -> Template:
+        settings, clock = runtime.settings, runtime.clock
         # postMessage goes only to an allowed origin; anything else means "full page, post nothing".
         parent = origin if origin and origin.rstrip("/") in settings.allowed_origins else ""
         try:
             claims = verify_embed_token(token, settings, clock())
             locale = negotiate(claims.locale or locale_hint, request.headers.get("accept-language"))
-            view = await sessions.start_session(claims, billing=billing, clock=clock, locale=locale)
+            view = await sessions.start_session(claims, billing=runtime.billing, clock=clock, locale=locale)
         except TokenError as exc:
             log.warning("embed token refused: %s (%s)", exc.problem, exc.detail)
             return error_page(request, f"token_{exc.problem.value}", 401, parent)
@@ -151,12 +150,12 @@ class WidgetController(Controller):
             log.error("cannot start a session: %r", exc)
             return error_page(request, "unavailable", 503, parent)
         return_url = safe_return_url(claims.return_url, settings)
-        return render(request, view, settings, clock, parent_origin=parent, return_url=return_url)
+        return render(request, view, runtime, parent_origin=parent, return_url=return_url)
 
     @get("/theme.css", name="widget:theme", media_type="text/css")
-    async def theme_css(self, settings: SettingsDep) -> Response[str]:
+    async def theme_css(self, runtime: RuntimeDep) -> Response[str]:
         """The configured brand colour, font and radius as CSS variables (no inline styles: CSP)."""
-        theme = settings.theme
+        theme = runtime.settings.theme
         shape = f"--sf-radius: {theme.radius_px}px;"
         if theme.font:
             shape += f" --sf-font: {theme.font}, system-ui, sans-serif;"
@@ -170,44 +169,36 @@ class WidgetController(Controller):
         self,
         request: HTMXRequest,
         session_id: FromPath[str],
-        settings: SettingsDep,
-        clock: ClockDep,
+        runtime: RuntimeDep,
         x_flow_token: TokenHeader = None,
         flow_token: TokenQuery = None,
     ) -> Template:
         try:
-            claims = verify_flow_token(x_flow_token or flow_token, session_id, settings, clock())
+            claims = verify_flow_token(x_flow_token or flow_token, session_id, runtime.settings, runtime.clock())
             view = await sessions.load_session(session_id)
         except TokenError:
             return error_page(request, "session_expired", 401)
         except SessionNotFound:
             return error_page(request, "session_not_found", 404)
-        return render(request, view, settings, clock, parent_origin=claims.po, return_url=claims.ru)
+        return render(request, view, runtime, parent_origin=claims.po, return_url=claims.ru)
 
     async def _act(
-        self,
-        request: HTMXRequest,
-        session_id: str,
-        token: str | None,
-        event: Event,
-        settings: SettingsDep,
-        billing: BillingDep,
-        clock: ClockDep,
+        self, request: HTMXRequest, session_id: str, token: str | None, event: Event, runtime: Runtime
     ) -> Template | Redirect:
+        settings, clock = runtime.settings, runtime.clock
         try:
             claims = verify_flow_token(token, session_id, settings, clock())
         except TokenError:
             return error_page(request, "session_expired", 401)
         try:
-            view = await sessions.handle_event(session_id, event, billing=billing, clock=clock)
+            view = await sessions.handle_event(session_id, event, billing=runtime.billing, clock=clock)
         except SessionNotFound:
             return error_page(request, "session_not_found", 404)
         except InvalidInput as exc:
             return render(
                 request,
                 await sessions.load_session(session_id),
-                settings,
-                clock,
+                runtime,
                 parent_origin=claims.po,
                 error=exc,
                 return_url=claims.ru,
@@ -216,7 +207,7 @@ class WidgetController(Controller):
             # A double click or a stale tab: show where the session really is.
             view = await sessions.load_session(session_id)
         if request.htmx:
-            return render(request, view, settings, clock, parent_origin=claims.po, return_url=claims.ru)
+            return render(request, view, runtime, parent_origin=claims.po, return_url=claims.ru)
         # Plain form post: redirect so a refresh never re-submits (post/redirect/get).
         token = mint_flow_token(
             settings,
@@ -234,15 +225,11 @@ class WidgetController(Controller):
         request: HTMXRequest,
         session_id: FromPath[str],
         intent: FromPath[str],
-        settings: SettingsDep,
-        billing: BillingDep,
-        clock: ClockDep,
+        runtime: RuntimeDep,
         x_flow_token: TokenHeader = None,
         flow_token: TokenQuery = None,
     ) -> Template | Redirect:
-        return await self._dispatch(
-            request, session_id, intent, None, settings, billing, clock, x_flow_token or flow_token
-        )
+        return await self._dispatch(request, session_id, intent, None, runtime, x_flow_token or flow_token)
 
     @post("/s/{session_id:str}/offers/{offer_id:str}/{intent:str}", name="widget:offer")
     async def act_on_offer(
@@ -251,14 +238,10 @@ class WidgetController(Controller):
         session_id: FromPath[str],
         offer_id: FromPath[str],
         intent: FromPath[str],
-        settings: SettingsDep,
-        billing: BillingDep,
-        clock: ClockDep,
+        runtime: RuntimeDep,
         x_flow_token: TokenHeader = None,
     ) -> Template | Redirect:
-        return await self._dispatch(
-            request, session_id, f"offer_{intent}", offer_id, settings, billing, clock, x_flow_token
-        )
+        return await self._dispatch(request, session_id, f"offer_{intent}", offer_id, runtime, x_flow_token)
 
     async def _dispatch(
         self,
@@ -266,9 +249,7 @@ class WidgetController(Controller):
         session_id: FromPath[str],
         intent: FromPath[str],
         offer_id: str | None,
-        settings: SettingsDep,
-        billing: BillingDep,
-        clock: ClockDep,
+        runtime: Runtime,
         header_token: str | None,
     ) -> Template | Redirect:
         build = INTENTS.get(intent)
@@ -278,10 +259,8 @@ class WidgetController(Controller):
             form = await _read_form(request)
         except ValueError:
             return error_page(request, "bad_request", 400)
-        event = build(form, clock(), OfferId(offer_id or ""))
-        return await self._act(
-            request, session_id, form.get("flow_token") or header_token, event, settings, billing, clock
-        )
+        event = build(form, runtime.clock(), OfferId(offer_id or ""))
+        return await self._act(request, session_id, form.get("flow_token") or header_token, event, runtime)
 
 
 MAX_FORM_BYTES = 64 * 1024
