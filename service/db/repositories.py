@@ -18,7 +18,7 @@ from flows.effects import ApplyOffer
 from offers import OfferId, OfferKind, Redemption
 from service.db import codec
 from service.db.tables import BillingOperation, Experiment, FlowEvent, FlowSession, FlowVersion, Segment
-from service.db.uow import is_postgres
+from service.db.uow import BatchAborted, Statement, is_postgres, write_atomically
 
 
 class ConcurrentUpdate(Exception):
@@ -278,17 +278,34 @@ async def insert_session(
     )
 
 
+def save_state_statement(
+    session_id: str, state: FlowState, definition: FlowDefinition, *, expected_version: int, now: datetime
+) -> Statement:
+    """The session's new state, written only if nobody saved another since `expected_version` was read."""
+    columns = _state_columns(state, definition, now)
+    return Statement(_SAVE_STATE, (*columns.values(), session_id, expected_version), must_return_rows=True)
+
+
+def append_event_statement(session_id: str, seq: int, event: Event) -> Statement:
+    return Statement(_APPEND_EVENT, (session_id, seq, codec.event_type_name(event), codec.dumps(event), event.at))
+
+
+async def write_step(statements: list[Statement]) -> None:
+    """A step's writes (state first), all or nothing. Raises ConcurrentUpdate when the state lost a race."""
+    try:
+        await write_atomically(statements)
+    except BatchAborted as exc:
+        raise ConcurrentUpdate("the session changed since it was read") from exc
+
+
 async def save_state(
     session_id: str, state: FlowState, definition: FlowDefinition, *, expected_version: int, now: datetime
 ) -> None:
-    columns = _state_columns(state, definition, now)
-    updated = await FlowSession.raw(_SAVE_STATE, *columns.values(), session_id, expected_version)
-    if not updated:
-        raise ConcurrentUpdate(session_id)
+    await write_step([save_state_statement(session_id, state, definition, expected_version=expected_version, now=now)])
 
 
 async def append_event(session_id: str, seq: int, event: Event) -> None:
-    await FlowEvent.raw(_APPEND_EVENT, session_id, seq, codec.event_type_name(event), codec.dumps(event), event.at)
+    await write_atomically([append_event_statement(session_id, seq, event)])
 
 
 async def events_of(session_id: str) -> list[Event]:
@@ -314,36 +331,38 @@ async def redemptions_of(customer_id: str) -> tuple[Redemption, ...]:
 
 
 # ------------------------------------------------------------------------------------ billing operations
-async def add_pending_operation(session_id: str, effect: Effect, now: datetime) -> None:
-    """Record billing work as pending before it runs.
+# A retry after an unknown outcome (timeout) reuses the same idempotency key on purpose; its ledger
+# row is then reopened rather than duplicated, so the key stays unique and the history stays on it.
+_ADD_PENDING_OPERATION = (
+    "INSERT INTO billing_operation (session, action, offer_id, offer_kind, idempotency_key, attempt, status,"
+    " effect, summary, error, created_at, updated_at)"
+    " VALUES ({}, {}, {}, {}, {}, {}, 'pending', {}, '', '', {}, {})"
+    " ON CONFLICT (idempotency_key) DO UPDATE SET status = 'pending', claimed_until = NULL,"
+    " updated_at = excluded.updated_at"
+)
 
-    A retry after an unknown outcome (timeout) reuses the same idempotency key on purpose; its ledger
-    row is then reopened rather than duplicated, so the key stays unique and the history stays on it.
-    """
-    reopened = (
-        await BillingOperation.update(
-            {BillingOperation.status: "pending", BillingOperation.claimed_until: None, BillingOperation.updated_at: now}
-        )
-        .where(BillingOperation.idempotency_key == effect.idempotency_key)
-        .returning(BillingOperation.id)
+
+def pending_operation_statement(session_id: str, effect: Effect, now: datetime) -> Statement:
+    """Record billing work as pending before it runs (or reopen the ledger row of a retried key)."""
+    offer = effect.offer if isinstance(effect, ApplyOffer) else None
+    return Statement(
+        _ADD_PENDING_OPERATION,
+        (
+            session_id,
+            "offer" if offer else "cancel",
+            offer.id if offer else None,
+            offer.kind.value if offer else None,
+            effect.idempotency_key,
+            effect.attempt,
+            codec.dumps(effect),
+            now,
+            now,
+        ),
     )
-    if reopened:
-        return
-    is_offer = isinstance(effect, ApplyOffer)
-    await BillingOperation.insert(
-        BillingOperation(
-            session=session_id,
-            action="offer" if is_offer else "cancel",
-            offer_id=effect.offer.id if isinstance(effect, ApplyOffer) else None,
-            offer_kind=effect.offer.kind.value if isinstance(effect, ApplyOffer) else None,
-            idempotency_key=effect.idempotency_key,
-            attempt=effect.attempt,
-            status="pending",
-            effect=codec.dumps(effect),
-            created_at=now,
-            updated_at=now,
-        )
-    )
+
+
+async def add_pending_operation(session_id: str, effect: Effect, now: datetime) -> None:
+    await write_atomically([pending_operation_statement(session_id, effect, now)])
 
 
 async def finish_operation(key: str, *, status: str, summary: str, error: str, now: datetime) -> None:

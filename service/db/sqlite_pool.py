@@ -1,49 +1,139 @@
-"""A Piccolo SQLite engine that keeps its connections open: one writer, a few readers.
+"""A Piccolo SQLite engine that keeps its connections open: one writer, a few readers, one thread each.
 
-Rules: may import piccolo and aiosqlite only. Piccolo's SQLiteEngine opens a new aiosqlite connection
+Rules: may import piccolo and sqlite3 only. Piccolo's SQLiteEngine opens a new aiosqlite connection
 (and thread) for every query outside a transaction and for every transaction, and sends
 `PRAGMA foreign_keys` before every statement inside one; on a widget step that was most of the time.
 Between `start()` and `stop()` this engine instead runs
 - every transaction on one writer connection, one transaction at a time (an asyncio lock: SQLite
   has a single writer anyway, and waiting on a lock is cheaper than SQLite's busy-sleep);
+- `write_batch`: a whole short transaction (BEGIN IMMEDIATE, statements, COMMIT) in one trip to the
+  writer's thread, for the widget's hot path;
 - reads outside a transaction on a small round-robin set of reader connections (WAL lets them run
   beside the writer and see every committed write);
 - writes outside a transaction on the writer connection, under the same lock, committed at once.
-Before `start()` and after `stop()` it behaves exactly like SQLiteEngine, so nothing leaks a thread.
+Each connection lives on its own thread (`ThreadedConnection`), so SQLite's work and its fsyncs run
+beside the event loop, one hand-off per call. Before `start()` and after `stop()` the engine behaves
+exactly like SQLiteEngine, so nothing leaks a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING, Any
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 if TYPE_CHECKING:
     from piccolo.table import Table
 
 READ_PREFIXES = ("SELECT", "WITH", "PRAGMA TABLE_INFO", "EXPLAIN")
+T = TypeVar("T")
+Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
+
+
+class BatchAborted(Exception):
+    """A `write_batch` statement that had to return rows returned none; nothing was written."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"statement {index} of the batch returned no rows")
+        self.index = index
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class ThreadedConnection:
+    """One sqlite3 connection owned by one thread; coroutines hand it functions and await the result.
+
+    The subset of aiosqlite's Connection that Piccolo's transactions use (`execute`), plus `run`.
+    """
+
+    def __init__(self, connect_kwargs: dict[str, Any]) -> None:
+        self._connect_kwargs = connect_kwargs
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="sqlite-connection", daemon=True)
+        self._thread.start()
+        await self.run(lambda _: None)  # the connection is open (or its error raised here)
+
+    def _serve(self) -> None:
+        try:
+            self._connection = sqlite3.connect(**self._connect_kwargs, check_same_thread=True)
+            self._connection.row_factory = dict_factory
+            self._connection.execute("PRAGMA foreign_keys = 1")
+        except BaseException as exc:  # handed to every waiting caller
+            failure: BaseException | None = exc
+        else:
+            failure = None
+        while (job := self._jobs.get()) is not None:
+            function, future, loop = job
+            if failure is not None:
+                loop.call_soon_threadsafe(_settle, future, None, failure)
+                continue
+            try:
+                result = function(self._connection)  # type: ignore[arg-type]
+            except BaseException as exc:  # handed to the awaiting coroutine
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+        if self._connection is not None:
+            self._connection.close()
+
+    async def run(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `function(connection)` on the connection's thread."""
+        if self._thread is None:
+            raise RuntimeError("the connection is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((function, future, loop))
+        return await future
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return await self.run(lambda connection: connection.execute(sql, parameters).fetchall())
+
+    async def commit(self) -> None:
+        await self.run(lambda connection: connection.commit())
+
+    async def rollback(self) -> None:
+        await self.run(lambda connection: connection.rollback())
+
+    async def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(thread.join)
 
 
 class PersistentSQLiteEngine(SQLiteEngine):
     def __init__(self, path: str, *, readers: int = 2, **connection_kwargs: Any) -> None:
         super().__init__(path=path, **connection_kwargs)
         self.reader_count = readers
-        self._writer: aiosqlite.Connection | None = None
-        self._readers: list[aiosqlite.Connection] = []
-        self._next_reader: itertools.cycle[aiosqlite.Connection] | None = None
+        self._writer: ThreadedConnection | None = None
+        self._readers: list[ThreadedConnection] = []
+        self._next_reader: itertools.cycle[ThreadedConnection] | None = None
         self.write_lock = asyncio.Lock()
 
     @property
     def started(self) -> bool:
         return self._writer is not None
 
-    async def _connect(self) -> aiosqlite.Connection:
-        connection = await aiosqlite.connect(**self.connection_kwargs)
-        connection.row_factory = dict_factory  # type: ignore[assignment]  # Piccolo's row shape
-        await connection.execute("PRAGMA foreign_keys = 1")
+    async def _connect(self) -> ThreadedConnection:
+        connection = ThreadedConnection(self.connection_kwargs)
+        await connection.open()
         return connection
 
     async def start(self) -> None:
@@ -58,7 +148,7 @@ class PersistentSQLiteEngine(SQLiteEngine):
         for connection in connections:
             await connection.close()
 
-    def writer(self) -> aiosqlite.Connection:
+    def writer(self) -> ThreadedConnection:
         if self._writer is None:
             raise RuntimeError("the engine is not started")
         return self._writer
@@ -79,7 +169,7 @@ class PersistentSQLiteEngine(SQLiteEngine):
         if not self.started:
             return await super()._run_in_existing_connection(connection, query, args, query_type, table)
         # foreign_keys is already on for every connection this engine opened; one thread hop, not three.
-        return list(await connection.execute_fetchall(query, args or []))
+        return await connection.execute(query, args or [])
 
     async def _run_in_new_connection(
         self,
@@ -91,16 +181,16 @@ class PersistentSQLiteEngine(SQLiteEngine):
         if self._next_reader is None:
             return await super()._run_in_new_connection(query, args, query_type, table)
         if query_type == "select" or query.lstrip()[:20].upper().startswith(READ_PREFIXES):
-            return list(await next(self._next_reader).execute_fetchall(query, args or []))
+            return await next(self._next_reader).execute(query, args or [])
         async with self.write_lock:
-            writer = self.writer()
-            try:
-                rows = list(await writer.execute_fetchall(query, args or []))
-                await writer.commit()
-            except BaseException:
-                await writer.rollback()
-                raise
-            return rows
+            return await self.writer().run(lambda connection: _autocommit(connection, query, args or []))
+
+    async def write_batch(self, statements: Sequence[tuple[str, Sequence[Any], bool]]) -> None:
+        """Run (sql, parameters, must_return_rows) statements as one IMMEDIATE transaction in one trip to
+        the writer's thread. Raises BatchAborted (and writes nothing) when a statement that must return
+        rows returns none, e.g. an `UPDATE … WHERE version = ? RETURNING id` that lost a race."""
+        async with self.write_lock:
+            await self.writer().run(lambda connection: _transaction(connection, statements))
 
 
 class PersistentTransaction(SQLiteTransaction):
@@ -138,3 +228,25 @@ class PersistentTransaction(SQLiteTransaction):
             self.engine.current_transaction.reset(self.context)
             self.engine.write_lock.release()
         return exception is None
+
+
+def _autocommit(connection: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+    try:
+        rows = connection.execute(sql, parameters).fetchall()
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    return rows
+
+
+def _transaction(connection: sqlite3.Connection, statements: Sequence[tuple[str, Sequence[Any], bool]]) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for index, (sql, parameters, must_return_rows) in enumerate(statements):
+            if not connection.execute(sql, parameters).fetchall() and must_return_rows:
+                raise BatchAborted(index)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

@@ -1,4 +1,4 @@
-"""Unit of work: one database transaction per use-case step, IMMEDIATE on SQLite.
+"""Unit of work: one database transaction per use-case step, IMMEDIATE on SQLite; atomic statement lists.
 
 Rules: may import piccolo and service.db.tables. SQLite's default DEFERRED transactions fail with
 "database is locked" when two readers both try to upgrade to writers (STACK.md §2); IMMEDIATE
@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from service.db.sqlite_pool import BatchAborted, PersistentSQLiteEngine
 from service.db.tables import FlowSession
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
+
+__all__ = ["BatchAborted", "Statement", "is_postgres", "unit_of_work", "write_atomically"]
 
 
 def is_postgres() -> bool:
@@ -42,3 +47,36 @@ async def unit_of_work() -> AsyncIterator[None]:
     else:
         async with engine.transaction():
             yield
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement with Piccolo raw's `{}` placeholders, for `write_atomically`."""
+
+    sql: str
+    args: tuple[Any, ...]
+    must_return_rows: bool = False  # e.g. `UPDATE … WHERE version = {} RETURNING id`: no row means a lost race
+
+
+@lru_cache(maxsize=64)
+def _sqlite_sql(sql: str) -> str:
+    return sql.replace("{}", "?")
+
+
+async def write_atomically(statements: Sequence[Statement]) -> None:
+    """Run `statements` in order, all or nothing: inside the caller's unit of work when there is one,
+    else as a transaction of their own (on the app's SQLite engine, one trip to the writer thread).
+
+    Raises:
+        BatchAborted: a `must_return_rows` statement returned none; nothing of this call was written
+            (inside a caller's unit of work, the caller's transaction rolls back as the error leaves it).
+    """
+    engine = FlowSession._meta.db
+    if isinstance(engine, PersistentSQLiteEngine) and engine.started and not engine.transaction_exists():
+        await engine.write_batch([(_sqlite_sql(s.sql), s.args, s.must_return_rows) for s in statements])
+        return
+    async with unit_of_work():
+        for index, statement in enumerate(statements):
+            rows = await FlowSession.raw(statement.sql, *statement.args)
+            if statement.must_return_rows and not rows:
+                raise BatchAborted(index)

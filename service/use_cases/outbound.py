@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 
 from flows.notifications import EVENT_TYPES, notifications
 from service.db.tables import WebhookDelivery, WebhookEndpoint
-from service.db.uow import is_postgres, unit_of_work
+from service.db.uow import Statement, is_postgres, unit_of_work
 
 if TYPE_CHECKING:
     from flows import FlowDefinition, FlowState
@@ -59,40 +59,37 @@ async def add_endpoint(url: str, *, event_types: tuple[str, ...] = (), descripti
     return secret
 
 
-async def enqueue(
+_ADD_DELIVERY = (
+    "INSERT INTO webhook_delivery (endpoint, msg_id, event_type, payload, status, attempts, next_attempt_at,"
+    " last_error, created_at) VALUES ({}, {}, {}, {}, 'pending', 0, {}, '', {})"
+)
+
+
+async def deliveries(
     definition: FlowDefinition,
     before: FlowState,
     after: FlowState,
     *,
     session: dict[str, Any],
     now: datetime,
-) -> int:
-    """Store the deliveries this transition causes; call inside the state change's transaction."""
+) -> list[Statement]:
+    """The outbox rows this transition causes, to write in the state change's transaction."""
     found = notifications(definition, before, after)
     if not found:
-        return 0
+        return []
     endpoints = await WebhookEndpoint.select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
         WebhookEndpoint.active == True  # noqa: E712 - Piccolo column comparison
     )
-    count = 0
+    rows = []
     for note in found:
         body = json.dumps({"type": note.type, "timestamp": now.isoformat(), "data": {**session, **note.data}})
         for endpoint in endpoints:
             wanted = endpoint["event_types"]
             if wanted != "*" and note.type not in wanted.split(","):
                 continue
-            await WebhookDelivery.insert(
-                WebhookDelivery(
-                    endpoint=endpoint["id"],
-                    msg_id="msg_" + secrets.token_urlsafe(18),
-                    event_type=note.type,
-                    payload=body,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-            count += 1
-    return count
+            msg_id = "msg_" + secrets.token_urlsafe(18)
+            rows.append(Statement(_ADD_DELIVERY, (endpoint["id"], msg_id, note.type, body, now, now)))
+    return rows
 
 
 async def deliver_due(*, client: httpx.AsyncClient, clock: Clock, limit: int = 50) -> int:

@@ -238,33 +238,62 @@ async def handle_event(session_id: str, event: Event, *, billing: BillingProvide
     return await load_session(session_id)
 
 
+# A step reads the session without a lock, decides, and saves only if nobody saved another state since
+# (the UPDATE checks the version): two trips to the database, no lock held while deciding. A lost race
+# reads and decides again (a double click then finds its step already taken); after a few lost races
+# the step takes the row lock, so it cannot lose again.
+OPTIMISTIC_ATTEMPTS = 3
+
+
 async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tuple[SessionView, tuple[Effect, ...]]:
+    for _ in range(OPTIMISTIC_ATTEMPTS):
+        try:
+            return await _step(session_id, event, clock)
+        except repo.ConcurrentUpdate:
+            continue
     async with unit_of_work():
-        session = await repo.get_session(session_id, for_update=True)
-        if session is None:
-            raise SessionNotFound(session_id)
-        definition = await repo.definition_of_version(session.flow_version_id)
-        decision = decide(definition, session.state, event, session.context)
-        now = clock()
-        await _persist(session, definition, decision.state, event, now)
-        for effect in decision.effects:
-            await repo.add_pending_operation(session_id, effect, now)
+        return await _step(session_id, event, clock, for_update=True)
+
+
+async def _step(
+    session_id: str, event: Event, clock: Clock, *, for_update: bool = False
+) -> tuple[SessionView, tuple[Effect, ...]]:
+    session = await repo.get_session(session_id, for_update=for_update)
+    if session is None:
+        raise SessionNotFound(session_id)
+    definition = await repo.definition_of_version(session.flow_version_id)
+    decision = decide(definition, session.state, event, session.context)
+    await _persist(session, definition, decision.state, event, clock(), decision.effects)
     return SessionView(dataclasses.replace(session, state=decision.state), definition), decision.effects
 
 
 async def _persist(
-    session: repo.StoredSession, definition: FlowDefinition, new_state: FlowState, event: Event, now: datetime
+    session: repo.StoredSession,
+    definition: FlowDefinition,
+    new_state: FlowState,
+    event: Event,
+    now: datetime,
+    effects: tuple[Effect, ...] = (),
 ) -> None:
-    """Save the new state and its event, and queue the webhooks it causes: all in the caller's transaction."""
-    await repo.save_state(session.id, new_state, definition, expected_version=session.state.version, now=now)
-    await repo.append_event(session.id, new_state.version, event)
-    about = {
-        "customer_id": session.customer_id,
-        "subscription_id": session.subscription_id,
-        "test_mode": session.test_mode,
-    }
+    """Save the new state (if the session is still at the version read), its event, the billing work it
+    queues and the webhooks it causes: all or nothing, in the caller's transaction if there is one.
+
+    Raises:
+        repo.ConcurrentUpdate: another state was saved since `session` was read; nothing was written.
+    """
+    writes = [
+        repo.save_state_statement(session.id, new_state, definition, expected_version=session.state.version, now=now),
+        repo.append_event_statement(session.id, new_state.version, event),
+        *(repo.pending_operation_statement(session.id, effect, now) for effect in effects),
+    ]
     if not session.context.preview:  # a preview's fake customer is nobody the host app knows
-        await outbound.enqueue(definition, session.state, new_state, session=about, now=now)
+        about = {
+            "customer_id": session.customer_id,
+            "subscription_id": session.subscription_id,
+            "test_mode": session.test_mode,
+        }
+        writes += await outbound.deliveries(definition, session.state, new_state, session=about, now=now)
+    await repo.write_step(writes)
     if new_state.outcome is not None and session.state.outcome is None:
         SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
 

@@ -4,6 +4,7 @@ exactly once, and concurrent clicks never apply an offer twice (SQLite and Postg
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from litestar import Litestar
 from flows import Continued, InvalidTransition, OfferAccepted, ReasonChosen, ReasonId, StepKind
 from offers import OfferId, SubscriptionSnapshot
 from offers.providers.memory import InMemoryBillingProvider
+from service.db import repositories as repo
 from service.db.tables import BillingOperation, FlowEvent, FlowSession
 from service.security import EmbedClaims
 from service.use_cases import sessions
@@ -112,3 +114,37 @@ async def test_two_hundred_concurrent_accepts_apply_the_offer_once(
 def _seconds(n: int) -> timedelta:
 
     return timedelta(seconds=n)
+
+
+async def test_a_step_that_keeps_losing_races_takes_the_row_lock_and_still_lands_once(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps read without a lock and save only over the version they read; another tab saving in
+    between makes them read and decide again, and after a few lost races they lock the row."""
+    claims = EmbedClaims(sub="cus_demo_ada", subscription_id="sub_demo_ada", jti="jti-races-0001", exp=0, iat=0)
+    sid = (await sessions.start_session(claims, billing=billing, clock=clock)).session.id
+    read_unlocked = repo.get_session
+    interruptions = 0
+
+    async def another_tab_saves_right_after_each_unlocked_read(
+        session_id: str, *, for_update: bool = False
+    ) -> repo.StoredSession | None:
+        nonlocal interruptions
+        session = await read_unlocked(session_id, for_update=for_update)
+        if session is not None and not for_update:
+            interruptions += 1
+            definition = await repo.definition_of_version(session.flow_version_id)
+            bumped = dataclasses.replace(session.state, version=session.state.version + 1)
+            await repo.save_state(session_id, bumped, definition, expected_version=session.state.version, now=clock())
+        return session
+
+    monkeypatch.setattr(repo, "get_session", another_tab_saves_right_after_each_unlocked_read)
+    view = await sessions.handle_event(sid, Continued(at=clock()), billing=billing, clock=clock)
+    monkeypatch.undo()
+
+    assert interruptions == sessions.OPTIMISTIC_ATTEMPTS  # every optimistic attempt lost its race…
+    assert view.state.step is StepKind.SURVEY  # …and the locked attempt landed the step
+    stored = await repo.get_session(sid)
+    assert stored is not None and stored.state == view.state
+    continued = await FlowEvent.count().where((FlowEvent.session == sid) & (FlowEvent.type == "Continued"))
+    assert continued == 1

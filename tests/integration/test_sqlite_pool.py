@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from piccolo.columns import Integer, Varchar
 from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
-from service.db.sqlite_pool import PersistentSQLiteEngine
+from service.db.sqlite_pool import BatchAborted, PersistentSQLiteEngine
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="SQLite engine")
 
@@ -96,3 +97,22 @@ async def test_writes_outside_a_transaction_commit_and_stop_falls_back(engine: P
     async with engine.transaction():
         await Counter.update({Counter.value: 4}).where(Counter.name == "clicks")
     assert await Counter.select(Counter.value).first() == {"value": 4}
+
+
+async def test_a_batch_is_all_or_nothing_in_one_transaction(engine: PersistentSQLiteEngine) -> None:
+    update = "UPDATE counter SET value = value + 1 WHERE name = ? RETURNING value"
+    try:
+        await engine.write_batch([(update, ["clicks"], True), (update, ["clicks"], True)])
+        assert await Counter.select(Counter.value).first() == {"value": 2}
+        with pytest.raises(BatchAborted) as aborted:  # the second statement matches no row: undo the first
+            await engine.write_batch([(update, ["clicks"], True), (update, ["nobody"], True)])
+        assert aborted.value.index == 1
+        with pytest.raises(sqlite3.OperationalError):  # a broken statement: undo the first as well
+            await engine.write_batch([(update, ["clicks"], True), ("UPDATE nowhere SET x = 1", [], False)])
+        assert await Counter.select(Counter.value).first() == {"value": 2}
+        assert not engine.write_lock.locked()
+        await engine.write_batch([(update, ["nobody"], False)])  # no rows is fine when none are required
+        await _increment(engine)  # and the writer is usable again
+        assert await Counter.select(Counter.value).first() == {"value": 3}
+    finally:
+        await engine.stop()
