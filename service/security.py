@@ -1,7 +1,8 @@
 """Signed tokens and passwords: embed-token verification, flow and admin session tokens, argon2.
 
-Rules: may import jwt, argon2, msgspec and service.settings. Every token is HS256 with the
-algorithm pinned; claims are validated into typed structs before anything trusts them.
+Rules: may import jwt, argon2, msgspec and service.settings. Embed and admin tokens are JWTs, HS256
+with the algorithm pinned; the flow token is our own HMAC-SHA256-signed struct (see mint_flow_token).
+Claims are validated into typed structs before anything trusts them.
 
 Exceptions::
 
@@ -10,9 +11,13 @@ Exceptions::
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
@@ -132,25 +137,50 @@ def mint_embed_token(
     return jwt.encode(claims, settings.embed_secret, algorithm=ALGORITHM)
 
 
+# The flow token is ours alone (minted and checked by this service on every widget request), so it is
+# a compact HMAC-signed struct, not a JWT: no header or algorithm to negotiate, and minting plus checking
+# cost ~10 µs instead of PyJWT's ~110 µs, on the widget's hottest path. Its key is derived from the
+# session secret with a label of its own, so nothing else that secret signs can pass for one.
+FLOW_TOKEN_VERSION = "f1"  # noqa: S105 - a format tag, not a secret
+MAX_FLOW_TOKEN_LENGTH = 4096
+
+
+@lru_cache(maxsize=4)
+def _flow_key(session_secret: str) -> bytes:
+    return hmac.new(session_secret.encode(), FLOW_TOKEN_AUDIENCE.encode(), hashlib.sha256).digest()
+
+
+def _flow_signature(session_secret: str, body: bytes) -> bytes:
+    mac = hmac.new(_flow_key(session_secret), body, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=")
+
+
 def mint_flow_token(
     settings: Settings, *, session_id: str, customer_id: str, parent_origin: str, now: datetime, return_url: str = ""
 ) -> str:
     exp = int((now + FLOW_TOKEN_LIFETIME).timestamp())
-    claims = {"sid": session_id, "sub": customer_id, "exp": exp, "po": parent_origin, "aud": FLOW_TOKEN_AUDIENCE}
-    if return_url:
-        claims["ru"] = return_url
-    return jwt.encode(claims, settings.session_secret, algorithm=ALGORITHM)
+    claims = FlowClaims(sid=session_id, sub=customer_id, exp=exp, po=parent_origin, ru=return_url)
+    body = base64.urlsafe_b64encode(msgspec.json.encode(claims)).rstrip(b"=")
+    signature = _flow_signature(settings.session_secret, body)
+    return f"{FLOW_TOKEN_VERSION}.{body.decode()}.{signature.decode()}"
 
 
 def verify_flow_token(token: str | None, session_id: str, settings: Settings, now: datetime) -> FlowClaims:
+    """The claims of a flow token this service minted for `session_id`, unexpired (with leeway) at `now`."""
     if not token:
         raise TokenError(TokenProblem.MISSING)
-    payload = _decode(token, settings.session_secret, now, required=["exp", "sid", "sub"], audience=FLOW_TOKEN_AUDIENCE)
-    payload.pop("aud", None)
+    parts = token.split(".") if len(token) <= MAX_FLOW_TOKEN_LENGTH else ()
+    if len(parts) != 3 or parts[0] != FLOW_TOKEN_VERSION or not parts[1].isascii() or not parts[2].isascii():
+        raise TokenError(TokenProblem.MALFORMED)
+    body = parts[1].encode()
+    if not hmac.compare_digest(_flow_signature(settings.session_secret, body), parts[2].encode()):
+        raise TokenError(TokenProblem.BAD_SIGNATURE)
     try:
-        claims = msgspec.convert(payload, FlowClaims)
-    except msgspec.ValidationError as exc:
+        claims = msgspec.json.decode(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)), type=FlowClaims)
+    except (ValueError, msgspec.DecodeError) as exc:  # cannot happen unless the secret leaked: signed by us
         raise TokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
+    if claims.exp + LEEWAY_SECONDS < now.timestamp():
+        raise TokenError(TokenProblem.EXPIRED)
     if not secrets.compare_digest(claims.sid, session_id):
         raise TokenError(TokenProblem.WRONG_SESSION)
     return claims

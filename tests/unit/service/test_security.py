@@ -147,6 +147,34 @@ def test_embed_secret_does_not_sign_flow_tokens() -> None:
         verify_flow_token(forged, "ses_a", SETTINGS, NOW)
 
 
+def _flow_problem(token: str, now: datetime = NOW) -> TokenProblem:
+    with pytest.raises(TokenError) as refused:
+        verify_flow_token(token, "ses_a", SETTINGS, now)
+    return refused.value.problem
+
+
+def test_flow_tokens_carry_their_claims_and_expire_on_the_app_clock() -> None:
+    token = mint_flow_token(
+        SETTINGS, session_id="ses_a", customer_id="cus_1", parent_origin="", now=NOW, return_url="https://h.example/x"
+    )
+    claims = verify_flow_token(token, "ses_a", SETTINGS, NOW + timedelta(hours=1, minutes=59))
+    assert (claims.sid, claims.sub, claims.po, claims.ru) == ("ses_a", "cus_1", "", "https://h.example/x")
+    assert _flow_problem(token, NOW + timedelta(hours=2, minutes=1)) is TokenProblem.EXPIRED
+
+
+def test_a_flow_token_with_any_byte_changed_is_refused() -> None:
+    token = mint_flow_token(SETTINGS, session_id="ses_a", customer_id="cus_1", parent_origin="", now=NOW)
+    version, body, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["sub"] = "cus_someone_else"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    assert _flow_problem(f"{version}.{forged}.{signature}") is TokenProblem.BAD_SIGNATURE
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    assert _flow_problem(f"{version}.{body}.{flipped}") is TokenProblem.BAD_SIGNATURE
+    for malformed in (f"{body}.{signature}", f"f0.{body}.{signature}", token + ".x", "é" * 10, token + "A" * 5000):
+        assert _flow_problem(malformed) is TokenProblem.MALFORMED
+
+
 def test_passwords_are_argon2_hashed_and_verified() -> None:
     hashed = hash_password("correct horse battery")
     assert hashed.startswith("$argon2id$")
