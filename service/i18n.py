@@ -68,6 +68,7 @@ def translations(locale: str) -> NullTranslations:
     return Translations.load(str(LOCALES_DIR), [locale], domain="messages")
 
 
+@lru_cache(maxsize=len(SUPPORTED) + 1)
 def make_gettext(locale: str) -> Callable[..., str]:
     gettext = translations(locale).gettext
 

@@ -56,6 +56,21 @@ def money(cents: int, currency: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """What the shared step macros (components/_forms.html) read, handed to them explicitly."""
+
+    urls: dict[str, str]
+    flow_token: str
+    click_to_cancel: bool
+    can_go_back: bool
+    progress_value: int
+    progress_max: int
+    notice: str | None
+    error: str | None
+    test_mode: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OfferFacts:
     """What an offer card states concretely: what changes, when, price before and after."""
 
@@ -107,6 +122,8 @@ _MERGE_FIELD = re.compile(r"\{\{\s*(\w+)\s*(?:\|\s*default(?:\(\s*[\"']([^\"']*)
 
 def merge(text: str, fields: dict[str, str]) -> str:
     """Fill `{{ first_name | default("there") }}`-style merge fields in flow copy; unknown names stay empty."""
+    if "{{" not in text:
+        return text  # most copy has no merge field: skip the regex
     return _MERGE_FIELD.sub(lambda m: fields.get(m.group(1)) or (m.group(2) or ""), text)
 
 
@@ -154,6 +171,25 @@ def step_context(
     accepted = definition.offer(state.accepted_offer) if state.accepted_offer else None
     losses = msgspec.json.decode(session.losses_json)
     done, total = progress(definition, state)
+    notice = tr(NOTICES[state.notice]) if state.notice else None
+    error_text = tr(error) if error else None
+    click_to_cancel = session.context.click_to_cancel(definition)
+    can_go_back = state.step in (StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM) and (
+        definition.loss_aversion if state.step is StepKind.SURVEY else definition.survey
+    )
+    urls = {
+        "show": f"{base}?flow_token={flow_token}",
+        "continue": f"{base}/continue",
+        "reason": f"{base}/reason",
+        "accept": f"{base}/offers/{offer.id}/accept" if offer else "",
+        "decline": f"{base}/offers/{offer.id}/decline" if offer else "",
+        "feedback": f"{base}/feedback",
+        "cancel": f"{base}/cancel",
+        "confirm": f"{base}/confirm",
+        "back": f"{base}/back",
+        "close": f"{base}/close?flow_token={flow_token}",
+    }
+    page = Page(urls, flow_token, click_to_cancel, can_go_back, done, total, notice, error_text, session.test_mode)
     return {
         "session_id": sid,
         "state": state,
@@ -174,28 +210,17 @@ def step_context(
         "losses": losses,
         "flow_token": flow_token,
         "parent_origin": parent_origin,
-        "notice": tr(NOTICES[state.notice]) if state.notice else None,
-        "error": tr(error) if error else None,
+        "notice": notice,
+        "error": error_text,
         "error_field": error_field,
-        "click_to_cancel": session.context.click_to_cancel(definition),
+        "click_to_cancel": click_to_cancel,
         "reasons": reason_order(definition, sid),
-        "can_go_back": state.step in (StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM)
-        and (definition.loss_aversion if state.step is StepKind.SURVEY else definition.survey),
+        "can_go_back": can_go_back,
         "progress_value": done,
         "progress_max": total,
         "outcome": state.outcome.value if state.outcome else None,
         "saved": state.outcome is Outcome.SAVED,
         "test_mode": session.test_mode,
-        "urls": {
-            "show": f"{base}?flow_token={flow_token}",
-            "continue": f"{base}/continue",
-            "reason": f"{base}/reason",
-            "accept": f"{base}/offers/{offer.id}/accept" if offer else "",
-            "decline": f"{base}/offers/{offer.id}/decline" if offer else "",
-            "feedback": f"{base}/feedback",
-            "cancel": f"{base}/cancel",
-            "confirm": f"{base}/confirm",
-            "back": f"{base}/back",
-            "close": f"{base}/close?flow_token={flow_token}",
-        },
+        "urls": urls,
+        "page": page,
     }
