@@ -13,10 +13,22 @@ from litestar.template.config import TemplateConfig
 HERE = Path(__file__).resolve().parent
 
 
+# The survey step's markup with plain variables (no macros, no translation calls), with as many reasons
+# as makes its output the mean size of the two step partials the widget rows alternate between.
+REASONS = 5
+SESSION_ID = "ses_" + "x" * 24
+TOKEN = "f1." + "x" * 104 + "." + "y" * 43  # as long as a flow token
+
+
 @post("/step", status_code=200)
 async def step() -> Template:
-    reasons = [{"id": f"r{i}", "label": f"Reason number {i}"} for i in range(8)]
-    return Template(template_name="baseline_step.html", context={"reasons": reasons, "token": "x" * 180})
+    reasons = [
+        {"id": f"reason_{i}", "label": f"Reason number {i}", "prompt": "Tell us more?" if i % 2 else ""}
+        for i in range(REASONS)
+    ]
+    return Template(
+        template_name="baseline_step.html", context={"reasons": reasons, "token": TOKEN, "sid": SESSION_ID}
+    )
 
 
 env = Environment(loader=FileSystemLoader(HERE), undefined=StrictUndefined, autoescape=True)
