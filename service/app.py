@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders, State
@@ -45,6 +45,7 @@ from service.http.api import BEARER_SCHEME, ApiController
 from service.http.health import health
 from service.http.webhooks import stripe_webhook
 from service.http.widget import WidgetController, error_page
+from service.localized_templates import LocalizedEnvironment, LocalizedLoader
 from service.observability import metrics, request_context_middleware
 from service.settings import Settings
 from service.use_cases.outbound import deliver_due
@@ -77,8 +78,8 @@ def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingP
 
 
 def build_templates() -> TemplateConfig[JinjaTemplateEngine]:
-    env = Environment(
-        loader=FileSystemLoader(ROOT / "templates"),
+    env = LocalizedEnvironment(
+        loader=LocalizedLoader(FileSystemLoader(ROOT / "templates")),
         undefined=StrictUndefined,  # a missing variable fails loudly in tests instead of rendering blank
         autoescape=True,
         extensions=["jinja2.ext.i18n"],

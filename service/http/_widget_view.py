@@ -6,12 +6,13 @@ Rules: presentation only; no decisions about which step comes next (that is flow
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from flows import FlowDefinition, FlowState, Notice, Outcome, StepKind, reason_order
+from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDef, StepKind, reason_order
 from offers import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer
 from offers.apply import pause_resumes_at
 from service.i18n import date_text, make_gettext, money_text, translations
@@ -57,7 +58,7 @@ def money(cents: int, currency: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """What the shared step macros (components/_forms.html) read, handed to them explicitly."""
+    """The step frame's flags and links (widget/steps/_step.html reads them as `page`)."""
 
     urls: dict[str, str]
     flow_token: str
@@ -68,6 +69,32 @@ class Page:
     notice: str | None
     error: str | None
     test_mode: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonChoice:
+    """One answer on the survey, in the customer's language (prompt "" when the default one applies)."""
+
+    id: str
+    label: str
+    prompt: str
+
+
+DEFAULT_PROMPT = ReasonDef.__dataclass_fields__["follow_up_prompt"].default
+
+
+def reason_choices(definition: FlowDefinition, session_id: str, text: Callable[[str, str], str]) -> list[ReasonChoice]:
+    """The survey's answers in this session's order; a follow-up prompt only where the flow words its own."""
+    return [
+        ReasonChoice(
+            reason.id,
+            text(f"reason.{reason.id}", reason.label),
+            text(f"reason.{reason.id}.prompt", reason.follow_up_prompt)
+            if reason.follow_up is not FollowUp.NONE and reason.follow_up_prompt != DEFAULT_PROMPT
+            else "",
+        )
+        for reason in reason_order(definition, session_id)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +198,10 @@ def step_context(
     accepted = definition.offer(state.accepted_offer) if state.accepted_offer else None
     losses = msgspec.json.decode(session.losses_json)
     done, total = progress(definition, state)
+
+    def text(key: str, fallback: str) -> str:
+        return merge(definition.text(locale, key, fallback), fields)
+
     notice = tr(NOTICES[state.notice]) if state.notice else None
     error_text = tr(error) if error else None
     click_to_cancel = session.context.click_to_cancel(definition)
@@ -199,7 +230,7 @@ def step_context(
         "cancel_effective": date_text(state.cancel_effective_at, locale) if state.cancel_effective_at else None,
         "locale": locale,
         "_": make_gettext(locale),
-        "t": lambda key, fallback: merge(definition.text(locale, key, fallback), fields),
+        "t": text,
         "definition": definition,
         "offer": offer,
         "offer_facts": offer_facts(offer, view, locale) if offer else None,
@@ -214,7 +245,7 @@ def step_context(
         "error": error_text,
         "error_field": error_field,
         "click_to_cancel": click_to_cancel,
-        "reasons": reason_order(definition, sid),
+        "reasons": reason_choices(definition, sid, text) if state.step is StepKind.SURVEY else [],
         "can_go_back": can_go_back,
         "progress_value": done,
         "progress_max": total,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Redirect, Template
@@ -40,6 +40,7 @@ from offers import BillingError, OfferId, SubscriptionNotFound
 from service.deps import Runtime, RuntimeDep
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.i18n import make_gettext, negotiate
+from service.localized_templates import localized_name
 from service.security import TokenError, mint_flow_token, safe_return_url, verify_embed_token, verify_flow_token
 from service.use_cases import sessions
 from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, SessionView
@@ -56,7 +57,8 @@ def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_o
     template = "widget/steps/_error.html" if request.headers.get("hx-request") else "widget/error.html"
     locale = negotiate(request.query_params.get("locale"), request.headers.get("accept-language"))
     return Template(
-        template_name=template,
+        template_name=localized_name(locale, template),
+        media_type=MediaType.HTML,
         context={
             "kind": kind,
             "parent_origin": parent_origin,
@@ -97,6 +99,7 @@ def render(
     context["logo_url"] = settings.theme.logo_url
     context["return_url"] = return_url
     status = 422 if error else 200
+    locale = view.session.locale
     headers = {"Vary": "HX-Request", "Cache-Control": "no-store"}
     if request.htmx:
         state = view.state
@@ -107,7 +110,8 @@ def render(
                 "offer": {"kind": accepted.kind.value, "id": accepted.id} if accepted else None,
             }
             return HTMXTemplate(
-                template_name=STEP_TEMPLATES[state.step],
+                template_name=localized_name(locale, STEP_TEMPLATES[state.step]),
+                media_type=MediaType.HTML,
                 context=context,
                 trigger_event="saveflow:finished",
                 params=params,
@@ -116,9 +120,19 @@ def render(
                 headers=headers,
             )
         return Template(
-            template_name=STEP_TEMPLATES[view.state.step], context=context, status_code=status, headers=headers
+            template_name=localized_name(locale, STEP_TEMPLATES[view.state.step]),
+            media_type=MediaType.HTML,
+            context=context,
+            status_code=status,
+            headers=headers,
         )
-    return Template(template_name="widget/frame.html", context=context, status_code=status, headers=headers)
+    return Template(
+        template_name=localized_name(locale, "widget/frame.html"),
+        media_type=MediaType.HTML,
+        context=context,
+        status_code=status,
+        headers=headers,
+    )
 
 
 class WidgetController(Controller):
