@@ -18,7 +18,7 @@ from flows.effects import ApplyOffer
 from offers import OfferId, OfferKind, Redemption
 from service.db import codec
 from service.db.tables import BillingOperation, Experiment, FlowEvent, FlowSession, FlowVersion, Segment
-from service.db.uow import BatchAborted, Statement, is_postgres, write_atomically
+from service.db.uow import BatchAborted, Statement, fetch, is_postgres, write_atomically
 
 
 class ConcurrentUpdate(Exception):
@@ -199,7 +199,7 @@ _GET_SESSION = (
 async def get_session(session_id: str, *, for_update: bool = False) -> StoredSession | None:
     # SQLite's IMMEDIATE transaction already serialises writers; Postgres needs the row lock.
     lock = " FOR UPDATE" if for_update and is_postgres() else ""
-    rows: list[dict[str, object]] = await FlowSession.raw(_GET_SESSION + lock, session_id)
+    rows = await fetch(_GET_SESSION + lock, session_id)
     return _to_session(rows[0]) if rows else None
 
 

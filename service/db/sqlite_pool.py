@@ -185,6 +185,12 @@ class PersistentSQLiteEngine(SQLiteEngine):
         async with self.write_lock:
             return await self.writer().run(lambda connection: _autocommit(connection, query, args or []))
 
+    async def read(self, sql: str, parameters: Sequence[Any]) -> list[dict[str, Any]]:
+        """One SELECT on the next reader connection (the engine must be started)."""
+        if self._next_reader is None:
+            raise RuntimeError("the engine is not started")
+        return await next(self._next_reader).execute(sql, parameters)
+
     async def write_batch(self, statements: Sequence[tuple[str, Sequence[Any], bool]]) -> None:
         """Run (sql, parameters, must_return_rows) statements as one IMMEDIATE transaction in one trip to
         the writer's thread. Raises BatchAborted (and writes nothing) when a statement that must return

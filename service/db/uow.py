@@ -22,7 +22,7 @@ from service.db.tables import FlowSession
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
-__all__ = ["BatchAborted", "Statement", "is_postgres", "unit_of_work", "write_atomically"]
+__all__ = ["BatchAborted", "Statement", "fetch", "is_postgres", "unit_of_work", "write_atomically"]
 
 
 def is_postgres() -> bool:
@@ -80,3 +80,13 @@ async def write_atomically(statements: Sequence[Statement]) -> None:
             rows = await FlowSession.raw(statement.sql, *statement.args)
             if statement.must_return_rows and not rows:
                 raise BatchAborted(index)
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """One read in Piccolo raw's `{}` style: in the caller's transaction if there is one; otherwise, on
+    the app's SQLite engine, straight to a reader connection (Piccolo's query plumbing is skipped)."""
+    engine = FlowSession._meta.db
+    if isinstance(engine, PersistentSQLiteEngine) and engine.started and not engine.transaction_exists():
+        return await engine.read(_sqlite_sql(sql), args)
+    rows: list[dict[str, Any]] = await FlowSession.raw(sql, *args)
+    return rows
