@@ -116,3 +116,26 @@ async def test_a_batch_is_all_or_nothing_in_one_transaction(engine: PersistentSQ
         assert await Counter.select(Counter.value).first() == {"value": 3}
     finally:
         await engine.stop()
+
+
+async def test_a_batch_never_runs_inside_another_callers_open_transaction(engine: PersistentSQLiteEngine) -> None:
+    update = "UPDATE counter SET value = value + 1 WHERE name = ? RETURNING value"
+    try:
+        inside = asyncio.Event()
+
+        async def rolled_back_transaction() -> None:
+            async with engine.transaction(transaction_type=TransactionType.immediate):
+                await Counter.update({Counter.value: 100}).where(Counter.name == "clicks")
+                inside.set()
+                await asyncio.sleep(0.05)  # the batch below is submitted meanwhile
+                raise RuntimeError("rolled back")
+
+        transaction = asyncio.create_task(rolled_back_transaction())
+        await inside.wait()
+        await engine.write_batch([(update, ["clicks"], True)])  # waits for the transaction to end…
+        with pytest.raises(RuntimeError):
+            await transaction
+        # …so the rollback took only the transaction's own write, and the batch's stayed.
+        assert await Counter.select(Counter.value).first() == {"value": 1}
+    finally:
+        await engine.stop()
