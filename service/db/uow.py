@@ -22,6 +22,8 @@ from service.db.tables import FlowSession
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
+    from asyncpg.pool import Pool
+
 __all__ = ["BatchAborted", "Statement", "fetch", "is_postgres", "unit_of_work", "write_atomically"]
 
 
@@ -63,9 +65,23 @@ def _sqlite_sql(sql: str) -> str:
     return sql.replace("{}", "?")
 
 
+@lru_cache(maxsize=64)
+def _postgres_sql(sql: str) -> str:
+    parts = sql.split("{}")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+
+
+def _postgres_pool(engine: object) -> Pool | None:
+    """The app's asyncpg pool when a statement may use it directly (no Piccolo transaction is open)."""
+    if isinstance(engine, PostgresEngine) and engine.pool is not None and not engine.transaction_exists():
+        return engine.pool
+    return None
+
+
 async def write_atomically(statements: Sequence[Statement]) -> None:
     """Run `statements` in order, all or nothing: inside the caller's unit of work when there is one,
-    else as a transaction of their own (on the app's SQLite engine, one trip to the writer thread).
+    else as a transaction of their own (on the app's SQLite engine, one trip to the writer thread; on
+    Postgres, straight on a pooled asyncpg connection).
 
     Raises:
         BatchAborted: a `must_return_rows` statement returned none; nothing of this call was written
@@ -75,6 +91,13 @@ async def write_atomically(statements: Sequence[Statement]) -> None:
     if isinstance(engine, PersistentSQLiteEngine) and engine.started and not engine.transaction_exists():
         await engine.write_batch([(_sqlite_sql(s.sql), s.args, s.must_return_rows) for s in statements])
         return
+    if pool := _postgres_pool(engine):  # asyncpg directly: Piccolo's per-query plumbing is most of the cost
+        async with pool.acquire() as connection, connection.transaction():
+            for index, statement in enumerate(statements):
+                rows = await connection.fetch(_postgres_sql(statement.sql), *statement.args)
+                if statement.must_return_rows and not rows:
+                    raise BatchAborted(index)
+        return
     async with unit_of_work():
         for index, statement in enumerate(statements):
             rows = await FlowSession.raw(statement.sql, *statement.args)
@@ -83,10 +106,13 @@ async def write_atomically(statements: Sequence[Statement]) -> None:
 
 
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
-    """One read in Piccolo raw's `{}` style: in the caller's transaction if there is one; otherwise, on
-    the app's SQLite engine, straight to a reader connection (Piccolo's query plumbing is skipped)."""
+    """One read in Piccolo raw's `{}` style: in the caller's transaction if there is one; otherwise
+    straight to a SQLite reader connection or the asyncpg pool (Piccolo's query plumbing is skipped)."""
     engine = FlowSession._meta.db
     if isinstance(engine, PersistentSQLiteEngine) and engine.started and not engine.transaction_exists():
         return await engine.read(_sqlite_sql(sql), args)
+    if pool := _postgres_pool(engine):
+        async with pool.acquire() as connection:
+            return [dict(record) for record in await connection.fetch(_postgres_sql(sql), *args)]
     rows: list[dict[str, Any]] = await FlowSession.raw(sql, *args)
     return rows
