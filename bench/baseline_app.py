@@ -26,9 +26,7 @@ async def step() -> Template:
         {"id": f"reason_{i}", "label": f"Reason number {i}", "prompt": "Tell us more?" if i % 2 else ""}
         for i in range(REASONS)
     ]
-    return Template(
-        template_name="baseline_step.html", context={"reasons": reasons, "token": TOKEN, "sid": SESSION_ID}
-    )
+    return Template(template_name="baseline_step.html", context={"reasons": reasons, "token": TOKEN, "sid": SESSION_ID})
 
 
 env = Environment(loader=FileSystemLoader(HERE), undefined=StrictUndefined, autoescape=True)

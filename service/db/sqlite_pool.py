@@ -19,6 +19,7 @@ exactly like SQLiteEngine, so nothing leaks a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import queue
 import sqlite3
@@ -54,6 +55,14 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _hand_back(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, error: BaseException | None
+) -> None:
+    """Settle `future` on its loop; a loop that has closed meanwhile had nobody left waiting."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle, future, result, error)
+
+
 class ThreadedConnection:
     """One sqlite3 connection owned by one thread; coroutines hand it functions and await the result.
 
@@ -83,14 +92,14 @@ class ThreadedConnection:
         while (job := self._jobs.get()) is not None:
             function, future, loop = job
             if failure is not None:
-                loop.call_soon_threadsafe(_settle, future, None, failure)
+                _hand_back(loop, future, None, failure)
                 continue
             try:
                 result = function(self._connection)  # type: ignore[arg-type]
             except BaseException as exc:  # handed to the awaiting coroutine
-                loop.call_soon_threadsafe(_settle, future, None, exc)
+                _hand_back(loop, future, None, exc)
             else:
-                loop.call_soon_threadsafe(_settle, future, result, None)
+                _hand_back(loop, future, result, None)
         if self._connection is not None:
             self._connection.close()
 
