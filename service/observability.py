@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from litestar import get
@@ -69,6 +70,11 @@ def _route_label(scope: Scope) -> str:
     return str(template) if template else "unmatched"
 
 
+@lru_cache(maxsize=4096)  # one per route, method and status; labels() validates and locks per call
+def _request_metrics(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    return REQUESTS.labels(route, method, str(status)), LATENCY.labels(route)
+
+
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -92,8 +98,9 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             route = _route_label(scope)
-            REQUESTS.labels(route, scope["method"], str(status)).inc()
-            LATENCY.labels(route).observe(time.perf_counter() - started)
+            requests, latency = _request_metrics(route, scope["method"], status)
+            requests.inc()
+            latency.observe(time.perf_counter() - started)
             request_id.reset(token)
 
     return middleware

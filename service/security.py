@@ -165,6 +165,11 @@ def mint_flow_token(
     return f"{FLOW_TOKEN_VERSION}.{body.decode()}.{signature.decode()}"
 
 
+def flow_token_is_fresh(claims: FlowClaims, now: datetime) -> bool:
+    """More than half its lifetime left: a response may hand the same token back instead of a new one."""
+    return claims.exp - now.timestamp() > FLOW_TOKEN_LIFETIME.total_seconds() / 2
+
+
 def verify_flow_token(token: str | None, session_id: str, settings: Settings, now: datetime) -> FlowClaims:
     """The claims of a flow token this service minted for `session_id`, unexpired (with leeway) at `now`."""
     if not token:

@@ -41,7 +41,15 @@ from service.deps import Runtime, RuntimeDep
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.i18n import make_gettext, negotiate
 from service.localized_templates import localized_name
-from service.security import TokenError, mint_flow_token, safe_return_url, verify_embed_token, verify_flow_token
+from service.security import (
+    FlowClaims,
+    TokenError,
+    flow_token_is_fresh,
+    mint_flow_token,
+    safe_return_url,
+    verify_embed_token,
+    verify_flow_token,
+)
 from service.use_cases import sessions
 from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, SessionView
 
@@ -79,16 +87,23 @@ def render(
     parent_origin: str,
     error: InvalidInput | None = None,
     return_url: str = "",
+    presented: tuple[str, FlowClaims] | None = None,
 ) -> Template:
+    """The step `view` is on; `presented` is the flow token the request came with, handed back while it
+    is fresh (minting costs as much as checking), else a new one, so an open widget never expires."""
     settings = runtime.settings
-    token = mint_flow_token(
-        settings,
-        session_id=view.session.id,
-        customer_id=view.session.customer_id,
-        parent_origin=parent_origin,
-        now=runtime.clock(),
-        return_url=return_url,
-    )
+    now = runtime.clock()
+    if presented is not None and flow_token_is_fresh(presented[1], now):
+        token = presented[0]
+    else:
+        token = mint_flow_token(
+            settings,
+            session_id=view.session.id,
+            customer_id=view.session.customer_id,
+            parent_origin=parent_origin,
+            now=now,
+            return_url=return_url,
+        )
     context = step_context(
         view,
         flow_token=token,
@@ -187,14 +202,17 @@ class WidgetController(Controller):
         x_flow_token: TokenHeader = None,
         flow_token: TokenQuery = None,
     ) -> Template:
+        presented = x_flow_token or flow_token
         try:
-            claims = verify_flow_token(x_flow_token or flow_token, session_id, runtime.settings, runtime.clock())
+            claims = verify_flow_token(presented, session_id, runtime.settings, runtime.clock())
             view = await sessions.load_session(session_id)
         except TokenError:
             return error_page(request, "session_expired", 401)
         except SessionNotFound:
             return error_page(request, "session_not_found", 404)
-        return render(request, view, runtime, parent_origin=claims.po, return_url=claims.ru)
+        return render(
+            request, view, runtime, parent_origin=claims.po, return_url=claims.ru, presented=(presented or "", claims)
+        )
 
     async def _act(
         self, request: HTMXRequest, session_id: str, token: str | None, event: Event, runtime: Runtime
@@ -221,7 +239,9 @@ class WidgetController(Controller):
             # A double click or a stale tab: show where the session really is.
             view = await sessions.load_session(session_id)
         if request.htmx:
-            return render(request, view, runtime, parent_origin=claims.po, return_url=claims.ru)
+            return render(
+                request, view, runtime, parent_origin=claims.po, return_url=claims.ru, presented=(token or "", claims)
+            )
         # Plain form post: redirect so a refresh never re-submits (post/redirect/get).
         token = mint_flow_token(
             settings,

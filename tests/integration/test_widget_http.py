@@ -316,3 +316,24 @@ async def test_a_long_open_widget_keeps_working_with_the_token_of_its_latest_ste
     assert response.status_code == 200 and step_of(response.text) == "survey"
     only_stale = await client.post(f"/w/s/{flow.session_id}/back", headers=headers)
     assert only_stale.status_code == 401
+
+
+async def test_a_step_hands_back_a_fresh_token_and_replaces_one_past_half_its_life(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+
+    from service.security import FLOW_TOKEN_LIFETIME, verify_flow_token
+
+    _, flow = await start(client, settings, clock)
+    first = flow.flow_token
+    await flow.post("continue")
+    assert flow.flow_token == first  # fresh: handed back as it came
+
+    clock.advance(seconds=FLOW_TOKEN_LIFETIME.total_seconds() / 2 + 60)
+    back = await flow.post("back")
+    assert step_of(back.text) == "loss_aversion"
+    assert flow.flow_token != first  # past half its life: a new one, valid for a full lifetime from now
+    claims = verify_flow_token(flow.flow_token, flow.session_id, settings, clock())
+    assert claims.exp == int((clock() + FLOW_TOKEN_LIFETIME).timestamp())
+    clock.advance(seconds=FLOW_TOKEN_LIFETIME.total_seconds() - 60)
+    assert step_of((await flow.post("continue")).text) == "survey"  # the first token would have expired
