@@ -73,12 +73,24 @@ def definition_from_json(text: str | bytes) -> FlowDefinition:
         raise CodecError(f"flow definition: {exc}") from exc
 
 
+# Typed decoders for what every widget step reads: one pass from JSON to the dataclass, not two.
+_state_decoder = msgspec.json.Decoder(FlowState)
+_context_decoder = msgspec.json.Decoder(CustomerContext)
+
+
+def _decode(decoder: msgspec.json.Decoder[T], text: str | bytes, where: str) -> T:
+    try:
+        return decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        raise CodecError(f"{where}: {exc}") from exc
+
+
 def state_from_json(text: str | bytes) -> FlowState:
-    return _convert(msgspec.json.decode(text), FlowState, "flow state")
+    return _decode(_state_decoder, text, "flow state")
 
 
 def context_from_json(text: str | bytes) -> CustomerContext:
-    return _convert(msgspec.json.decode(text), CustomerContext, "customer context")
+    return _decode(_context_decoder, text, "customer context")
 
 
 def event_type_name(event: Event) -> str:
