@@ -25,7 +25,6 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
@@ -36,6 +35,9 @@ if TYPE_CHECKING:
 READ_PREFIXES = ("SELECT", "WITH", "PRAGMA TABLE_INFO", "EXPLAIN")
 T = TypeVar("T")
 Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
+
+
+MAX_GROUP = 64  # write batches committed together at most (bounds the first one's wait)
 
 
 class BatchAborted(Exception):
@@ -89,10 +91,21 @@ class ThreadedConnection:
             failure: BaseException | None = exc
         else:
             failure = None
-        while (job := self._jobs.get()) is not None:
+        held: Job | None = None
+        while (job := held or self._jobs.get()) is not None:
+            held = None
             function, future, loop = job
             if failure is not None:
                 _hand_back(loop, future, None, failure)
+                continue
+            if isinstance(function, WriteBatch):
+                group, held, stop = self._queued_batches_after(job)
+                batches = [batch for batch, _, _ in group if isinstance(batch, WriteBatch)]
+                outcomes = _commit_group(self._connection, batches)  # type: ignore[arg-type]
+                for (_, waiting, its_loop), outcome in zip(group, outcomes, strict=True):
+                    _hand_back(its_loop, waiting, None, outcome)
+                if stop:
+                    break
                 continue
             try:
                 result = function(self._connection)  # type: ignore[arg-type]
@@ -102,6 +115,22 @@ class ThreadedConnection:
                 _hand_back(loop, future, result, None)
         if self._connection is not None:
             self._connection.close()
+
+    def _queued_batches_after(self, first: Job) -> tuple[list[Job], Job | None, bool]:
+        """`first` and the write batches queued right behind it (at most MAX_GROUP), the job taken off the
+        queue after them (to run next), and whether close() was asked for meanwhile."""
+        group = [first]
+        while len(group) < MAX_GROUP:
+            try:
+                following = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if following is None:
+                return group, None, True
+            if not isinstance(following[0], WriteBatch):
+                return group, following, False
+            group.append(following)
+        return group, None, False
 
     async def run(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """Run `function(connection)` on the connection's thread."""
@@ -143,7 +172,11 @@ class PersistentSQLiteEngine(SQLiteEngine):
 
     async def _connect(self) -> ThreadedConnection:
         connection = ThreadedConnection(self.connection_kwargs)
-        await connection.open()
+        try:
+            await connection.open()
+        except BaseException:
+            await connection.close()  # its thread would otherwise wait for jobs forever
+            raise
         return connection
 
     async def start(self) -> None:
@@ -205,15 +238,14 @@ class PersistentSQLiteEngine(SQLiteEngine):
         """Run (sql, parameters, must_return_rows) statements as one IMMEDIATE transaction in one trip to
         the writer's thread. Raises BatchAborted (and writes nothing) when a statement that must return
         rows returns none, e.g. an `UPDATE … WHERE version = ? RETURNING id` that lost a race."""
-        job = partial(_transaction, statements=statements)
+        job = WriteBatch(statements)
         if self.write_lock.locked():  # a transaction is open on the writer, or waiting to be: queue behind it
             async with self.write_lock:
                 await self.writer().run(job)
             return
         # Nobody holds the lock: hand the batch over without taking it. The writer's thread runs jobs in
-        # order, so this batch runs whole before any transaction that begins later; and batches follow one
-        # another on that thread without a round trip through the event loop in between (with the lock
-        # held across each trip, the loop's turnaround capped the widget at ~1,000 steps/s).
+        # order, so this batch runs whole before any transaction that begins later; and batches that
+        # queue up meanwhile are committed together (group commit, see WriteBatch).
         await self.writer().run(job)
 
 
@@ -264,13 +296,64 @@ def _autocommit(connection: sqlite3.Connection, sql: str, parameters: Sequence[A
     return rows
 
 
-def _transaction(connection: sqlite3.Connection, *, statements: Sequence[tuple[str, Sequence[Any], bool]]) -> None:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        for index, (sql, parameters, must_return_rows) in enumerate(statements):
+class WriteBatch:
+    """(sql, parameters, must_return_rows) statements to apply all or nothing, as a writer-thread job.
+
+    Run alone, it is its own IMMEDIATE transaction. The writer's thread commits batches that queued up
+    one after another together (`_commit_group`): one COMMIT and fsync for all, each batch inside a
+    savepoint so that one failing rolls back only itself.
+    """
+
+    __slots__ = ("statements",)
+
+    def __init__(self, statements: Sequence[tuple[str, Sequence[Any], bool]]) -> None:
+        self.statements = statements
+
+    def apply(self, connection: sqlite3.Connection) -> None:
+        for index, (sql, parameters, must_return_rows) in enumerate(self.statements):
             if not connection.execute(sql, parameters).fetchall() and must_return_rows:
                 raise BatchAborted(index)
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
+
+    def __call__(self, connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            self.apply(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _commit_group(connection: sqlite3.Connection, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
+    """Apply `batches` in one transaction, each all or nothing; what each caller gets (None: committed).
+
+    If the transaction as a whole fails (BEGIN, COMMIT, or an error after which SQLite has rolled
+    everything back, such as a full disk), every batch gets that error: none of them was written.
+    """
+    if len(batches) == 1:
+        try:
+            batches[0](connection)
+        except BaseException as exc:
+            return [exc]
+        return [None]
+    outcomes: list[BaseException | None] = []
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        for batch in batches:
+            connection.execute("SAVEPOINT batch")
+            try:
+                batch.apply(connection)
+            except Exception as exc:  # this batch only, unless SQLite dropped the whole transaction
+                if not connection.in_transaction:
+                    raise
+                connection.execute("ROLLBACK TO batch")
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+            connection.execute("RELEASE batch")
+        connection.execute("COMMIT")
+    except BaseException as exc:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        return [exc] * len(batches)
+    return outcomes

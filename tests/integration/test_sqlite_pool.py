@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from piccolo.columns import Integer, Varchar
 from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
+from service.db import sqlite_pool
 from service.db.sqlite_pool import BatchAborted, PersistentSQLiteEngine
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="SQLite engine")
@@ -137,5 +139,43 @@ async def test_a_batch_never_runs_inside_another_callers_open_transaction(engine
             await transaction
         # …so the rollback took only the transaction's own write, and the batch's stayed.
         assert await Counter.select(Counter.value).first() == {"value": 1}
+    finally:
+        await engine.stop()
+
+
+async def test_batches_that_queue_up_are_committed_together_and_fail_alone(
+    engine: PersistentSQLiteEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group_sizes: list[int] = []
+    commit_group = sqlite_pool._commit_group
+
+    def recording(connection: sqlite3.Connection, batches: list[sqlite_pool.WriteBatch]) -> list[BaseException | None]:
+        group_sizes.append(len(batches))
+        return commit_group(connection, batches)
+
+    monkeypatch.setattr(sqlite_pool, "_commit_group", recording)
+    update = "UPDATE counter SET value = value + 1 WHERE name = ? RETURNING value"
+    try:
+        gate = threading.Event()
+        busy = asyncio.create_task(engine.writer().run(lambda _: gate.wait(5)))
+        await asyncio.sleep(0.05)  # the writer's thread is busy: the batches below queue up behind it
+        committed = [asyncio.create_task(engine.write_batch([(update, ["clicks"], True)])) for _ in range(3)]
+        aborted = asyncio.create_task(engine.write_batch([(update, ["clicks"], True), (update, ["nobody"], True)]))
+        broken = asyncio.create_task(
+            engine.write_batch([(update, ["clicks"], True), ("UPDATE nowhere SET x = 1", [], False)])
+        )
+        await asyncio.sleep(0.05)
+        gate.set()
+        await busy
+        await asyncio.gather(*committed)
+        with pytest.raises(BatchAborted):
+            await aborted
+        with pytest.raises(sqlite3.OperationalError):
+            await broken
+        assert group_sizes == [5]  # one transaction, one commit…
+        assert await Counter.select(Counter.value).first() == {"value": 3}  # …and the two failures undone alone
+        assert not engine.write_lock.locked()
+        await _increment(engine)  # the writer is usable again
+        assert await Counter.select(Counter.value).first() == {"value": 4}
     finally:
         await engine.stop()
