@@ -361,10 +361,6 @@ def pending_operation_statement(session_id: str, effect: Effect, now: datetime) 
     )
 
 
-async def add_pending_operation(session_id: str, effect: Effect, now: datetime) -> None:
-    await write_atomically([pending_operation_statement(session_id, effect, now)])
-
-
 async def finish_operation(key: str, *, status: str, summary: str, error: str, now: datetime) -> None:
     await BillingOperation.update(
         {

@@ -1,6 +1,7 @@
 """Unit of work: one database transaction per use-case step, IMMEDIATE on SQLite; atomic statement lists.
 
-Rules: may import piccolo and service.db.tables. SQLite's default DEFERRED transactions fail with
+Rules: may import piccolo, asyncpg (its pool, for `fetch` and `write_atomically`), service.db.tables
+and service.db.sqlite_pool. SQLite's default DEFERRED transactions fail with
 "database is locked" when two readers both try to upgrade to writers (STACK.md §2); IMMEDIATE
 takes the write lock up front, so concurrent writers queue on the busy timeout instead.
 """
@@ -91,7 +92,7 @@ async def write_atomically(statements: Sequence[Statement]) -> None:
     if isinstance(engine, PersistentSQLiteEngine) and engine.started and not engine.transaction_exists():
         await engine.write_batch([(_sqlite_sql(s.sql), s.args, s.must_return_rows) for s in statements])
         return
-    if pool := _postgres_pool(engine):  # asyncpg directly: Piccolo's per-query plumbing is most of the cost
+    if pool := _postgres_pool(engine):  # asyncpg directly, without Piccolo's per-query plumbing
         async with pool.acquire() as connection, connection.transaction():
             for index, statement in enumerate(statements):
                 rows = await connection.fetch(_postgres_sql(statement.sql), *statement.args)
