@@ -318,10 +318,11 @@ class WriteBatch:
         connection.execute("BEGIN IMMEDIATE")
         try:
             self.apply(connection)
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:  # SQLite may already have rolled back (e.g. a full disk)
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
 
 
 def _commit_group(connection: sqlite3.Connection, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
