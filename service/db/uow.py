@@ -25,11 +25,16 @@ if TYPE_CHECKING:
 
     from asyncpg.pool import Pool
 
-__all__ = ["BatchAborted", "Statement", "fetch", "is_postgres", "unit_of_work", "write_atomically"]
+__all__ = ["BatchAborted", "Statement", "fetch", "in_transaction", "is_postgres", "unit_of_work", "write_atomically"]
 
 
 def is_postgres() -> bool:
     return isinstance(FlowSession._meta.db, PostgresEngine)
+
+
+def in_transaction() -> bool:
+    """Whether this task is inside a unit of work, whose writes are not committed yet."""
+    return bool(FlowSession._meta.db.transaction_exists())
 
 
 _sqlite_writers = asyncio.Lock()

@@ -46,10 +46,11 @@ from offers import (
 )
 from service.db import repositories as repo
 from service.db.tables import FollowUpTask
-from service.db.uow import unit_of_work
+from service.db.uow import in_transaction, unit_of_work
 from service.observability import BILLING_CALLS, SESSIONS_FINISHED
 from service.security import EmbedClaims, TokenError, TokenProblem
 from service.use_cases import outbound
+from service.use_cases.recent_sessions import recent
 
 log = logging.getLogger(__name__)
 
@@ -238,33 +239,47 @@ async def handle_event(session_id: str, event: Event, *, billing: BillingProvide
     return await load_session(session_id)
 
 
-# A step reads the session without a lock, decides, and saves only if nobody saved another state since
-# (the UPDATE checks the version): two trips to the database, no lock held while deciding. A lost race
-# reads and decides again (a double click then finds its step already taken); after a few lost races
-# the step takes the row lock, so it cannot lose again.
+# A step decides from the session as this process last saved it (recent_sessions), or else reads it
+# without a lock, and saves only if nobody saved another state since (the UPDATE checks the version):
+# one or two trips to the database, no lock held while deciding. A lost race, or a refused event on a
+# remembered copy that may be stale, reads and decides again (a double click then finds its step already
+# taken); after a few lost races the step takes the row lock, so it cannot lose again.
 OPTIMISTIC_ATTEMPTS = 3
 
 
+class _MaybeStale(Exception):
+    """The event did not fit the remembered copy of the session; the database may know a later state."""
+
+
 async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tuple[SessionView, tuple[Effect, ...]]:
-    for _ in range(OPTIMISTIC_ATTEMPTS):
+    for attempt in range(OPTIMISTIC_ATTEMPTS):
         try:
-            return await _step(session_id, event, clock)
-        except repo.ConcurrentUpdate:
+            return await _step(session_id, event, clock, remembered=attempt == 0)
+        except (repo.ConcurrentUpdate, _MaybeStale):
             continue
     async with unit_of_work():
-        return await _step(session_id, event, clock, for_update=True)
+        return await _step(session_id, event, clock, remembered=False, for_update=True)
 
 
 async def _step(
-    session_id: str, event: Event, clock: Clock, *, for_update: bool = False
+    session_id: str, event: Event, clock: Clock, *, remembered: bool, for_update: bool = False
 ) -> tuple[SessionView, tuple[Effect, ...]]:
-    session = await repo.get_session(session_id, for_update=for_update)
+    session = recent.get(session_id) if remembered else None
+    from_memory = session is not None
+    if session is None:
+        session = await repo.get_session(session_id, for_update=for_update)
     if session is None:
         raise SessionNotFound(session_id)
     definition = await repo.definition_of_version(session.flow_version_id)
-    decision = decide(definition, session.state, event, session.context)
-    await _persist(session, definition, decision.state, event, clock(), decision.effects)
-    return SessionView(dataclasses.replace(session, state=decision.state), definition), decision.effects
+    try:
+        decision = decide(definition, session.state, event, session.context)
+    except InvalidTransition:
+        if from_memory:
+            recent.forget(session_id)
+            raise _MaybeStale from None
+        raise
+    saved = await _persist(session, definition, decision.state, event, clock(), decision.effects)
+    return SessionView(saved, definition), decision.effects
 
 
 async def _persist(
@@ -274,7 +289,7 @@ async def _persist(
     event: Event,
     now: datetime,
     effects: tuple[Effect, ...] = (),
-) -> None:
+) -> repo.StoredSession:
     """Save the new state (if the session is still at the version read), its event, the billing work it
     queues and the webhooks it causes: all or nothing, in the caller's transaction if there is one.
 
@@ -293,9 +308,19 @@ async def _persist(
             "test_mode": session.test_mode,
         }
         writes += await outbound.deliveries(definition, session.state, new_state, session=about, now=now)
-    await repo.write_step(writes)
+    try:
+        await repo.write_step(writes)
+    except repo.ConcurrentUpdate:
+        recent.forget(session.id)
+        raise
+    saved = dataclasses.replace(session, state=new_state)
+    if in_transaction():
+        recent.forget(session.id)  # not committed yet: the caller's transaction may still roll back
+    else:
+        recent.remember(saved)
     if new_state.outcome is not None and session.state.outcome is None:
         SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
+    return saved
 
 
 async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvider, clock: Clock) -> None:
