@@ -163,7 +163,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "billing": Provide(lambda: billing, sync_to_thread=False),
             "clock": Provide(lambda: clock, sync_to_thread=False),
-            "runtime": Provide(lambda: runtime, sync_to_thread=False),
         },
         template_config=build_templates(),
         plugins=[HTMXPlugin()],
@@ -190,6 +189,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 "clock": clock,
                 "billing": billing,
                 "engine": engine,
+                "runtime": runtime,
                 "webhooks": StripeWebhooks(settings.stripe_webhook_secret) if settings.stripe_webhook_secret else None,
             }
         ),

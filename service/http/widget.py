@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -37,7 +37,7 @@ from flows import (
     WentBack,
 )
 from offers import BillingError, OfferId, SubscriptionNotFound
-from service.deps import Runtime, RuntimeDep
+from service.deps import Runtime
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.i18n import make_gettext, negotiate
 from service.localized_templates import localized_name
@@ -55,8 +55,18 @@ from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, Sessi
 
 log = logging.getLogger(__name__)
 
-TokenHeader = Annotated[str | None, HeaderParameter(name="X-Flow-Token", required=False)]
-TokenQuery = Annotated[str | None, QueryParameter(name="flow_token", required=False)]
+
+def _runtime(request: Request[Any, Any, Any]) -> Runtime:
+    """Settings, billing and clock, from app state rather than a Litestar dependency: resolving one
+    costs the widget's hot path ~25 µs per request (service.app puts it there)."""
+    return cast("Runtime", request.app.state.runtime)
+
+
+def _presented_token(request: Request[Any, Any, Any]) -> str | None:
+    """The flow token an htmx request carries in its header, or a plain link in its query string."""
+    return request.headers.get("x-flow-token") or request.query_params.get("flow_token")
+
+
 Clock = Callable[[], datetime]
 
 
@@ -79,6 +89,16 @@ def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_o
     )
 
 
+def _rendered(
+    request: Request[Any, Any, Any], template_name: str, context: dict[str, Any], status: int, headers: dict[str, str]
+) -> Response[bytes]:
+    """A template rendered here, not by a `Template` response: the widget's templates need neither the
+    `request` nor the `csrf_input` Litestar would add to the context, and building them costs per step."""
+    template = request.app.template_engine.get_template(template_name)  # type: ignore[union-attr]
+    body = template.render(**context).encode()
+    return Response(body, status_code=status, headers=headers, media_type=MediaType.HTML)
+
+
 def render(
     request: HTMXRequest,
     view: SessionView,
@@ -88,7 +108,7 @@ def render(
     error: InvalidInput | None = None,
     return_url: str = "",
     presented: tuple[str, FlowClaims] | None = None,
-) -> Template:
+) -> Template | Response[bytes]:
     """The step `view` is on; `presented` is the flow token the request came with, handed back while it
     is fresh (minting costs as much as checking), else a new one, so an open widget never expires."""
     settings = runtime.settings
@@ -134,13 +154,7 @@ def render(
                 status_code=status,
                 headers=headers,
             )
-        return Template(
-            template_name=localized_name(locale, STEP_TEMPLATES[view.state.step]),
-            media_type=MediaType.HTML,
-            context=context,
-            status_code=status,
-            headers=headers,
-        )
+        return _rendered(request, localized_name(locale, STEP_TEMPLATES[view.state.step]), context, status, headers)
     return Template(
         template_name=localized_name(locale, "widget/frame.html"),
         media_type=MediaType.HTML,
@@ -158,11 +172,11 @@ class WidgetController(Controller):
     async def start(
         self,
         request: HTMXRequest,
-        runtime: RuntimeDep,
         token: FromQuery[str | None] = None,
         origin: FromQuery[str | None] = None,
         locale_hint: Annotated[str | None, QueryParameter(name="locale", required=False)] = None,
-    ) -> Template:
+    ) -> Template | Response[bytes]:
+        runtime = _runtime(request)
         settings, clock = runtime.settings, runtime.clock
         # postMessage goes only to an allowed origin; anything else means "full page, post nothing".
         parent = origin if origin and origin.rstrip("/") in settings.allowed_origins else ""
@@ -182,9 +196,9 @@ class WidgetController(Controller):
         return render(request, view, runtime, parent_origin=parent, return_url=return_url)
 
     @get("/theme.css", name="widget:theme", media_type="text/css")
-    async def theme_css(self, runtime: RuntimeDep) -> Response[str]:
+    async def theme_css(self, request: Request[Any, Any, Any]) -> Response[str]:
         """The configured brand colour, font and radius as CSS variables (no inline styles: CSP)."""
-        theme = runtime.settings.theme
+        theme = _runtime(request).settings.theme
         shape = f"--sf-radius: {theme.radius_px}px;"
         if theme.font:
             shape += f" --sf-font: {theme.font}, system-ui, sans-serif;"
@@ -198,11 +212,9 @@ class WidgetController(Controller):
         self,
         request: HTMXRequest,
         session_id: FromPath[str],
-        runtime: RuntimeDep,
-        x_flow_token: TokenHeader = None,
-        flow_token: TokenQuery = None,
-    ) -> Template:
-        presented = x_flow_token or flow_token
+    ) -> Template | Response[bytes]:
+        runtime = _runtime(request)
+        presented = _presented_token(request)
         try:
             claims = verify_flow_token(presented, session_id, runtime.settings, runtime.clock())
             view = await sessions.load_session(session_id)
@@ -216,7 +228,7 @@ class WidgetController(Controller):
 
     async def _act(
         self, request: HTMXRequest, session_id: str, token: str | None, event: Event, runtime: Runtime
-    ) -> Template | Redirect:
+    ) -> Template | Response[bytes] | Redirect:
         settings, clock = runtime.settings, runtime.clock
         try:
             claims = verify_flow_token(token, session_id, settings, clock())
@@ -259,11 +271,8 @@ class WidgetController(Controller):
         request: HTMXRequest,
         session_id: FromPath[str],
         intent: FromPath[str],
-        runtime: RuntimeDep,
-        x_flow_token: TokenHeader = None,
-        flow_token: TokenQuery = None,
-    ) -> Template | Redirect:
-        return await self._dispatch(request, session_id, intent, None, runtime, x_flow_token or flow_token)
+    ) -> Template | Response[bytes] | Redirect:
+        return await self._dispatch(request, session_id, intent, None, _runtime(request), _presented_token(request))
 
     @post("/s/{session_id:str}/offers/{offer_id:str}/{intent:str}", name="widget:offer")
     async def act_on_offer(
@@ -272,10 +281,11 @@ class WidgetController(Controller):
         session_id: FromPath[str],
         offer_id: FromPath[str],
         intent: FromPath[str],
-        runtime: RuntimeDep,
-        x_flow_token: TokenHeader = None,
-    ) -> Template | Redirect:
-        return await self._dispatch(request, session_id, f"offer_{intent}", offer_id, runtime, x_flow_token)
+    ) -> Template | Response[bytes] | Redirect:
+        offer_intent = f"offer_{intent}"
+        return await self._dispatch(
+            request, session_id, offer_intent, offer_id, _runtime(request), _presented_token(request)
+        )
 
     async def _dispatch(
         self,
@@ -285,7 +295,7 @@ class WidgetController(Controller):
         offer_id: str | None,
         runtime: Runtime,
         header_token: str | None,
-    ) -> Template | Redirect:
+    ) -> Template | Response[bytes] | Redirect:
         build = INTENTS.get(intent)
         if build is None:
             return error_page(request, "not_found", 404)
