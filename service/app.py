@@ -24,7 +24,7 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.htmx import HTMXConfig, HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -165,7 +165,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             "clock": Provide(lambda: clock, sync_to_thread=False),
         },
         template_config=build_templates(),
-        plugins=[HTMXPlugin()],
+        plugins=[HTMXPlugin(HTMXConfig(set_request_class_globally=False))],  # see widget.is_htmx
         csrf_config=CSRFConfig(
             secret=settings.session_secret,
             cookie_name="sf_csrf",

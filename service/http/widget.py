@@ -15,7 +15,7 @@ from typing import Annotated, Any, cast
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
+from litestar.plugins.htmx import HTMXTemplate
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
@@ -67,12 +67,19 @@ def _presented_token(request: Request[Any, Any, Any]) -> str | None:
     return request.headers.get("x-flow-token") or request.query_params.get("flow_token")
 
 
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    """Whether htmx sent the request (it wants a step partial, not a page). The HTMX plugin's request
+    class would answer too, but it and its details object refer to each other: a reference cycle per
+    request, left for the garbage collector, whose full passes stalled every request in flight."""
+    return request.headers.get("hx-request") == "true"
+
+
 Clock = Callable[[], datetime]
 
 
 def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_origin: str = "") -> Template:
     """A friendly full page (or step partial for htmx) in the user's language, never a stack trace."""
-    template = "widget/steps/_error.html" if request.headers.get("hx-request") else "widget/error.html"
+    template = "widget/steps/_error.html" if is_htmx(request) else "widget/error.html"
     locale = negotiate(request.query_params.get("locale"), request.headers.get("accept-language"))
     return Template(
         template_name=localized_name(locale, template),
@@ -100,7 +107,7 @@ def _rendered(
 
 
 def render(
-    request: HTMXRequest,
+    request: Request[Any, Any, Any],
     view: SessionView,
     runtime: Runtime,
     *,
@@ -136,7 +143,7 @@ def render(
     status = 422 if error else 200
     locale = view.session.locale
     headers = {"Vary": "HX-Request", "Cache-Control": "no-store"}
-    if request.htmx:
+    if is_htmx(request):
         state = view.state
         if state.step is StepKind.DONE and state.outcome is not Outcome.ABANDONED:
             accepted = view.definition.offer(state.accepted_offer) if state.accepted_offer else None
@@ -171,7 +178,7 @@ class WidgetController(Controller):
     @get("/start", name="widget:start")
     async def start(
         self,
-        request: HTMXRequest,
+        request: Request[Any, Any, Any],
         token: FromQuery[str | None] = None,
         origin: FromQuery[str | None] = None,
         locale_hint: Annotated[str | None, QueryParameter(name="locale", required=False)] = None,
@@ -210,7 +217,7 @@ class WidgetController(Controller):
     @get("/s/{session_id:str}", name="widget:show")
     async def show(
         self,
-        request: HTMXRequest,
+        request: Request[Any, Any, Any],
         session_id: FromPath[str],
     ) -> Template | Response[bytes]:
         runtime = _runtime(request)
@@ -227,7 +234,7 @@ class WidgetController(Controller):
         )
 
     async def _act(
-        self, request: HTMXRequest, session_id: str, token: str | None, event: Event, runtime: Runtime
+        self, request: Request[Any, Any, Any], session_id: str, token: str | None, event: Event, runtime: Runtime
     ) -> Template | Response[bytes] | Redirect:
         settings, clock = runtime.settings, runtime.clock
         try:
@@ -250,7 +257,7 @@ class WidgetController(Controller):
         except InvalidTransition:
             # A double click or a stale tab: show where the session really is.
             view = await sessions.load_session(session_id)
-        if request.htmx:
+        if is_htmx(request):
             return render(
                 request, view, runtime, parent_origin=claims.po, return_url=claims.ru, presented=(token or "", claims)
             )
@@ -268,7 +275,7 @@ class WidgetController(Controller):
     @post("/s/{session_id:str}/{intent:str}", name="widget:act")
     async def act(
         self,
-        request: HTMXRequest,
+        request: Request[Any, Any, Any],
         session_id: FromPath[str],
         intent: FromPath[str],
     ) -> Template | Response[bytes] | Redirect:
@@ -277,7 +284,7 @@ class WidgetController(Controller):
     @post("/s/{session_id:str}/offers/{offer_id:str}/{intent:str}", name="widget:offer")
     async def act_on_offer(
         self,
-        request: HTMXRequest,
+        request: Request[Any, Any, Any],
         session_id: FromPath[str],
         offer_id: FromPath[str],
         intent: FromPath[str],
@@ -289,7 +296,7 @@ class WidgetController(Controller):
 
     async def _dispatch(
         self,
-        request: HTMXRequest,
+        request: Request[Any, Any, Any],
         session_id: FromPath[str],
         intent: FromPath[str],
         offer_id: str | None,
