@@ -18,7 +18,7 @@ from flows.effects import ApplyOffer
 from offers import OfferId, OfferKind, Redemption
 from service.db import codec
 from service.db.tables import BillingOperation, Experiment, FlowEvent, FlowSession, FlowVersion, Segment
-from service.db.uow import BatchAborted, Statement, fetch, is_postgres, write_atomically
+from service.db.uow import BatchAborted, Insert, Statement, fetch, is_postgres, write_atomically
 
 
 class ConcurrentUpdate(Exception):
@@ -224,7 +224,7 @@ _SAVE_STATE = (
     f"UPDATE flow_session SET {', '.join(f'{c} = {{}}' for c in _STATE_COLUMNS)}"  # noqa: S608 - constants
     " WHERE id = {} AND version = {} RETURNING id"
 )
-_APPEND_EVENT = "INSERT INTO flow_event (session, seq, type, payload, at) VALUES ({}, {}, {}, {}, {})"
+_APPEND_EVENT = Insert.into(FlowEvent, ("session", "seq", "type", "payload", "at"))
 
 
 def _state_columns(state: FlowState, definition: FlowDefinition, now: datetime) -> dict[Any, Any]:
@@ -287,7 +287,7 @@ def save_state_statement(
 
 
 def append_event_statement(session_id: str, seq: int, event: Event) -> Statement:
-    return Statement(_APPEND_EVENT, (session_id, seq, codec.event_type_name(event), codec.dumps(event), event.at))
+    return _APPEND_EVENT.statement(session_id, seq, codec.event_type_name(event), codec.dumps(event), event.at)
 
 
 async def write_step(statements: list[Statement]) -> None:
@@ -333,31 +333,43 @@ async def redemptions_of(customer_id: str) -> tuple[Redemption, ...]:
 # ------------------------------------------------------------------------------------ billing operations
 # A retry after an unknown outcome (timeout) reuses the same idempotency key on purpose; its ledger
 # row is then reopened rather than duplicated, so the key stays unique and the history stays on it.
-_ADD_PENDING_OPERATION = (
-    "INSERT INTO billing_operation (session, action, offer_id, offer_kind, idempotency_key, attempt, status,"
-    " effect, summary, error, created_at, updated_at)"
-    " VALUES ({}, {}, {}, {}, {}, {}, 'pending', {}, '', '', {}, {})"
+_ADD_PENDING_OPERATION = Insert.into(
+    BillingOperation,
+    (
+        "session",
+        "action",
+        "offer_id",
+        "offer_kind",
+        "idempotency_key",
+        "attempt",
+        "status",
+        "effect",
+        "summary",
+        "error",
+        "created_at",
+        "updated_at",
+    ),
     " ON CONFLICT (idempotency_key) DO UPDATE SET status = 'pending', claimed_until = NULL,"
-    " updated_at = excluded.updated_at"
+    " updated_at = excluded.updated_at",
 )
 
 
 def pending_operation_statement(session_id: str, effect: Effect, now: datetime) -> Statement:
     """Record billing work as pending before it runs (or reopen the ledger row of a retried key)."""
     offer = effect.offer if isinstance(effect, ApplyOffer) else None
-    return Statement(
-        _ADD_PENDING_OPERATION,
-        (
-            session_id,
-            "offer" if offer else "cancel",
-            offer.id if offer else None,
-            offer.kind.value if offer else None,
-            effect.idempotency_key,
-            effect.attempt,
-            codec.dumps(effect),
-            now,
-            now,
-        ),
+    return _ADD_PENDING_OPERATION.statement(
+        session_id,
+        "offer" if offer else "cancel",
+        offer.id if offer else None,
+        offer.kind.value if offer else None,
+        effect.idempotency_key,
+        effect.attempt,
+        "pending",
+        codec.dumps(effect),
+        "",
+        "",
+        now,
+        now,
     )
 
 

@@ -24,8 +24,18 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
     from asyncpg.pool import Pool
+    from piccolo.table import Table
 
-__all__ = ["BatchAborted", "Statement", "fetch", "in_transaction", "is_postgres", "unit_of_work", "write_atomically"]
+__all__ = [
+    "BatchAborted",
+    "Insert",
+    "Statement",
+    "fetch",
+    "in_transaction",
+    "is_postgres",
+    "unit_of_work",
+    "write_atomically",
+]
 
 
 def is_postgres() -> bool:
@@ -64,6 +74,36 @@ class Statement:
     sql: str
     args: tuple[Any, ...]
     must_return_rows: bool = False  # e.g. `UPDATE … WHERE version = {} RETURNING id`: no row means a lost race
+    guarded_sql: str | None = None  # the same write as `INSERT … SELECT … FROM guard` (see `Insert`)
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """A one-row INSERT, written out once, that can also ride in a guarded batch: on Postgres,
+    `write_atomically` sends a batch that starts with a `must_return_rows` statement as one statement,
+
+        WITH guard AS (UPDATE … RETURNING id), w1 AS (INSERT … SELECT … FROM guard), … SELECT 1 FROM guard
+
+    so the inserts happen only if the guard matched a row: no BEGIN and COMMIT round trips. Parameters
+    in `SELECT` take no type from the target columns, so the guarded form casts each one to its column's
+    base type (never to `VARCHAR(n)`, which would truncate where the INSERT refuses)."""
+
+    sql: str
+    guarded_sql: str
+
+    @classmethod
+    def into(cls, table: type[Table], columns: tuple[str, ...], suffix: str = "") -> Insert:
+        names = ", ".join(columns)
+        casts = ", ".join(f"{{}}::{table._meta.get_column_by_name(c).column_type.split('(')[0]}" for c in columns)
+        name = table._meta.tablename
+        return cls(
+            # Names of the code's own tables and columns (get_column_by_name refuses any other); values bound.
+            sql=f"INSERT INTO {name} ({names}) VALUES ({', '.join('{}' for _ in columns)}){suffix}",  # noqa: S608
+            guarded_sql=f"INSERT INTO {name} ({names}) SELECT {casts} FROM guard{suffix}",  # noqa: S608
+        )
+
+    def statement(self, *args: Any) -> Statement:
+        return Statement(self.sql, args, guarded_sql=self.guarded_sql)
 
 
 @lru_cache(maxsize=64)
@@ -75,6 +115,20 @@ def _sqlite_sql(sql: str) -> str:
 def _postgres_sql(sql: str) -> str:
     parts = sql.split("{}")
     return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1)) + parts[-1]
+
+
+@lru_cache(maxsize=64)
+def _guarded_batch(guard: str, writes: tuple[str, ...]) -> str:
+    ctes = [f"guard AS ({guard})", *(f"w{index} AS ({sql})" for index, sql in enumerate(writes, start=1))]
+    return _postgres_sql(f"WITH {', '.join(ctes)} SELECT 1 FROM guard")  # noqa: S608 - statements of Insert
+
+
+def _as_one_statement(statements: Sequence[Statement]) -> str | None:
+    """Postgres: the batch as one statement (atomic on its own), if it is a guard and guarded inserts."""
+    guard, *writes = statements
+    if not guard.must_return_rows or any(w.guarded_sql is None or w.must_return_rows for w in writes):
+        return None
+    return _guarded_batch(guard.sql, tuple(w.guarded_sql for w in writes if w.guarded_sql))
 
 
 def _postgres_pool(engine: object) -> Pool | None:
@@ -98,6 +152,12 @@ async def write_atomically(statements: Sequence[Statement]) -> None:
         await engine.write_batch([(_sqlite_sql(s.sql), s.args, s.must_return_rows) for s in statements])
         return
     if pool := _postgres_pool(engine):  # asyncpg directly, without Piccolo's per-query plumbing
+        if statements and (one := _as_one_statement(statements)):
+            async with pool.acquire() as connection:
+                rows = await connection.fetch(one, *(arg for statement in statements for arg in statement.args))
+            if not rows:
+                raise BatchAborted(0)
+            return
         async with pool.acquire() as connection, connection.transaction():
             for index, statement in enumerate(statements):
                 rows = await connection.fetch(_postgres_sql(statement.sql), *statement.args)

@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 
 from flows.notifications import EVENT_TYPES, notifications
 from service.db.tables import WebhookDelivery, WebhookEndpoint
-from service.db.uow import Statement, is_postgres, unit_of_work
+from service.db.uow import Insert, Statement, is_postgres, unit_of_work
 
 if TYPE_CHECKING:
     from flows import FlowDefinition, FlowState
@@ -59,9 +59,19 @@ async def add_endpoint(url: str, *, event_types: tuple[str, ...] = (), descripti
     return secret
 
 
-_ADD_DELIVERY = (
-    "INSERT INTO webhook_delivery (endpoint, msg_id, event_type, payload, status, attempts, next_attempt_at,"
-    " last_error, created_at) VALUES ({}, {}, {}, {}, 'pending', 0, {}, '', {})"
+_ADD_DELIVERY = Insert.into(
+    WebhookDelivery,
+    (
+        "endpoint",
+        "msg_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+    ),
 )
 
 
@@ -88,7 +98,7 @@ async def deliveries(
             if wanted != "*" and note.type not in wanted.split(","):
                 continue
             msg_id = "msg_" + secrets.token_urlsafe(18)
-            rows.append(Statement(_ADD_DELIVERY, (endpoint["id"], msg_id, note.type, body, now, now)))
+            rows.append(_ADD_DELIVERY.statement(endpoint["id"], msg_id, note.type, body, "pending", 0, now, "", now))
     return rows
 
 
