@@ -28,7 +28,7 @@ test: $(STAMP) apt-test
 # The load comes from wrk, installed here when missing (bench/driver.py, bench/wrk_flow.lua).
 bench: $(STAMP) apt-test
 	@[ -x /usr/bin/wrk ] || { $(call APT_GET,wrk); }
-	tests/support/with-postgres.sh $(PY) -m bench.run
+	PG_DURABLE=1 tests/support/with-postgres.sh $(PY) -m bench.run
 
 # --- environment -------------------------------------------------------------------------------
 $(STAMP): pyproject.toml requirements.lock
