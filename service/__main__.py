@@ -72,7 +72,7 @@ async def _seed(settings: Settings, *, sample_history: bool = False) -> None:
 
 async def _sweep(settings: Settings) -> None:
     from service.app import build_billing, utc_now
-    from service.use_cases.sessions import sweep_pending
+    from service.use_cases.billing_effects import sweep_pending
 
     async with _database(settings):
         done = await sweep_pending(billing=build_billing(settings, utc_now), clock=utc_now)

@@ -48,8 +48,8 @@ from service.http.widget import WidgetController, error_page
 from service.localized_templates import LocalizedEnvironment, LocalizedLoader
 from service.observability import metrics, request_context_middleware
 from service.settings import Settings
+from service.use_cases.billing_effects import sweep_pending
 from service.use_cases.outbound import deliver_due
-from service.use_cases.sessions import sweep_pending
 from service.use_cases.webhooks import verify_due_saves
 
 log = logging.getLogger(__name__)

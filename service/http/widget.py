@@ -37,6 +37,7 @@ from flows import (
     WentBack,
 )
 from offers import BillingError, OfferId, SubscriptionNotFound
+from service.db.repositories import SessionNotFound
 from service.deps import Runtime
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.i18n import make_gettext, negotiate
@@ -51,7 +52,7 @@ from service.security import (
     verify_flow_token,
 )
 from service.use_cases import sessions
-from service.use_cases.sessions import FlowNotConfigured, SessionNotFound, SessionView
+from service.use_cases.sessions import FlowNotConfigured, SessionView
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Session use cases: start or resume a session, handle one user event, run billing effects, sweep.
+"""Session use cases: start or resume a session, handle one user event (deciding from the remembered or
+stored state; service.use_cases.step_writes saves it, service.use_cases.billing_effects runs its billing).
 
 Rules: may import flows, offers (ports and apply, never providers), service.db and service.security.
 Order of work, always: decide → persist state, event and pending billing operation (commit) →
@@ -7,27 +8,21 @@ call billing outside the transaction → feed the result back as an event (secon
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import msgspec
 
 from flows import (
-    ApplyOffer,
-    CancelApplied,
-    CancelFailed,
     CustomerContext,
     Effect,
     Event,
     FlowDefinition,
     FlowState,
     InvalidTransition,
-    OfferApplied,
-    OfferFailed,
     SessionId,
     Started,
     decide,
@@ -36,30 +31,21 @@ from flows import (
 from flows.experiments import assign_arm
 from flows.segments import Scalar, pick_segment
 from offers import (
-    BillingError,
     BillingProvider,
-    ProviderUnavailable,
     SubscriptionSnapshot,
     SubscriptionStatus,
-    TrainingOffer,
-    apply_offer,
 )
 from service.db import repositories as repo
-from service.db.tables import FollowUpTask
-from service.db.uow import in_transaction, unit_of_work
-from service.observability import BILLING_CALLS, SESSIONS_FINISHED
+from service.db.uow import unit_of_work
 from service.security import EmbedClaims, TokenError, TokenProblem
-from service.use_cases import outbound
+from service.use_cases.billing_effects import run_effect
 from service.use_cases.recent_sessions import recent
+from service.use_cases.step_writes import persist_step
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DEFAULT_FLOW_KEY = "default"
-
-
-class SessionNotFound(Exception):
-    pass
 
 
 class FlowNotConfigured(Exception):
@@ -221,7 +207,7 @@ async def _resume(session: repo.StoredSession, claims: EmbedClaims) -> SessionVi
 async def load_session(session_id: str) -> SessionView:
     session = await repo.get_session(session_id)
     if session is None:
-        raise SessionNotFound(session_id)
+        raise repo.SessionNotFound(session_id)
     return SessionView(session, await repo.definition_of_version(session.flow_version_id))
 
 
@@ -269,7 +255,7 @@ async def _step(
     if session is None:
         session = await repo.get_session(session_id, for_update=for_update)
     if session is None:
-        raise SessionNotFound(session_id)
+        raise repo.SessionNotFound(session_id)
     definition = await repo.definition_of_version(session.flow_version_id)
     try:
         decision = decide(definition, session.state, event, session.context)
@@ -278,149 +264,5 @@ async def _step(
             recent.forget(session_id)
             raise _MaybeStale from None
         raise
-    saved = await _persist(session, definition, decision.state, event, clock(), decision.effects)
+    saved = await persist_step(session, definition, decision.state, event, clock(), decision.effects)
     return SessionView(saved, definition), decision.effects
-
-
-async def _persist(
-    session: repo.StoredSession,
-    definition: FlowDefinition,
-    new_state: FlowState,
-    event: Event,
-    now: datetime,
-    effects: tuple[Effect, ...] = (),
-) -> repo.StoredSession:
-    """Save the new state (if the session is still at the version read), its event, the billing work it
-    queues and the webhooks it causes: all or nothing, in the caller's transaction if there is one.
-
-    Raises:
-        repo.ConcurrentUpdate: another state was saved since `session` was read; nothing was written.
-    """
-    writes = [
-        repo.save_state_statement(session.id, new_state, definition, expected_version=session.state.version, now=now),
-        repo.append_event_statement(session.id, new_state.version, event),
-        *(repo.pending_operation_statement(session.id, effect, now) for effect in effects),
-    ]
-    if not session.context.preview:  # a preview's fake customer is nobody the host app knows
-        about = {
-            "customer_id": session.customer_id,
-            "subscription_id": session.subscription_id,
-            "test_mode": session.test_mode,
-        }
-        writes += await outbound.deliveries(definition, session.state, new_state, session=about, now=now)
-    try:
-        await repo.write_step(writes)
-    except repo.ConcurrentUpdate:
-        recent.forget(session.id)
-        raise
-    saved = dataclasses.replace(session, state=new_state)
-    if in_transaction():
-        recent.forget(session.id)  # not committed yet: the caller's transaction may still roll back
-    else:
-        recent.remember(saved)
-    if new_state.outcome is not None and session.state.outcome is None:
-        SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
-    return saved
-
-
-async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvider, clock: Clock) -> None:
-    """Call billing for one committed effect, then record the outcome as an event and on the operation."""
-    session = await repo.get_session(session_id)
-    if session is None:
-        raise SessionNotFound(session_id)
-    result_event, status, summary, error = await _call_billing(session, effect, billing, clock)
-    BILLING_CALLS.labels("offer" if isinstance(effect, ApplyOffer) else "cancel", status).inc()
-    async with unit_of_work():
-        if await repo.operation_status(effect.idempotency_key) != "pending":
-            return  # settled meanwhile (the request and the sweep raced); the billing call was idempotent
-        await repo.finish_operation(effect.idempotency_key, status=status, summary=summary, error=error, now=clock())
-        current = await repo.get_session(session_id, for_update=True)
-        if current is None:
-            raise SessionNotFound(session_id)
-        definition = await repo.definition_of_version(current.flow_version_id)
-        try:
-            decision = decide(definition, current.state, result_event, current.context)
-        except InvalidTransition:
-            log.warning("billing result %s no longer fits session %s", type(result_event).__name__, session_id)
-            return
-        await _persist(current, definition, decision.state, result_event, clock())
-        offer = effect.offer if isinstance(effect, ApplyOffer) else None
-        if isinstance(offer, TrainingOffer) and isinstance(result_event, OfferApplied) and not current.test_mode:
-            state = decision.state
-            note = " — ".join(filter(None, (state.reason, state.comment)))
-            await FollowUpTask.insert(
-                FollowUpTask(
-                    session=session_id,
-                    customer_id=current.customer_id,
-                    email=current.email,
-                    offer_id=offer.id,
-                    note=note,
-                    created_at=clock(),
-                )
-            )
-
-
-async def _call_billing(
-    session: repo.StoredSession, effect: Effect, billing: BillingProvider, clock: Clock
-) -> tuple[Event, str, str, str]:
-    now = clock()
-    if isinstance(effect, ApplyOffer):
-        offer_id = effect.offer.id
-        if session.test_mode:
-            return (
-                OfferApplied(at=now, offer_id=offer_id, summary="Test mode: billing unchanged"),
-                "applied",
-                "test",
-                "",
-            )
-        try:
-            # Dates are computed from the session start: exactly what the offer card promised the user.
-            result = await apply_offer(
-                billing,
-                effect.offer,
-                session.context.snapshot,
-                now=session.started_at,
-                idempotency_key=effect.idempotency_key,
-            )
-        except BillingError as exc:
-            definitive = not isinstance(exc, ProviderUnavailable)
-            log.warning("offer %s failed for %s: %s", offer_id, session.id, type(exc).__name__)
-            failed = OfferFailed(at=clock(), offer_id=offer_id, definitive=definitive, error=type(exc).__name__)
-            return failed, "failed", "", f"{type(exc).__name__}: {exc}"
-        return OfferApplied(at=clock(), offer_id=offer_id, summary=result.summary), "applied", result.summary, ""
-    if session.test_mode:
-        return CancelApplied(at=now, effective_at=now), "applied", "test", ""
-    try:
-        snapshot = await billing.cancel(
-            session.subscription_id,
-            at_period_end=effect.at_period_end,
-            reason=effect.reason,
-            comment=effect.comment,
-            idempotency_key=effect.idempotency_key,
-        )
-    except BillingError as exc:
-        definitive = not isinstance(exc, ProviderUnavailable)
-        log.warning("cancel failed for %s: %s", session.id, type(exc).__name__)
-        return CancelFailed(at=clock(), definitive=definitive, error=type(exc).__name__), "failed", "", str(exc)
-    effective = snapshot.current_period_end if effect.at_period_end else (snapshot.canceled_at or clock())
-    return CancelApplied(at=clock(), effective_at=effective), "applied", f"Cancels {effective:%Y-%m-%d}", ""
-
-
-SWEEP_LEASE_SECONDS = 120
-
-
-async def sweep_pending(
-    *, billing: BillingProvider, clock: Clock, older_than: timedelta = timedelta(seconds=30)
-) -> int:
-    """Finish billing operations left `pending` by a crash, reusing their idempotency keys."""
-    now = clock()
-    async with unit_of_work():
-        claimed = await repo.claim_pending_operations(
-            now, older_than=now - older_than, lease_seconds=SWEEP_LEASE_SECONDS
-        )
-    for op in claimed:
-        try:
-            await run_effect(op.session_id, op.effect, billing=billing, clock=clock)
-        except Exception:
-            log.exception("sweep could not finish %s; its lease expires and a later sweep retries", op.idempotency_key)
-    return len(claimed)

@@ -16,7 +16,7 @@ from offers.providers.memory import InMemoryBillingProvider
 from service.db import repositories as repo
 from service.db.tables import BillingOperation, FlowEvent, FlowSession
 from service.security import EmbedClaims
-from service.use_cases import sessions
+from service.use_cases import billing_effects, sessions
 from tests.conftest import FakeClock
 
 PAUSE = OfferId("pause-2-months")
@@ -61,11 +61,11 @@ async def test_a_crash_after_commit_is_finished_once_by_the_sweep(
     assert ops == [{"status": "pending", "idempotency_key": f"sf:{sid}:offer:{PAUSE}:1"}]
     assert billing.calls == []
 
-    assert await sessions.sweep_pending(billing=billing, clock=clock, older_than=_seconds(30)) == 0  # too fresh
+    assert await billing_effects.sweep_pending(billing=billing, clock=clock, older_than=_seconds(30)) == 0  # too fresh
     clock.advance(minutes=1)
-    assert await sessions.sweep_pending(billing=billing, clock=clock) == 1
+    assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 1
     clock.advance(minutes=5)
-    assert await sessions.sweep_pending(billing=billing, clock=clock) == 0
+    assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 0
     assert [c.idempotency_key for c in billing.calls] == [f"sf:{sid}:offer:{PAUSE}:1"]
     final = await FlowSession.select(FlowSession.step, FlowSession.outcome).where(FlowSession.id == sid).first()
     assert final == {"step": "done", "outcome": "saved"}
@@ -83,7 +83,7 @@ async def test_a_sweep_racing_the_request_still_applies_once(
     )
     await asyncio.sleep(0.1)
     clock.advance(minutes=1)
-    await sessions.sweep_pending(billing=billing, clock=clock)  # …and the sweep picks the operation up meanwhile
+    await billing_effects.sweep_pending(billing=billing, clock=clock)  # …and the sweep picks the operation up meanwhile
     view = await request
     assert view.state.step is StepKind.DONE
     assert len([c for c in billing.calls if c.method == "pause"]) == 1

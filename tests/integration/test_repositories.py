@@ -14,6 +14,7 @@ from litestar import Litestar
 from flows import Continued, StepKind
 from flows.effects import CancelSubscription
 from offers.providers.memory import InMemoryBillingProvider
+from service.db import billing_ledger as ledger
 from service.db import repositories as repo
 from service.db.tables import BillingOperation, FlowEvent, FlowSession
 from service.db.uow import Insert, Statement
@@ -68,7 +69,7 @@ async def test_a_step_is_written_whole_or_not_at_all(
         return [
             repo.save_state_statement(stored.id, done, definition, expected_version=expected_version, now=clock()),
             repo.append_event_statement(stored.id, done.version, Continued(at=clock())),
-            repo.pending_operation_statement(stored.id, cancel, clock()),
+            ledger.pending_operation_statement(stored.id, cancel, clock()),
         ]
 
     with pytest.raises(repo.ConcurrentUpdate):
@@ -80,7 +81,8 @@ async def test_a_step_is_written_whole_or_not_at_all(
     await repo.write_step(batch(stored.state.version))
     assert (await repo.get_session(stored.id)).state == done  # type: ignore[union-attr]
     assert [type(e).__name__ for e in await repo.events_of(stored.id)] == ["Started", "Continued"]
-    pending = await repo.claim_pending_operations(clock(), older_than=clock() + timedelta(seconds=1), lease_seconds=60)
+    later = clock() + timedelta(seconds=1)
+    pending = await ledger.claim_pending_operations(clock(), older_than=later, lease_seconds=60)
     assert [(p.session_id, p.idempotency_key, p.effect) for p in pending] == [(stored.id, "k-1", cancel)]
 
 
