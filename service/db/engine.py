@@ -39,9 +39,16 @@ def bind_tables(engine: Engine) -> None:  # type: ignore[type-arg]
         table._meta.db = engine
 
 
+async def _keep_session(connection: object) -> None:
+    """asyncpg's pool runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every
+    connection handed back, a round trip after each step's one statement. This service never takes an
+    advisory lock, keeps a cursor, listens or sets a session variable, so there is nothing to reset; an
+    open transaction is still rolled back by the pool itself before this runs."""
+
+
 async def open_engine(engine: Engine) -> None:  # type: ignore[type-arg]
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=20)
+        await engine.start_connection_pool(min_size=1, max_size=20, reset=_keep_session)
     elif isinstance(engine, SQLiteEngine):
         # WAL lets readers run beside the single writer; it is stored in the file, so once is enough.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
