@@ -8,7 +8,6 @@ call billing outside the transaction → feed the result back as an event (secon
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,8 +40,6 @@ from service.security import EmbedClaims, TokenError, TokenProblem
 from service.use_cases.billing_effects import run_effect
 from service.use_cases.recent_sessions import recent
 from service.use_cases.step_writes import persist_step
-
-log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DEFAULT_FLOW_KEY = "default"
