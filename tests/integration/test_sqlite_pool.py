@@ -179,3 +179,40 @@ async def test_batches_that_queue_up_are_committed_together_and_fail_alone(
         assert await Counter.select(Counter.value).first() == {"value": 4}
     finally:
         await engine.stop()
+
+
+async def test_writers_of_other_processes_wait_for_the_lock_file_not_sqlites_busy_handler(
+    engine: PersistentSQLiteEngine,
+) -> None:
+    # A second engine on the same file stands for another worker process: `flock` locks belong to an
+    # open file, so two engines of one process exclude each other exactly as two processes do. Its busy
+    # timeout is 0: had its write met the first engine's at SQLite's own lock, it would fail at once with
+    # "database is locked" (and with a timeout, it would have slept in SQLite's growing steps).
+    other = PersistentSQLiteEngine(path=engine.path, timeout=0)
+    update = "UPDATE counter SET value = value + 1 WHERE name = ? RETURNING value"
+    finished: list[str] = []
+    try:
+        await other.start()
+        inside = asyncio.Event()
+
+        async def long_transaction() -> None:
+            async with engine.transaction(transaction_type=TransactionType.immediate):
+                await Counter.update({Counter.value: 10}).where(Counter.name == "clicks")
+                inside.set()
+                await asyncio.sleep(0.1)
+            finished.append("transaction")
+
+        async def other_write() -> None:
+            await other.write_batch([(update, ["clicks"], True)])
+            finished.append("other process")
+
+        transaction = asyncio.create_task(long_transaction())
+        await inside.wait()
+        await asyncio.gather(other_write(), transaction)
+        assert finished == ["transaction", "other process"]
+        assert await Counter.select(Counter.value).first() == {"value": 11}
+        await engine.write_batch([(update, ["clicks"], True)])  # and the lock came back to the first one
+        assert await Counter.select(Counter.value).first() == {"value": 12}
+    finally:
+        await other.stop()
+        await engine.stop()
