@@ -3,7 +3,7 @@ write bench/results.json. Servers are real uvicorn processes on loopback; the lo
 process, driven by bench/driver.py and bench/wrk_flow.lua (each connection has its own widget session).
 
 Figures: (a) bare Litestar baseline; (b) the widget step (token check, load, decide, persist, render)
-at 1/10/50 concurrent connections on SQLite (1 worker) and on Postgres (2 workers), as a ratio to the
+at 1/10/50 concurrent connections on SQLite (1 and 2 workers) and on Postgres (2 workers), as a ratio to the
 baseline with as many workers at the same concurrency, with p50/p99 and where the machine's CPU went;
 (c) embed.js gzipped; (d) widget open → first step interactive in Chromium; (e) the admin dashboard
 on 1 M sessions / 5 M events on SQLite and Postgres (bench/dashboard.py); (f) the last `make test` wall
@@ -42,7 +42,7 @@ CONCURRENCY = (1, 10, 50)
 # Once per server before its first row, not reported: at the highest concurrency, so every worker has
 # opened its database connections and filled its caches before anything is measured.
 WARM_UP = (max(CONCURRENCY), 2)  # connections, seconds
-POSTGRES_WORKERS = 2
+SEVERAL_WORKERS = 2  # the multi-worker rows (SQLite and Postgres), against a baseline with as many
 GOALS = {"ratio": 0.40, "p99_ms_at_50": 25.0, "embed_gz_bytes": 2048, "interactive_ms": 300.0}
 NOISY_OTHER_SHARE = 0.10  # other processes using more of the machine than this during a row make it "disturbed"
 RETRIES = 2  # a disturbed row is run again up to this many times; the least disturbed attempt is kept
@@ -259,18 +259,19 @@ def main() -> int:
     sqlite_env = {**env_base, "SQLITE_PATH": str(workdir / "bench.sqlite")}
     sqlite_env["SAVEFLOW_PUBLIC_URL"] = "http://127.0.0.1:8000"
     results["runs"] += measure_service("SQLite, 1 worker", sqlite_env, 1, embed_secret, baseline_rps, None, workdir)
+    # Several workers against one: compare with a baseline that has as many workers.
+    several_baseline = measure_baseline(env_base, workdir, workers=SEVERAL_WORKERS)
+    results["runs"] += several_baseline
+    several_rps = {r["concurrency"]: r["rps"] for r in several_baseline}
+    shared_env = {**sqlite_env, "SQLITE_PATH": str(workdir / "bench-workers.sqlite")}
+    label = f"SQLite, {SEVERAL_WORKERS} workers"
+    results["runs"] += measure_service(label, shared_env, SEVERAL_WORKERS, embed_secret, several_rps, None, workdir)
     database_url = os.environ.get("DATABASE_URL")
     if database_url:
-        # Several workers against one: compare with a baseline that has as many workers.
-        pg_baseline = measure_baseline(env_base, workdir, workers=POSTGRES_WORKERS)
-        results["runs"] += pg_baseline
-        pg_baseline_rps = {r["concurrency"]: r["rps"] for r in pg_baseline}
         pg_env = {**env_base, "DATABASE_URL": database_url}
-        pg_label = f"Postgres, {POSTGRES_WORKERS} workers"
+        label = f"Postgres, {SEVERAL_WORKERS} workers"
         port = urlsplit(database_url).port
-        results["runs"] += measure_service(
-            pg_label, pg_env, POSTGRES_WORKERS, embed_secret, pg_baseline_rps, port, workdir
-        )
+        results["runs"] += measure_service(label, pg_env, SEVERAL_WORKERS, embed_secret, several_rps, port, workdir)
 
     embed = (ROOT / "service" / "static" / "embed.js").read_bytes()
     results["embed_js_gzip_bytes"] = len(gzip.compress(embed, compresslevel=9))

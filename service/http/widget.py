@@ -9,14 +9,16 @@ also the CSRF defence for these routes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any, cast
 
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.htmx import HTMXTemplate
 from litestar.response import Redirect, Template
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from flows import (
@@ -97,14 +99,59 @@ def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_o
     )
 
 
-def _rendered(
-    request: Request[Any, Any, Any], template_name: str, context: dict[str, Any], status: int, headers: dict[str, str]
-) -> Response[bytes]:
-    """A template rendered here, not by a `Template` response: the widget's templates need neither the
+class StepPartial(Response[bytes]):
+    """A rendered step partial. A plain `Response` becomes an `ASGIResponse` per request by merging its
+    headers through a header map (~20 µs on every step); this one sends its few headers already encoded,
+    unless a layer adds headers or cookies of its own (none does), which Litestar then merges as usual."""
+
+    def __init__(self, body: bytes, status_code: int) -> None:  # the fields Litestar reads, no more
+        self.content = body
+        self.status_code = status_code
+        self.background = None
+        self.cookies = []
+        self.headers = _STEP_HEADER_MAP
+        self.media_type = MediaType.HTML
+        self.encoding = "utf-8"
+        self.response_type_encoders = {}
+
+    def to_asgi_response(
+        self,
+        app: Any,
+        request: Request[Any, Any, Any],
+        *,
+        headers: dict[str, str] | None = None,
+        cookies: Iterable[Cookie] | None = None,
+        **others: Any,
+    ) -> ASGIResponse:
+        if headers or cookies:
+            return super().to_asgi_response(app, request, headers=headers, cookies=cookies, **others)
+        return _EncodedResponse(self.content, self.status_code or 200)
+
+
+class _EncodedResponse(ASGIResponse):
+    def __init__(self, body: bytes, status_code: int) -> None:  # what ASGIResponse.__call__ reads, no more
+        self.body = body
+        self.status_code = status_code
+        self.background = None
+        self.is_head_response = False
+
+    def encode_headers(self) -> list[tuple[bytes, bytes]]:
+        return [*_STEP_HEADERS, (b"content-length", str(len(self.body)).encode())]
+
+
+_STEP_HEADER_MAP = {"Vary": "HX-Request", "Cache-Control": "no-store"}
+_STEP_HEADERS = (
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"vary", b"HX-Request"),
+    (b"cache-control", b"no-store"),
+)
+
+
+def _rendered(template: str, context: dict[str, Any], status: int, request: Request[Any, Any, Any]) -> StepPartial:
+    """A step partial rendered here, not by a `Template` response: the widget's templates need neither the
     `request` nor the `csrf_input` Litestar would add to the context, and building them costs per step."""
-    template = request.app.template_engine.get_template(template_name)  # type: ignore[union-attr]
-    body = template.render(**context).encode()
-    return Response(body, status_code=status, headers=headers, media_type=MediaType.HTML)
+    engine = request.app.template_engine
+    return StepPartial(engine.get_template(template).render(**context).encode(), status)  # type: ignore[union-attr]
 
 
 def render(
@@ -162,7 +209,7 @@ def render(
                 status_code=status,
                 headers=headers,
             )
-        return _rendered(request, localized_name(locale, STEP_TEMPLATES[view.state.step]), context, status, headers)
+        return _rendered(localized_name(locale, STEP_TEMPLATES[view.state.step]), context, status, request)
     return Template(
         template_name=localized_name(locale, "widget/frame.html"),
         media_type=MediaType.HTML,

@@ -112,6 +112,19 @@ async def test_partial_and_full_responses_vary_on_hx_request(
     )
     assert "<html" in full.text and "<html" not in partial.text
     assert full.headers["vary"] == partial.headers["vary"] == "HX-Request"
+    step = await client.post(
+        f"/w/s/{flow.session_id}/continue", headers={"HX-Request": "true", "X-Flow-Token": flow.flow_token}
+    )
+    refused = await client.post(  # no reason chosen: the survey again, with its problem, as a 422
+        f"/w/s/{flow.session_id}/reason", headers={"HX-Request": "true", "X-Flow-Token": flow.flow_token}
+    )
+    assert (step.status_code, step_of(step.text), refused.status_code) == (200, "survey", 422)
+    for response in (full, partial, step, refused):  # nobody caches a step, whichever way it was rendered
+        assert response.headers["vary"] == "HX-Request"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert int(response.headers["content-length"]) == len(response.content)
+        assert "frame-ancestors" in response.headers["content-security-policy"]
 
 
 async def test_widget_sets_csp_frame_ancestors_from_allowed_origins_and_no_cookies(
