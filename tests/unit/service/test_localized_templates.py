@@ -73,3 +73,12 @@ def test_names_without_a_supported_language_load_unchanged() -> None:
     assert env.join_path("base.html", "child.html") == "base.html"
     assert env.join_path("base.html", "de:child.html") == "de:base.html"
     assert env.join_path("fr:base.html", "de:child.html") == "fr:base.html"
+
+
+def test_templates_see_the_environments_globals_and_their_own_never_leak_into_it() -> None:
+    env = LocalizedEnvironment(loader=DictLoader({"t.html": "{{ greeting }} {{ name }}"}), undefined=StrictUndefined)
+    env.globals["greeting"] = "Hello"
+    assert env.get_template("t.html", globals={"name": "Ada"}).render() == "Hello Ada"
+    assert "name" not in env.globals  # a template's own globals stay its own
+    assert env.get_template("t.html").render(name="Bo") == "Hello Bo"  # and what a render passes wins
+    assert env.from_string("{{ greeting }}").render() == "Hello"
