@@ -102,14 +102,15 @@ def error_page(request: Request[Any, Any, Any], kind: str, status: int, parent_o
 class StepPartial(Response[bytes]):
     """A rendered step partial. A plain `Response` becomes an `ASGIResponse` per request by merging its
     headers through a header map (~20 µs on every step); this one sends its few headers already encoded,
-    unless a layer adds headers or cookies of its own (none does), which Litestar then merges as usual."""
+    unless headers or cookies were added to it or by a layer (none are today), which Litestar then
+    merges as usual."""
 
     def __init__(self, body: bytes, status_code: int) -> None:  # the fields Litestar reads, no more
         self.content = body
         self.status_code = status_code
         self.background = None
         self.cookies = []
-        self.headers = _STEP_HEADER_MAP
+        self.headers = dict(_STEP_HEADER_MAP)  # its own: a caller may add to it
         self.media_type = MediaType.HTML
         self.encoding = "utf-8"
         self.response_type_encoders = {}
@@ -123,7 +124,7 @@ class StepPartial(Response[bytes]):
         cookies: Iterable[Cookie] | None = None,
         **others: Any,
     ) -> ASGIResponse:
-        if headers or cookies:
+        if headers or cookies or self.cookies or self.headers != _STEP_HEADER_MAP:
             return super().to_asgi_response(app, request, headers=headers, cookies=cookies, **others)
         return _EncodedResponse(self.content, self.status_code or 200)
 

@@ -1,5 +1,5 @@
 """The widget's step partial response: sent with its headers already encoded, and still merged with
-any headers or cookies a Litestar layer adds."""
+any headers or cookies added to it or by a Litestar layer."""
 
 from __future__ import annotations
 
@@ -52,3 +52,10 @@ async def test_headers_and_cookies_a_layer_adds_are_merged_not_dropped() -> None
     assert headers["x-layer"] == "yes" and headers["vary"] == "HX-Request" and headers["cache-control"] == "no-store"
     assert headers["content-type"].startswith("text/html") and headers["content-length"] == "9"
     assert len(cookies) == 1 and cookies[0].startswith("k=v")
+
+
+async def test_headers_added_to_a_step_partial_are_sent() -> None:
+    partial = StepPartial(b"<p>late</p>", 503)
+    partial.headers["Retry-After"] = "5"
+    status, headers, _, _ = await _sent(partial.to_asgi_response(None, _request()))
+    assert status == 503 and headers["retry-after"] == "5" and headers["cache-control"] == "no-store"
