@@ -1,7 +1,7 @@
 """A Piccolo SQLite engine that keeps its connections open: one writer, a few readers, one thread each.
 
-Rules: may import piccolo and sqlite3 only. Piccolo's SQLiteEngine opens a new aiosqlite connection
-(and thread) for every query outside a transaction and for every transaction, and sends
+Rules: may import piccolo, sqlite3 and service.db.sqlite_batches only. Piccolo's SQLiteEngine opens a
+new aiosqlite connection (and thread) for every query outside a transaction and for every transaction, and sends
 `PRAGMA foreign_keys` before every statement inside one; on a widget step that was most of the time.
 Between `start()` and `stop()` this engine instead runs
 - every transaction on one writer connection, one transaction at a time (an asyncio lock: SQLite
@@ -37,6 +37,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
+from service.db import sqlite_batches
+from service.db.sqlite_batches import WriteBatch
+
 if TYPE_CHECKING:
     from piccolo.table import Table
 
@@ -46,14 +49,6 @@ Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.Ab
 
 
 MAX_GROUP = 64  # write batches committed together at most (bounds the first one's wait)
-
-
-class BatchAborted(Exception):
-    """A `write_batch` statement that had to return rows returned none; nothing was written."""
-
-    def __init__(self, index: int) -> None:
-        super().__init__(f"statement {index} of the batch returned no rows")
-        self.index = index
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -171,7 +166,7 @@ class ThreadedConnection:
         if isinstance(function, WriteBatch):
             group, held, stop = self._queued_batches_after(job)
             batches = [batch for batch, _, _ in group if isinstance(batch, WriteBatch)]
-            outcomes = _commit_group(self._connection, batches)  # type: ignore[arg-type]
+            outcomes = sqlite_batches.commit_group(self._connection, batches)  # type: ignore[arg-type]
             for (_, waiting, its_loop), outcome in zip(group, outcomes, strict=True):
                 _hand_back(its_loop, waiting, None, outcome)
             return held, stop
@@ -313,7 +308,7 @@ class PersistentSQLiteEngine(SQLiteEngine):
             return
         # Nobody holds the lock: hand the batch over without taking it. The writer's thread runs jobs in
         # order, so this batch runs whole before any transaction that begins later; and batches that
-        # queue up meanwhile are committed together (group commit, see WriteBatch).
+        # queue up meanwhile are committed together (group commit, see sqlite_batches).
         await self.writer().run(job)
 
 
@@ -362,67 +357,3 @@ def _autocommit(connection: sqlite3.Connection, sql: str, parameters: Sequence[A
         connection.rollback()
         raise
     return rows
-
-
-class WriteBatch:
-    """(sql, parameters, must_return_rows) statements to apply all or nothing, as a writer-thread job.
-
-    Run alone, it is its own IMMEDIATE transaction. The writer's thread commits batches that queued up
-    one after another together (`_commit_group`): one COMMIT and fsync for all, each batch inside a
-    savepoint so that one failing rolls back only itself.
-    """
-
-    __slots__ = ("statements",)
-
-    def __init__(self, statements: Sequence[tuple[str, Sequence[Any], bool]]) -> None:
-        self.statements = statements
-
-    def apply(self, connection: sqlite3.Connection) -> None:
-        for index, (sql, parameters, must_return_rows) in enumerate(self.statements):
-            if not connection.execute(sql, parameters).fetchall() and must_return_rows:
-                raise BatchAborted(index)
-
-    def __call__(self, connection: sqlite3.Connection) -> None:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            self.apply(connection)
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:  # SQLite may already have rolled back (e.g. a full disk)
-                connection.execute("ROLLBACK")
-            raise
-
-
-def _commit_group(connection: sqlite3.Connection, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
-    """Apply `batches` in one transaction, each all or nothing; what each caller gets (None: committed).
-
-    If the transaction as a whole fails (BEGIN, COMMIT, or an error after which SQLite has rolled
-    everything back, such as a full disk), every batch gets that error: none of them was written.
-    """
-    if len(batches) == 1:
-        try:
-            batches[0](connection)
-        except BaseException as exc:
-            return [exc]
-        return [None]
-    outcomes: list[BaseException | None] = []
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        for batch in batches:
-            connection.execute("SAVEPOINT batch")
-            try:
-                batch.apply(connection)
-            except Exception as exc:  # this batch only, unless SQLite dropped the whole transaction
-                if not connection.in_transaction:
-                    raise
-                connection.execute("ROLLBACK TO batch")
-                outcomes.append(exc)
-            else:
-                outcomes.append(None)
-            connection.execute("RELEASE batch")
-        connection.execute("COMMIT")
-    except BaseException as exc:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        return [exc] * len(batches)
-    return outcomes

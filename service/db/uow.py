@@ -1,7 +1,7 @@
 """Unit of work: one database transaction per use-case step, IMMEDIATE on SQLite; atomic statement lists.
 
 Rules: may import piccolo, asyncpg (its pool, for `fetch` and `write_atomically`), service.db.tables
-and service.db.sqlite_pool. SQLite's default DEFERRED transactions fail with
+and service.db.sqlite_{pool, batches}. SQLite's default DEFERRED transactions fail with
 "database is locked" when two readers both try to upgrade to writers (STACK.md §2); IMMEDIATE
 takes the write lock up front, so concurrent writers queue on the busy timeout instead.
 """
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from service.db.sqlite_pool import BatchAborted, PersistentSQLiteEngine
+from service.db.sqlite_batches import BatchAborted
+from service.db.sqlite_pool import PersistentSQLiteEngine
 from service.db.tables import FlowSession
 
 if TYPE_CHECKING:

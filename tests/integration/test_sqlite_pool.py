@@ -14,8 +14,9 @@ from piccolo.columns import Integer, Varchar
 from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
-from service.db import sqlite_pool
-from service.db.sqlite_pool import BatchAborted, PersistentSQLiteEngine
+from service.db import sqlite_batches
+from service.db.sqlite_batches import BatchAborted
+from service.db.sqlite_pool import PersistentSQLiteEngine
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="SQLite engine")
 
@@ -147,13 +148,15 @@ async def test_batches_that_queue_up_are_committed_together_and_fail_alone(
     engine: PersistentSQLiteEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     group_sizes: list[int] = []
-    commit_group = sqlite_pool._commit_group
+    commit_group = sqlite_batches.commit_group
 
-    def recording(connection: sqlite3.Connection, batches: list[sqlite_pool.WriteBatch]) -> list[BaseException | None]:
+    def recording(
+        connection: sqlite3.Connection, batches: list[sqlite_batches.WriteBatch]
+    ) -> list[BaseException | None]:
         group_sizes.append(len(batches))
         return commit_group(connection, batches)
 
-    monkeypatch.setattr(sqlite_pool, "_commit_group", recording)
+    monkeypatch.setattr(sqlite_batches, "commit_group", recording)
     update = "UPDATE counter SET value = value + 1 WHERE name = ? RETURNING value"
     try:
         gate = threading.Event()
