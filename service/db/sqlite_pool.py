@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 READ_PREFIXES = ("SELECT", "WITH", "PRAGMA TABLE_INFO", "EXPLAIN")
 T = TypeVar("T")
 Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
+Reply = tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Any, BaseException | None]  # for _hand_back
 
 
 MAX_GROUP = 64  # write batches committed together at most (bounds the first one's wait)
@@ -153,30 +154,33 @@ class ThreadedConnection:
                     _hand_back(loop, future, None, exc)
                     continue
             try:
-                held, stop = self._run(job)
+                replies, held, stop = self._run(job)
             finally:
                 if lock is not None and not (self._connection is not None and self._connection.in_transaction):
-                    lock.release()
+                    lock.release()  # before replying: the other processes' writers need not wait for that
+            for reply in replies:
+                _hand_back(*reply)
             if stop:
                 break
 
-    def _run(self, job: Job) -> tuple[Job | None, bool]:
-        """Run `job` (with the write batches queued behind it); the job to run next, and whether to stop."""
+    def _run(self, job: Job) -> tuple[list[Reply], Job | None, bool]:
+        """Run `job` (with the write batches queued behind it): the replies to hand back, the job to run
+        next, and whether to stop."""
         function, future, loop = job
         if isinstance(function, WriteBatch):
             group, held, stop = self._queued_batches_after(job)
             batches = [batch for batch, _, _ in group if isinstance(batch, WriteBatch)]
             outcomes = sqlite_batches.commit_group(self._connection, batches)  # type: ignore[arg-type]
-            for (_, waiting, its_loop), outcome in zip(group, outcomes, strict=True):
-                _hand_back(its_loop, waiting, None, outcome)
-            return held, stop
+            replies = [
+                (its_loop, waiting, None, outcome)
+                for (_, waiting, its_loop), outcome in zip(group, outcomes, strict=True)
+            ]
+            return replies, held, stop
         try:
             result = function(self._connection)  # type: ignore[arg-type]
         except BaseException as exc:  # handed to the awaiting coroutine
-            _hand_back(loop, future, None, exc)
-        else:
-            _hand_back(loop, future, result, None)
-        return None, False
+            return [(loop, future, None, exc)], None, False
+        return [(loop, future, result, None)], None, False
 
     def _queued_batches_after(self, first: Job) -> tuple[list[Job], Job | None, bool]:
         """`first` and the write batches queued right behind it (at most MAX_GROUP), the job taken off the

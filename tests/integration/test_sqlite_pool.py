@@ -4,17 +4,19 @@ writer, reads see committed writes only, and stop() falls back to Piccolo's own 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from piccolo.columns import Integer, Varchar
 from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
-from service.db import sqlite_batches
+from service.db import sqlite_batches, sqlite_pool
 from service.db.sqlite_batches import BatchAborted
 from service.db.sqlite_pool import PersistentSQLiteEngine
 
@@ -218,4 +220,42 @@ async def test_writers_of_other_processes_wait_for_the_lock_file_not_sqlites_bus
         assert await Counter.select(Counter.value).first() == {"value": 12}
     finally:
         await other.stop()
+        await engine.stop()
+
+
+async def test_a_writer_frees_the_lock_file_before_it_replies(
+    engine: PersistentSQLiteEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Handing results back to the waiting coroutines needs the GIL, which the event loop may be holding;
+    # the other processes' writers must not wait for that as well.
+    free_when_replying: list[bool] = []
+    hand_back = sqlite_pool._hand_back
+    lock_path = sqlite_pool.writer_lock_path(engine.path)
+    assert lock_path is not None
+    probe = os.open(lock_path, os.O_RDWR | os.O_CREAT)  # another process's writer, as far as flock can tell
+
+    def replying(*reply: Any) -> None:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            free_when_replying.append(False)
+        else:
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            free_when_replying.append(True)
+        hand_back(*reply)
+
+    monkeypatch.setattr(sqlite_pool, "_hand_back", replying)
+    update = "UPDATE counter SET value = value + 1 WHERE name = ? RETURNING value"
+    try:
+        await asyncio.gather(*(engine.write_batch([(update, ["clicks"], True)]) for _ in range(3)))
+        assert free_when_replying == [True] * 3
+        free_when_replying.clear()
+        await _increment(engine)
+        # A transaction keeps the lock from its BEGIN to its COMMIT; only the COMMIT's reply comes after.
+        in_transaction = list(free_when_replying)
+        assert await Counter.select(Counter.value).first() == {"value": 4}
+        assert in_transaction[-1] is True
+        assert in_transaction[:-1] and not any(in_transaction[:-1])
+    finally:
+        os.close(probe)
         await engine.stop()
