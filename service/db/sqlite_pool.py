@@ -1,8 +1,9 @@
 """A Piccolo SQLite engine that keeps its connections open: one writer, a few readers, one thread each.
 
 Rules: may import piccolo, sqlite3 and service.db.sqlite_batches only. Piccolo's SQLiteEngine opens a
-new aiosqlite connection (and thread) for every query outside a transaction and for every transaction, and sends
-`PRAGMA foreign_keys` before every statement inside one; on a widget step that was most of the time.
+new aiosqlite connection (and thread) for every query outside a transaction and for every transaction,
+and sends `PRAGMA foreign_keys` before every statement inside one; on a widget step that was most of
+the time.
 Between `start()` and `stop()` this engine instead runs
 - every transaction on one writer connection, one transaction at a time (an asyncio lock: SQLite
   has a single writer anyway, and waiting on a lock is cheaper than SQLite's busy-sleep);
@@ -19,7 +20,8 @@ Several worker processes on one file: the writer thread holds an exclusive `floc
 `<database>-writer.lock` for as long as its connection is in a write transaction (`WriterLock`), so
 the writers of every process queue in the kernel, which wakes the next one the moment the lock is
 released. Without it they met at SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between tries:
-with two workers under load, some clicks took seconds.
+with two workers under load, some clicks took seconds. The lock is released before the results are
+handed back to the waiting coroutines, which needs the GIL the event loop may be holding.
 """
 
 from __future__ import annotations
