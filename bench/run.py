@@ -47,6 +47,7 @@ GOALS = {"ratio": 0.40, "p99_ms_at_50": 25.0, "embed_gz_bytes": 2048, "interacti
 NOISY_OTHER_SHARE = 0.10  # other processes using more of the machine than this during a row make it "disturbed"
 RETRIES = 2  # a disturbed row is run again up to this many times; the least disturbed attempt is kept
 BASELINE = "baseline (bare Litestar + same-size template)"
+CPUS = os.cpu_count() or 1
 
 
 def free_port() -> int:
@@ -112,18 +113,35 @@ def least_disturbed(run_once: Callable[[], LoadResult]) -> tuple[LoadResult, int
     return min(attempts, key=lambda a: a.cpu.other), len(attempts)
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
 
 
-def row(name: str, measured: tuple[LoadResult, int], baseline_rps: float | None) -> dict[str, Any]:
+def _shown(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def cpu_us_per_request(share: float, rps: float, cpus: int = CPUS) -> float | None:
+    """Microseconds of one core that a share of the whole machine (all `cpus` = 1.0) comes to per request."""
+    return share * cpus * 1e6 / rps if rps else None
+
+
+def row(
+    name: str, measured: tuple[LoadResult, int], baseline: dict[str, Any] | None, cpus: int = CPUS
+) -> dict[str, Any]:
+    """One table row. With the `baseline` row for the same workers and concurrency: the req/s ratio (the
+    goal), and the CPU ratio, the baseline's server CPU per request over this row's: the throughput ratio
+    the service would reach with the cores to itself (database and load generator elsewhere)."""
     result, attempts = measured
+    server_us = cpu_us_per_request(result.cpu.server, result.rps, cpus)
+    database_us = cpu_us_per_request(result.cpu.postgres, result.rps, cpus)
+    baseline_us = baseline["server_cpu_us"] if baseline else None
     return {
         "name": name,
         "concurrency": result.concurrency,
         "wrk_threads": result.wrk_threads,
         "rps": round(result.rps, 1),
-        "ratio": round(result.rps / baseline_rps, 3) if baseline_rps else None,
+        "ratio": round(result.rps / baseline["rps"], 3) if baseline else None,
         "p50_ms": round(result.ms("p50"), 2),
         "p90_ms": round(result.ms("p90"), 2),
         "p99_ms": round(result.ms("p99"), 2),
@@ -135,6 +153,9 @@ def row(name: str, measured: tuple[LoadResult, int], baseline_rps: float | None)
         "error_detail": {k: v for k, v in result.errors.items() if v},
         "valid": result.error_count == 0 and result.requests > 0,
         "cpu_share": result.cpu.as_dict(),
+        "server_cpu_us": _round(server_us, 0),
+        "database_cpu_us": _round(database_us, 0) if result.cpu.postgres else None,
+        "cpu_ratio": round(baseline_us / server_us, 3) if baseline_us and server_us else None,
         "attempts": attempts,
     }
 
@@ -155,7 +176,9 @@ def measure_baseline(env: dict[str, str], workdir: Path, workers: int = 1) -> li
         for c in CONCURRENCY:
             measured = least_disturbed(partial(load, c, DURATION))
             name = BASELINE if workers == 1 else f"{BASELINE[:-1]}, {workers} workers)"
-            rows.append(row(name, measured, measured[0].rps))
+            baseline_row = row(name, measured, None)
+            baseline_row["ratio"] = baseline_row["cpu_ratio"] = 1.0  # the yardstick itself
+            rows.append(baseline_row)
     finally:
         stop_server(server)
     return rows
@@ -166,7 +189,7 @@ def measure_service(
     env: dict[str, str],
     workers: int,
     embed_secret: str,
-    baseline: dict[int, float],
+    baseline: dict[int, dict[str, Any]],
     postgres_port: int | None,
     workdir: Path,
 ) -> list[dict[str, Any]]:
@@ -240,7 +263,7 @@ def main() -> int:
         "at": datetime.now(UTC).isoformat(),
         "driver": driver.splitlines()[0].split(" Copyright")[0] if driver else "wrk",
         "duration_s": DURATION,
-        "cpus": os.cpu_count(),
+        "cpus": CPUS,
         "runs": [],
     }
     env_base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
@@ -254,24 +277,24 @@ def main() -> int:
     )
 
     results["runs"] += measure_baseline(env_base, workdir)
-    baseline_rps = {r["concurrency"]: r["rps"] for r in results["runs"]}
+    baseline = {r["concurrency"]: r for r in results["runs"]}
 
     sqlite_env = {**env_base, "SQLITE_PATH": str(workdir / "bench.sqlite")}
     sqlite_env["SAVEFLOW_PUBLIC_URL"] = "http://127.0.0.1:8000"
-    results["runs"] += measure_service("SQLite, 1 worker", sqlite_env, 1, embed_secret, baseline_rps, None, workdir)
+    results["runs"] += measure_service("SQLite, 1 worker", sqlite_env, 1, embed_secret, baseline, None, workdir)
     # Several workers against one: compare with a baseline that has as many workers.
     several_baseline = measure_baseline(env_base, workdir, workers=SEVERAL_WORKERS)
     results["runs"] += several_baseline
-    several_rps = {r["concurrency"]: r["rps"] for r in several_baseline}
+    several = {r["concurrency"]: r for r in several_baseline}
     shared_env = {**sqlite_env, "SQLITE_PATH": str(workdir / "bench-workers.sqlite")}
     label = f"SQLite, {SEVERAL_WORKERS} workers"
-    results["runs"] += measure_service(label, shared_env, SEVERAL_WORKERS, embed_secret, several_rps, None, workdir)
+    results["runs"] += measure_service(label, shared_env, SEVERAL_WORKERS, embed_secret, several, None, workdir)
     database_url = os.environ.get("DATABASE_URL")
     if database_url:
         pg_env = {**env_base, "DATABASE_URL": database_url}
         label = f"Postgres, {SEVERAL_WORKERS} workers"
         port = urlsplit(database_url).port
-        results["runs"] += measure_service(label, pg_env, SEVERAL_WORKERS, embed_secret, several_rps, port, workdir)
+        results["runs"] += measure_service(label, pg_env, SEVERAL_WORKERS, embed_secret, several, port, workdir)
 
     embed = (ROOT / "service" / "static" / "embed.js").read_bytes()
     results["embed_js_gzip_bytes"] = len(gzip.compress(embed, compresslevel=9))
@@ -305,19 +328,30 @@ def print_table(results: dict[str, Any]) -> None:
     cpu_columns = ("wrk", "server", "postgres", "kernel", "other", "idle")
     cpu_titles = " ".join(f"{t:>5}" for t in ("wrk", "srv", "pg", "krnl", "othr", "idle"))
     print(f"\nload: {results['driver']}, {results['duration_s']} s per row; CPU: % of all {results['cpus']} cores")
-    header = f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>7} {'errors':>6}"
+    header = (
+        f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>7} {'errors':>6}"
+        f" {'srv µs':>6} {'cpu r.':>6}"
+    )
     width = max(len(r["name"]) for r in results["runs"])
     print(f"{'benchmark':<{width}} {header}  {cpu_titles}")
     for r in results["runs"]:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
         cpu = " ".join(f"{100 * r['cpu_share'][k]:>5.0f}" for k in cpu_columns)
         errors = f"{r['errors']}{'' if r['valid'] else '!'}"
-        raw_p99 = f"{r['raw_p99_ms']:.1f}" if r["raw_p99_ms"] is not None else "-"
+        raw_p99, server_us, cpu_ratio = (
+            _shown(r["raw_p99_ms"], ".1f"),
+            _shown(r["server_cpu_us"], ".0f"),
+            _shown(r["cpu_ratio"], ".2f"),
+        )
         print(
             f"{r['name']:<{width}} {r['concurrency']:>5} {r['rps']:>7.0f} {ratio:>6} "
-            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {raw_p99:>7} {errors:>6}  {cpu}"
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {raw_p99:>7} {errors:>6} {server_us:>6} {cpu_ratio:>6}  {cpu}"
         )
     print("p50/p99: wrk's, with its coordinated-omission correction; raw p99: every flow request timed as sent")
+    print(
+        "srv µs: the server's CPU per request (µs of one core); cpu r.: the baseline's srv µs over the row's, "
+        "the ratio the step would reach with the cores to itself (database and wrk elsewhere)"
+    )
     busy = [r for r in results["runs"] if r["cpu_share"]["other"] > NOISY_OTHER_SHARE]
     if busy:
         worst = max(r["cpu_share"]["other"] for r in busy)
@@ -330,9 +364,12 @@ def print_table(results: dict[str, Any]) -> None:
     for r in results["runs"]:
         if not r["name"].startswith("baseline") and r["concurrency"] == max(CONCURRENCY):
             met = r["valid"] and (r["ratio"] or 0) >= goal_ratio and r["p99_ms"] <= goal_p99
+            database = f", the database {r['database_cpu_us']:.0f} µs" if r["database_cpu_us"] else ""
             print(
                 f"  {r['name']} at {r['concurrency']}: ratio {r['ratio']:.2f}, p99 {r['p99_ms']:.1f} ms"
                 f" (raw {r['raw_p99_ms']} ms) -> {'met' if met else 'NOT met'}"
+                f"; CPU per step: the server {_shown(r['server_cpu_us'], '.0f')} µs{database},"
+                f" cpu ratio {_shown(r['cpu_ratio'], '.2f')}"
             )
     print(f"embed.js gzipped: {results['embed_js_gzip_bytes']} bytes (goal ≤ {GOALS['embed_gz_bytes']})")
     print(
