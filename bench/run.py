@@ -28,13 +28,11 @@ import urllib.request
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from bench.driver import LoadResult, WrkMissing, run_load, start_flow_sessions, wrk_binary
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from bench.machine import NOISY_OTHER_SHARE, RETRIES, SPEED_TOLERANCE, Machine, Measured
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = max(1, math.ceil(float(os.environ.get("BENCH_SECONDS", "4"))))  # wrk takes whole seconds
@@ -44,8 +42,6 @@ CONCURRENCY = (1, 10, 50)
 WARM_UP = (max(CONCURRENCY), 2)  # connections, seconds
 SEVERAL_WORKERS = 2  # the multi-worker rows (SQLite and Postgres), against a baseline with as many
 GOALS = {"ratio": 0.40, "p99_ms_at_50": 25.0, "embed_gz_bytes": 2048, "interactive_ms": 300.0}
-NOISY_OTHER_SHARE = 0.10  # other processes using more of the machine than this during a row make it "disturbed"
-RETRIES = 2  # a disturbed row is run again up to this many times; the least disturbed attempt is kept
 BASELINE = "baseline (bare Litestar + same-size template)"
 CPUS = os.cpu_count() or 1
 
@@ -100,19 +96,6 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
     server.wait(timeout=10)
 
 
-def least_disturbed(run_once: Callable[[], LoadResult]) -> tuple[LoadResult, int]:
-    """Run once, and again (up to RETRIES times) while other processes took a noticeable share of the CPU.
-
-    The machine may be shared (other people's tests and checks); a burst of someone else's CPU during a 4 s
-    row can halve its figures. Keeping the attempt with the least foreign CPU selects on the disturbance, not on the
-    result, and costs nothing on a quiet machine.
-    """
-    attempts = [run_once()]
-    while attempts[-1].cpu.other > NOISY_OTHER_SHARE and len(attempts) <= RETRIES:
-        attempts.append(run_once())
-    return min(attempts, key=lambda a: a.cpu.other), len(attempts)
-
-
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -126,13 +109,11 @@ def cpu_us_per_request(share: float, rps: float, cpus: int = CPUS) -> float | No
     return share * cpus * 1e6 / rps if rps else None
 
 
-def row(
-    name: str, measured: tuple[LoadResult, int], baseline: dict[str, Any] | None, cpus: int = CPUS
-) -> dict[str, Any]:
+def row(name: str, measured: Measured, baseline: dict[str, Any] | None, cpus: int = CPUS) -> dict[str, Any]:
     """One table row. With the `baseline` row for the same workers and concurrency: the req/s ratio (the
     goal), and the CPU ratio, the baseline's server CPU per request over this row's: the throughput ratio
     the service would reach with the cores to itself (database and load generator elsewhere)."""
-    result, attempts = measured
+    result = measured.result
     server_us = cpu_us_per_request(result.cpu.server, result.rps, cpus)
     database_us = cpu_us_per_request(result.cpu.postgres, result.rps, cpus)
     baseline_us = baseline["server_cpu_us"] if baseline else None
@@ -156,11 +137,12 @@ def row(
         "server_cpu_us": _round(server_us, 0),
         "database_cpu_us": _round(database_us, 0) if result.cpu.postgres else None,
         "cpu_ratio": round(baseline_us / server_us, 3) if baseline_us and server_us else None,
-        "attempts": attempts,
+        "machine_speed": round(measured.speed, 3),
+        "attempts": measured.attempts,
     }
 
 
-def measure_baseline(env: dict[str, str], workdir: Path, workers: int = 1) -> list[dict[str, Any]]:
+def measure_baseline(machine: Machine, env: dict[str, str], workdir: Path, workers: int = 1) -> list[dict[str, Any]]:
     """The bare-Litestar rows; with `workers` > 1 the fair yardstick for a multi-worker service row."""
     port = free_port()
     server = start_server("bench.baseline_app:app", port, env, workers=workers)
@@ -174,7 +156,7 @@ def measure_baseline(env: dict[str, str], workdir: Path, workers: int = 1) -> li
 
         load(*WARM_UP)
         for c in CONCURRENCY:
-            measured = least_disturbed(partial(load, c, DURATION))
+            measured = machine.least_disturbed(partial(load, c, DURATION))
             name = BASELINE if workers == 1 else f"{BASELINE[:-1]}, {workers} workers)"
             baseline_row = row(name, measured, None)
             baseline_row["ratio"] = baseline_row["cpu_ratio"] = 1.0  # the yardstick itself
@@ -185,6 +167,7 @@ def measure_baseline(env: dict[str, str], workdir: Path, workers: int = 1) -> li
 
 
 def measure_service(
+    machine: Machine,
     label: str,
     env: dict[str, str],
     workers: int,
@@ -218,7 +201,7 @@ def measure_service(
         wait_healthy(f"{base}/health", server)
         load(WARM_UP[0], WARM_UP[1], "warm")
         for c in CONCURRENCY:
-            measured = least_disturbed(partial(load, c, DURATION, f"c{c}"))
+            measured = machine.least_disturbed(partial(load, c, DURATION, f"c{c}"))
             rows.append(row(f"widget step ({label})", measured, baseline.get(c)))
     finally:
         stop_server(server)
@@ -276,25 +259,33 @@ def main() -> int:
         SAVEFLOW_SECRETS_FILE=str(workdir / "s.json"),
     )
 
-    results["runs"] += measure_baseline(env_base, workdir)
+    machine = Machine.calibrated()
+    results["machine_reference_ms"] = round(machine.reference_ms, 2)
+    results["runs"] += measure_baseline(machine, env_base, workdir)
     baseline = {r["concurrency"]: r for r in results["runs"]}
 
     sqlite_env = {**env_base, "SQLITE_PATH": str(workdir / "bench.sqlite")}
     sqlite_env["SAVEFLOW_PUBLIC_URL"] = "http://127.0.0.1:8000"
-    results["runs"] += measure_service("SQLite, 1 worker", sqlite_env, 1, embed_secret, baseline, None, workdir)
+    results["runs"] += measure_service(
+        machine, "SQLite, 1 worker", sqlite_env, 1, embed_secret, baseline, None, workdir
+    )
     # Several workers against one: compare with a baseline that has as many workers.
-    several_baseline = measure_baseline(env_base, workdir, workers=SEVERAL_WORKERS)
+    several_baseline = measure_baseline(machine, env_base, workdir, workers=SEVERAL_WORKERS)
     results["runs"] += several_baseline
     several = {r["concurrency"]: r for r in several_baseline}
     shared_env = {**sqlite_env, "SQLITE_PATH": str(workdir / "bench-workers.sqlite")}
     label = f"SQLite, {SEVERAL_WORKERS} workers"
-    results["runs"] += measure_service(label, shared_env, SEVERAL_WORKERS, embed_secret, several, None, workdir)
+    results["runs"] += measure_service(
+        machine, label, shared_env, SEVERAL_WORKERS, embed_secret, several, None, workdir
+    )
     database_url = os.environ.get("DATABASE_URL")
     if database_url:
         pg_env = {**env_base, "DATABASE_URL": database_url}
         label = f"Postgres, {SEVERAL_WORKERS} workers"
         port = urlsplit(database_url).port
-        results["runs"] += measure_service(label, pg_env, SEVERAL_WORKERS, embed_secret, several, port, workdir)
+        results["runs"] += measure_service(
+            machine, label, pg_env, SEVERAL_WORKERS, embed_secret, several, port, workdir
+        )
 
     embed = (ROOT / "service" / "static" / "embed.js").read_bytes()
     results["embed_js_gzip_bytes"] = len(gzip.compress(embed, compresslevel=9))
@@ -324,13 +315,17 @@ def main() -> int:
     return 1 if invalid else 0
 
 
+def _speed_moved(run: dict[str, Any]) -> bool:
+    return abs(1 - float(run["machine_speed"])) > SPEED_TOLERANCE
+
+
 def print_table(results: dict[str, Any]) -> None:
     cpu_columns = ("wrk", "server", "postgres", "kernel", "other", "idle")
     cpu_titles = " ".join(f"{t:>5}" for t in ("wrk", "srv", "pg", "krnl", "othr", "idle"))
     print(f"\nload: {results['driver']}, {results['duration_s']} s per row; CPU: % of all {results['cpus']} cores")
     header = (
         f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>7} {'errors':>6}"
-        f" {'srv µs':>6} {'cpu r.':>6}"
+        f" {'srv µs':>6} {'cpu r.':>6} {'speed':>5}"
     )
     width = max(len(r["name"]) for r in results["runs"])
     print(f"{'benchmark':<{width}} {header}  {cpu_titles}")
@@ -343,14 +338,17 @@ def print_table(results: dict[str, Any]) -> None:
             _shown(r["server_cpu_us"], ".0f"),
             _shown(r["cpu_ratio"], ".2f"),
         )
+        speed = f"{r['machine_speed']:.2f}{'!' if _speed_moved(r) else ''}"
         print(
             f"{r['name']:<{width}} {r['concurrency']:>5} {r['rps']:>7.0f} {ratio:>6} "
-            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {raw_p99:>7} {errors:>6} {server_us:>6} {cpu_ratio:>6}  {cpu}"
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {raw_p99:>7} {errors:>6} {server_us:>6} {cpu_ratio:>6}"
+            f" {speed:>5}  {cpu}"
         )
     print("p50/p99: wrk's, with its coordinated-omission correction; raw p99: every flow request timed as sent")
     print(
         "srv µs: the server's CPU per request (µs of one core); cpu r.: the baseline's srv µs over the row's, "
-        "the ratio the step would reach with the cores to itself (database and wrk elsewhere)"
+        "the ratio the step would reach with the cores to itself (database and wrk elsewhere); speed: the machine's, "
+        "around the row, against the run's start (a fixed Python workload, bench/machine.py)"
     )
     busy = [r for r in results["runs"] if r["cpu_share"]["other"] > NOISY_OTHER_SHARE]
     if busy:
@@ -358,6 +356,12 @@ def print_table(results: dict[str, Any]) -> None:
         print(
             f"warning: other processes used up to {100 * worst:.0f} % of the machine during {len(busy)} row(s) "
             f"(column othr), even after up to {RETRIES} retries; those figures are low and noisy"
+        )
+    if moved := [r for r in results["runs"] if _speed_moved(r)]:
+        print(
+            f"warning: the machine itself ran at {min(r['machine_speed'] for r in moved):.2f} to "
+            f"{max(r['machine_speed'] for r in moved):.2f} of its speed at the start around {len(moved)} row(s) "
+            f"(column speed, marked !), even after up to {RETRIES} retries; ratios against those rows are unreliable"
         )
     goal_ratio, goal_p99 = GOALS["ratio"], GOALS["p99_ms_at_50"]
     print(f"\ngoals: widget step ratio ≥ {goal_ratio:.2f} of baseline; p99 ≤ {goal_p99:.0f} ms at 50 connections")

@@ -1,16 +1,23 @@
-"""`make bench`'s rows: the req/s ratio (the goal) and the CPU ratio against the baseline's row."""
+"""`make bench`'s rows: the req/s ratio (the goal), the CPU ratio against the baseline's row, and the
+retry of a row during which other processes or the machine's own speed disturbed the figures."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from bench.driver import CpuShare, LoadResult
+from bench.machine import RETRIES, Machine, Measured
 from bench.run import row
 
 
-def _measured(requests: int, server: float, postgres: float = 0.0) -> tuple[LoadResult, int]:
-    cpu = CpuShare(wrk=0.05, server=server, postgres=postgres, kernel=0.04, other=0.0, idle=0.0, steal=0.0)
+def _result(requests: int, server: float, postgres: float = 0.0, other: float = 0.0) -> LoadResult:
+    cpu = CpuShare(wrk=0.05, server=server, postgres=postgres, kernel=0.04, other=other, idle=0.0, steal=0.0)
     latency = {"p50": 1_000.0, "p90": 2_000.0, "p99": 3_000.0, "max": 4_000.0}
-    result = LoadResult(50, 2, 4.0, requests, latency, {}, {"socket": 0}, cpu)
-    return result, 1
+    return LoadResult(50, 2, 4.0, requests, latency, {}, {"socket": 0}, cpu)
+
+
+def _measured(requests: int, server: float, postgres: float = 0.0) -> Measured:
+    return Measured(_result(requests, server, postgres), attempts=1, speed=1.0)
 
 
 def test_a_row_compares_throughput_and_cpu_per_request_with_its_baseline() -> None:
@@ -32,3 +39,39 @@ def test_a_row_without_requests_has_no_cpu_figures_and_is_invalid() -> None:
     assert failed["server_cpu_us"] is None
     assert failed["cpu_ratio"] is None
     assert failed["database_cpu_us"] is None
+
+
+def _machine(probe_times_ms: list[float]) -> Machine:
+    times: Iterator[float] = iter(probe_times_ms)
+    return Machine(reference_ms=10.0, probe=lambda: next(times))
+
+
+def test_a_row_is_run_again_when_the_machine_slowed_down_around_it() -> None:
+    results = iter([_result(4_000, 0.5), _result(8_000, 0.5)])
+    machine = _machine([10.0, 14.0, 10.2, 9.9])  # the first attempt ends on a machine 30 % slower
+
+    measured = machine.least_disturbed(lambda: next(results))
+
+    assert measured.attempts == 2
+    assert measured.result.requests == 8_000
+    assert 0.98 < measured.speed < 1.0
+
+
+def test_a_row_on_a_steady_quiet_machine_runs_once() -> None:
+    machine = _machine([10.0, 10.5])
+
+    measured = machine.least_disturbed(lambda: _result(8_000, 0.5))
+
+    assert measured.attempts == 1
+    assert round(measured.speed, 2) == 0.95
+
+
+def test_other_processes_busy_during_every_attempt_keep_the_least_disturbed_one() -> None:
+    others = iter([0.4, 0.2, 0.3])
+    machine = _machine([10.0] * 2 * (RETRIES + 1))
+
+    measured = machine.least_disturbed(lambda: _result(8_000, 0.5, other=next(others)))
+
+    assert measured.attempts == RETRIES + 1
+    assert measured.result.cpu.other == 0.2
+    assert measured.disturbance > 1  # still shown as disturbed
