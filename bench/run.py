@@ -32,7 +32,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.driver import LoadResult, WrkMissing, run_load, start_flow_sessions, wrk_binary
-from bench.machine import NOISY_OTHER_SHARE, RETRIES, SPEED_TOLERANCE, Machine, Measured
+from bench.machine import Machine, Measured
+from bench.report import print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = max(1, math.ceil(float(os.environ.get("BENCH_SECONDS", "4"))))  # wrk takes whole seconds
@@ -41,7 +42,6 @@ CONCURRENCY = (1, 10, 50)
 # opened its database connections and filled its caches before anything is measured.
 WARM_UP = (max(CONCURRENCY), 2)  # connections, seconds
 SEVERAL_WORKERS = 2  # the multi-worker rows (SQLite and Postgres), against a baseline with as many
-GOALS = {"ratio": 0.40, "p99_ms_at_50": 25.0, "embed_gz_bytes": 2048, "interactive_ms": 300.0}
 BASELINE = "baseline (bare Litestar + same-size template)"
 CPUS = os.cpu_count() or 1
 
@@ -98,10 +98,6 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
-
-
-def _shown(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def cpu_us_per_request(share: float, rps: float, cpus: int = CPUS) -> float | None:
@@ -313,86 +309,6 @@ def main() -> int:
     for r in invalid:
         print(f"INVALID: {r['name']} at {r['concurrency']}: {r['error_detail'] or 'no requests'}", file=sys.stderr)
     return 1 if invalid else 0
-
-
-def _speed_moved(run: dict[str, Any]) -> bool:
-    return abs(1 - float(run["machine_speed"])) > SPEED_TOLERANCE
-
-
-def print_table(results: dict[str, Any]) -> None:
-    cpu_columns = ("wrk", "server", "postgres", "kernel", "other", "idle")
-    cpu_titles = " ".join(f"{t:>5}" for t in ("wrk", "srv", "pg", "krnl", "othr", "idle"))
-    print(f"\nload: {results['driver']}, {results['duration_s']} s per row; CPU: % of all {results['cpus']} cores")
-    header = (
-        f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>7} {'errors':>6}"
-        f" {'srv µs':>6} {'cpu r.':>6} {'speed':>5}"
-    )
-    width = max(len(r["name"]) for r in results["runs"])
-    print(f"{'benchmark':<{width}} {header}  {cpu_titles}")
-    for r in results["runs"]:
-        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-        cpu = " ".join(f"{100 * r['cpu_share'][k]:>5.0f}" for k in cpu_columns)
-        errors = f"{r['errors']}{'' if r['valid'] else '!'}"
-        raw_p99, server_us, cpu_ratio = (
-            _shown(r["raw_p99_ms"], ".1f"),
-            _shown(r["server_cpu_us"], ".0f"),
-            _shown(r["cpu_ratio"], ".2f"),
-        )
-        speed = f"{r['machine_speed']:.2f}{'!' if _speed_moved(r) else ''}"
-        print(
-            f"{r['name']:<{width}} {r['concurrency']:>5} {r['rps']:>7.0f} {ratio:>6} "
-            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {raw_p99:>7} {errors:>6} {server_us:>6} {cpu_ratio:>6}"
-            f" {speed:>5}  {cpu}"
-        )
-    print("p50/p99: wrk's, with its coordinated-omission correction; raw p99: every flow request timed as sent")
-    print(
-        "srv µs: the server's CPU per request (µs of one core); cpu r.: the baseline's srv µs over the row's, "
-        "the ratio the step would reach with the cores to itself (database and wrk elsewhere); speed: the machine's, "
-        "around the row, against the run's start (a fixed Python workload, bench/machine.py)"
-    )
-    busy = [r for r in results["runs"] if r["cpu_share"]["other"] > NOISY_OTHER_SHARE]
-    if busy:
-        worst = max(r["cpu_share"]["other"] for r in busy)
-        print(
-            f"warning: other processes used up to {100 * worst:.0f} % of the machine during {len(busy)} row(s) "
-            f"(column othr), even after up to {RETRIES} retries; those figures are low and noisy"
-        )
-    if moved := [r for r in results["runs"] if _speed_moved(r)]:
-        print(
-            f"warning: the machine itself ran at {min(r['machine_speed'] for r in moved):.2f} to "
-            f"{max(r['machine_speed'] for r in moved):.2f} of its speed at the start around {len(moved)} row(s) "
-            f"(column speed, marked !), even after up to {RETRIES} retries; ratios against those rows are unreliable"
-        )
-    goal_ratio, goal_p99 = GOALS["ratio"], GOALS["p99_ms_at_50"]
-    print(f"\ngoals: widget step ratio ≥ {goal_ratio:.2f} of baseline; p99 ≤ {goal_p99:.0f} ms at 50 connections")
-    for r in results["runs"]:
-        if not r["name"].startswith("baseline") and r["concurrency"] == max(CONCURRENCY):
-            met = r["valid"] and (r["ratio"] or 0) >= goal_ratio and r["p99_ms"] <= goal_p99
-            database = f", the database {r['database_cpu_us']:.0f} µs" if r["database_cpu_us"] else ""
-            print(
-                f"  {r['name']} at {r['concurrency']}: ratio {r['ratio']:.2f}, p99 {r['p99_ms']:.1f} ms"
-                f" (raw {r['raw_p99_ms']} ms) -> {'met' if met else 'NOT met'}"
-                f"; CPU per step: the server {_shown(r['server_cpu_us'], '.0f')} µs{database},"
-                f" cpu ratio {_shown(r['cpu_ratio'], '.2f')}"
-            )
-    print(f"embed.js gzipped: {results['embed_js_gzip_bytes']} bytes (goal ≤ {GOALS['embed_gz_bytes']})")
-    print(
-        f"widget open → first step interactive (Chromium, median of 5): {results['widget_interactive_ms']} ms "
-        f"(goal ≤ {GOALS['interactive_ms']:.0f} ms)"
-    )
-    seconds = results["make_test_seconds"]
-    print(
-        f"make test wall time: {f'{seconds:.0f} s' if seconds else 'not recorded yet (run make test)'} (goal < 600 s)"
-    )
-    for d in results["dashboard"]:
-        verdict = "met" if d["p50_ms"] <= d["goal_p50_ms"] else "NOT met"
-        print(
-            f"admin dashboard, {d['database']}, {d['sessions']:,} sessions / {d['events']:,} events: "
-            f"p50 {d['p50_ms']} ms, max {d['max_ms']} ms, filtered p50 {d['filtered_p50_ms']} ms "
-            f"(goal p50 ≤ {d['goal_p50_ms']:.0f} ms) -> {verdict}; bulk load {d['load_s']} s, "
-            f"rollup rebuilt in {d['rollup_rebuild_s']} s"
-        )
-    print("results written to bench/results.json")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""`make bench`'s rows: the req/s ratio (the goal), the CPU ratio against the baseline's row, and the
-retry of a row during which other processes or the machine's own speed disturbed the figures."""
+"""`make bench`'s rows and verdicts: the req/s ratio (the goal, at every concurrency), the CPU ratio
+against the baseline's row, p99 at the highest concurrency, and the retry of a row during which other
+processes or the machine's own speed disturbed the figures."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 from bench.driver import CpuShare, LoadResult
 from bench.machine import RETRIES, Machine, Measured
+from bench.report import goal_summary
 from bench.run import row
 
 
@@ -75,3 +77,37 @@ def test_other_processes_busy_during_every_attempt_keep_the_least_disturbed_one(
     assert measured.attempts == RETRIES + 1
     assert measured.result.cpu.other == 0.2
     assert measured.disturbance > 1  # still shown as disturbed
+
+
+def _step_row(concurrency: int, ratio: float, p99_ms: float) -> dict[str, object]:
+    return {
+        "name": "widget step (SQLite, 2 workers)",
+        "concurrency": concurrency,
+        "ratio": ratio,
+        "valid": True,
+        "p99_ms": p99_ms,
+        "raw_p99_ms": p99_ms,
+        "server_cpu_us": 560.0,
+        "database_cpu_us": None,
+        "cpu_ratio": 0.47,
+    }
+
+
+def test_the_ratio_goal_is_checked_at_every_concurrency_and_p99_at_the_highest() -> None:
+    baseline = {"name": "baseline", "concurrency": 50, "ratio": 1.0}
+    runs = [baseline, _step_row(1, 0.31, 1.2), _step_row(10, 0.41, 11.0), _step_row(50, 0.42, 24.0)]
+
+    [heading, verdict] = goal_summary(runs)
+
+    assert "at each concurrency" in heading
+    assert "ratio 0.310 / 0.410 / 0.420 at 1 / 10 / 50 connections -> NOT met at 1;" in verdict
+    assert "p99 at 50 24.0 ms (raw 24.0 ms) -> met" in verdict
+
+
+def test_a_configuration_meeting_every_goal_says_so() -> None:
+    runs = [_step_row(1, 0.45, 1.0), _step_row(10, 0.5, 9.0), _step_row(50, 0.4, 26.0)]
+
+    [_, verdict] = goal_summary(runs)
+
+    assert "connections -> met;" in verdict
+    assert "p99 at 50 26.0 ms (raw 26.0 ms) -> NOT met" in verdict
