@@ -37,7 +37,14 @@ async def persist_step(
         repo.ConcurrentUpdate: another state was saved since `session` was read; nothing was written.
     """
     writes = [
-        repo.save_state_statement(session.id, new_state, definition, expected_version=session.state.version, now=now),
+        repo.save_state_statement(
+            session.id,
+            new_state,
+            definition,
+            expected_version=session.state.version,
+            now=now,
+            outcome_unchanged=new_state.outcome is session.state.outcome,
+        ),
         repo.append_event_statement(session.id, new_state.version, event),
         *(ledger.pending_operation_statement(session.id, effect, now) for effect in effects),
     ]

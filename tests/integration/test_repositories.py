@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from litestar import Litestar
 
-from flows import Continued, StepKind
+from flows import Continued, Outcome, ReasonId, StepKind
 from flows.effects import CancelSubscription
 from offers.providers.memory import InMemoryBillingProvider
 from service.db import billing_ledger as ledger
@@ -20,6 +20,7 @@ from service.db.tables import BillingOperation, FlowEvent, FlowSession
 from service.db.uow import Insert, Statement
 from service.security import EmbedClaims
 from service.use_cases import sessions
+from service.use_cases.step_writes import persist_step
 from tests.conftest import FakeClock
 
 
@@ -101,3 +102,35 @@ async def test_an_overlong_value_is_refused_not_cut_short(
         await repo.write_step([guard, too_long])
     assert (await repo.get_session(stored.id)).state == stored.state  # type: ignore[union-attr]
     assert await FlowEvent.count().where(FlowEvent.session == stored.id) == 1
+
+
+async def test_the_outcome_column_follows_the_state_and_is_left_alone_while_it_stays(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
+) -> None:
+    """Most steps keep the outcome: their UPDATE leaves the column out (SQLite would otherwise rewrite its
+    index entry, a page in every commit), and the columns it does write still get their own values."""
+    stored = await _started_session(billing, clock)
+    definition = await repo.definition_of_version(stored.flow_version_id)
+    survey = dataclasses.replace(stored.state, step=StepKind.SURVEY, reason=ReasonId("too_expensive"), version=2)
+    kept = repo.save_state_statement(
+        stored.id, survey, definition, expected_version=1, now=clock(), outcome_unchanged=True
+    )
+    assert (
+        "outcome" not in kept.sql
+        and "outcome" in repo.save_state_statement(stored.id, survey, definition, expected_version=1, now=clock()).sql
+    )
+
+    async def columns() -> dict[str, object]:
+        query = FlowSession.select(FlowSession.step, FlowSession.outcome, FlowSession.reason, FlowSession.version)
+        row = await query.where(FlowSession.id == stored.id).first()
+        assert row is not None
+        return row
+
+    saved = await persist_step(stored, definition, survey, Continued(at=clock()), clock())
+    assert await columns() == {"step": "survey", "outcome": None, "reason": "too_expensive", "version": 2}
+    done = dataclasses.replace(survey, step=StepKind.DONE, outcome=Outcome.SAVED, version=3)
+    saved = await persist_step(saved, definition, done, Continued(at=clock()), clock())
+    assert await columns() == {"step": "done", "outcome": "saved", "reason": "too_expensive", "version": 3}
+    closed = dataclasses.replace(done, version=4)
+    await persist_step(saved, definition, closed, Continued(at=clock()), clock())
+    assert await columns() == {"step": "done", "outcome": "saved", "reason": "too_expensive", "version": 4}
