@@ -24,8 +24,8 @@ test: $(STAMP) apt-test
 	mkdir -p var && echo $$(( $$(date +%s) - start )) > var/make-test-seconds && \
 	echo "== make test: all checks passed (ruff, mypy, import-linter, pytest on SQLite and on PostgreSQL) in $$(cat var/make-test-seconds) s"
 
-# Benchmarks (not part of make test): prints a table with goals and writes bench/results.json.
-# The load comes from wrk, installed here when missing (bench/driver.py, bench/wrk_flow.lua).
+# Benchmarks (not part of make test): each figure beside its goal with PASS/FAIL, written to bench/results.json
+# (bench/README.md). The flow load comes from wrk, installed here when missing; Postgres is a throwaway durable cluster.
 bench: $(STAMP) apt-test
 	@[ -x /usr/bin/wrk ] || { $(call APT_GET,wrk); }
 	PG_DURABLE=1 tests/support/with-postgres.sh $(PY) -m bench.run

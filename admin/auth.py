@@ -1,6 +1,7 @@
 """Staff authentication: login/logout, the signed session cookie, lockout, and the staff_only guard.
 
-Rules: may import service.db, service.security and litestar; never service.http.
+Rules: may import admin.queries, service.use_cases, service.security and litestar; never service.http
+or a repository.
 The cookie holds a signed token (user id + session version), so it works across workers with no
 server-side session store; bumping `session_version` logs a user out everywhere.
 """
@@ -8,8 +9,7 @@ server-side session store; bumping `session_version` logs a user out everywhere.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -20,29 +20,15 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from service.db.tables import AuditLog, StaffUser
+from admin import queries
 from service.deps import ClockDep, SettingsDep
-from service.security import (
-    TokenError,
-    hash_password,
-    mint_admin_token,
-    password_needs_rehash,
-    verify_admin_token,
-    verify_password,
-)
+from service.security import TokenError, mint_admin_token, verify_admin_token
 from service.settings import Settings
+from service.use_cases.staff import authenticate
 
 COOKIE = "sf_admin"
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class Staff:
-    id: int
-    email: str
-    role: str
+Staff = queries.StaffMember
 
 
 async def current_staff(connection: ASGIConnection[Any, Any, Any, Any]) -> Staff | None:
@@ -52,14 +38,7 @@ async def current_staff(connection: ASGIConnection[Any, Any, Any, Any]) -> Staff
         user_id, version = verify_admin_token(connection.cookies.get(COOKIE), settings, clock())
     except TokenError:
         return None
-    row = (
-        await StaffUser.select(StaffUser.id, StaffUser.email, StaffUser.role)
-        .where(
-            (StaffUser.id == user_id) & (StaffUser.session_version == version) & (StaffUser.active == True)  # noqa: E712
-        )
-        .first()
-    )
-    return Staff(row["id"], row["email"], row["role"]) if row else None
+    return await queries.staff_member(user_id, version)
 
 
 ROLE_RANK = {"viewer": 1, "editor": 2, "admin": 3}
@@ -81,46 +60,6 @@ def at_least(role: str) -> Any:
             raise PermissionDeniedException(f"This needs the {role} role.")
 
     return guard
-
-
-async def audit(staff: Staff, action: str, target: str, *, before: str = "", after: str = "", now: datetime) -> None:
-    """Record an admin change: who, what, and the value before and after."""
-    await AuditLog.insert(
-        AuditLog(staff_email=staff.email, action=action, target=target, before=before, after=after, at=now)
-    )
-
-
-async def create_staff_user(email: str, password: str, role: str, now: datetime) -> None:
-    if len(password) < 10:
-        raise ValueError("passwords need at least 10 characters")
-    await StaffUser.insert(
-        StaffUser(email=email.strip().lower(), password_hash=hash_password(password), role=role, created_at=now)
-    )
-
-
-async def authenticate(email: str, password: str, now: datetime) -> tuple[int, int] | str:
-    """(user id, session version) on success; otherwise a message safe to show on the login page."""
-    row = await StaffUser.select().where(StaffUser.email == email.strip().lower()).first()
-    if row is None:
-        verify_password(_DUMMY_HASH, password)  # same work either way: no user enumeration by timing
-        return "Wrong email or password."
-    if row["locked_until"] is not None and row["locked_until"] > now:
-        return "Too many failed attempts. Try again in a few minutes."
-    if not row["active"] or not verify_password(row["password_hash"], password):
-        failed = row["failed_logins"] + 1
-        locked = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
-        await StaffUser.update(
-            {StaffUser.failed_logins: 0 if locked else failed, StaffUser.locked_until: locked}
-        ).where(StaffUser.id == row["id"])
-        return "Wrong email or password."
-    changes: dict[Any, Any] = {StaffUser.failed_logins: 0, StaffUser.locked_until: None}
-    if password_needs_rehash(row["password_hash"]):
-        changes[StaffUser.password_hash] = hash_password(password)
-    await StaffUser.update(changes).where(StaffUser.id == row["id"])
-    return row["id"], row["session_version"]
-
-
-_DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
 
 @get("/admin/login", name="admin:login", include_in_schema=False)

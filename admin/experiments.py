@@ -1,5 +1,9 @@
 """Experiments in the admin: start one, read results per arm with confidence intervals and a
-two-proportion z-test against the first arm, stop it, and promote the winner (republish its version)."""
+two-proportion z-test against the first arm, stop it, and promote the winner (republish its version).
+
+Rules: the statistics are pure functions of the arm counts that admin.queries reads; writes go
+through service.use_cases.flow_config (each audited there).
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,10 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from admin import auth
+from admin import auth, queries
 from flows.experiments import Arm, Experiment
-from service.db import codec
-from service.db.tables import Experiment as ExperimentRow
-from service.db.tables import FlowSession, FlowVersion
 from service.deps import ClockDep
-from service.use_cases.flow_config import ConfigInvalid, publish_flow, start_experiment
+from service.use_cases.flow_config import ConfigInvalid, start_experiment_by, stop_experiment
 
 Z_95 = 1.959964
 
@@ -78,63 +79,40 @@ def verdict(p_value: float | None, rate: float | None, control: float | None, de
     return "no significant difference yet"
 
 
-async def arm_results(experiment_id: str, arms: tuple[Arm, ...]) -> list[ArmResult]:
-    rows = await FlowSession.raw(
-        "SELECT arm_id, COUNT(*) AS sessions,"
-        " SUM(CASE WHEN outcome = 'saved' THEN 1 ELSE 0 END) AS saved,"
-        " SUM(CASE WHEN outcome IN ('saved', 'cancelled') THEN 1 ELSE 0 END) AS decided,"
-        " SUM(CASE WHEN outcome = 'saved' AND verified_at IS NOT NULL THEN 1 ELSE 0 END) AS verified,"
-        " SUM(CASE WHEN outcome = 'saved' THEN mrr_cents ELSE 0 END) AS mrr"
-        " FROM flow_session WHERE experiment_id = {} AND test_mode = {} GROUP BY arm_id",
-        experiment_id,
-        False,
-    )
-    by_arm = {r["arm_id"]: r for r in rows}
+def arm_results(arms: tuple[Arm, ...], counts: tuple[queries.ArmCounts, ...]) -> list[ArmResult]:
+    """Each arm's save rate with its 95 % interval, and a test against the first arm (the control)."""
     results: list[ArmResult] = []
-    control: dict[str, Any] | None = None
-    for index, arm in enumerate(arms):
-        r = by_arm.get(arm.id, {})
-        saved, decided = int(r.get("saved") or 0), int(r.get("decided") or 0)
-        if index == 0:
-            control = {"saved": saved, "decided": decided}
-        low, high = wilson(saved, decided)
-        p = (
-            None
-            if index == 0 or control is None
-            else two_proportion_p(saved, decided, control["saved"], control["decided"])
-        )
-        control_rate = control["saved"] / control["decided"] if control and control["decided"] else None
+    control = counts[0] if counts else queries.ArmCounts()
+    control_rate = control.saved / control.decided if control.decided else None
+    for index, (arm, c) in enumerate(zip(arms, counts, strict=True)):
+        low, high = wilson(c.saved, c.decided)
+        p = None if index == 0 else two_proportion_p(c.saved, c.decided, control.saved, control.decided)
+        rate = c.saved / c.decided if c.decided else None
         results.append(
             ArmResult(
                 arm=arm.id,
                 holdout=arm.holdout,
-                sessions=int(r.get("sessions") or 0),
-                saved=saved,
-                decided=decided,
-                verified=int(r.get("verified") or 0),
-                mrr_saved_cents=int(r.get("mrr") or 0),
+                sessions=c.sessions,
+                saved=c.saved,
+                decided=c.decided,
+                verified=c.verified,
+                mrr_saved_cents=c.mrr_saved_cents,
                 low=low,
                 high=high,
                 p_value=p,
-                verdict="control"
-                if index == 0
-                else verdict(p, saved / decided if decided else None, control_rate, decided),
+                verdict="control" if index == 0 else verdict(p, rate, control_rate, c.decided),
             )
         )
     return results
 
 
 async def _render(request: Request[Any, Any, Any], problems: list[str], status: int = 200) -> Template:
-    rows = await ExperimentRow.select().order_by(ExperimentRow.started_at, ascending=False)
     shown = []
-    for row in rows:
-        arms = codec.arms_from_json(row["arms"])
-        shown.append({"row": row, "arms": arms, "results": await arm_results(row["id"], arms)})
-    versions = (
-        await FlowVersion.select(FlowVersion.id, FlowVersion.flow_key, FlowVersion.number, FlowVersion.note)
-        .where(FlowVersion.status == "published")  # arms run for real customers: never a preview draft
-        .order_by(FlowVersion.id, ascending=False)
-    )
+    for experiment in await queries.experiments():
+        counts = await queries.arm_counts(experiment.id, experiment.arms)
+        shown.append({"row": experiment, "arms": experiment.arms, "results": arm_results(experiment.arms, counts)})
+    # Arms run for real customers: never a preview draft.
+    versions = await queries.published_versions()
     context = {"experiments": shown, "versions": versions, "staff": request.state.staff, "problems": problems}
     return Template(
         template_name="admin/experiments.html",
@@ -163,39 +141,18 @@ async def start(request: Request[Any, Any, Any], clock: ClockDep) -> Template | 
     name = str(form.get("name", ""))[:120] or "Experiment"
     experiment = Experiment(f"exp_{secrets.token_hex(4)}", str(form.get("flow_key", "default"))[:64], tuple(arms))
     try:
-        await start_experiment(experiment, name, clock())
+        await start_experiment_by(request.state.staff.email, experiment, name, clock())
     except ConfigInvalid as exc:
         return await _render(request, exc.problems, 422)
-    await auth.audit(request.state.staff, "experiment.start", experiment.id, after=name, now=clock())
     return Redirect(path="/admin/experiments", status_code=303)
 
 
 @post("/experiments/{experiment_id:str}/stop", name="admin:experiments_stop", guards=[auth.at_least("editor")])
 async def stop(request: Request[Any, Any, Any], experiment_id: FromPath[str], clock: ClockDep) -> Redirect:
     form = await request.form()
-    row = await ExperimentRow.select().where(ExperimentRow.id == experiment_id).first()
-    if row is None:
+    winner = str(form.get("winner", ""))[:64]
+    if not await stop_experiment(request.state.staff.email, experiment_id, winner=winner, now=clock()):
         raise NotFoundException("No such experiment.")
-    winner = str(form.get("winner", ""))
-    arms = {a.id: a for a in codec.arms_from_json(row["arms"])}
-    await ExperimentRow.update(
-        {ExperimentRow.status: "stopped", ExperimentRow.stopped_at: clock(), ExperimentRow.winner_arm: winner or None}
-    ).where(ExperimentRow.id == experiment_id)
-    if winner in arms and not arms[winner].holdout:
-        version = (
-            await FlowVersion.select(FlowVersion.definition)
-            .where(FlowVersion.id == arms[winner].flow_version_id)
-            .first()
-        )
-        if version is not None:
-            await publish_flow(
-                codec.definition_from_json(version["definition"]),
-                clock(),
-                note=f"Promoted arm {winner} of {experiment_id}",
-            )
-    await auth.audit(
-        request.state.staff, "experiment.stop", experiment_id, after=f"winner: {winner or 'none'}", now=clock()
-    )
     return Redirect(path="/admin/experiments", status_code=303)
 
 

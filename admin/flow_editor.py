@@ -1,6 +1,7 @@
 """The structured flow editor (/admin/flows): edit with a form, preview the draft live, publish it.
 
-Rules: parse (admin.flow_form) → one use case (publish_flow, save_draft, start_preview) → render.
+Rules: parse (admin.flow_form) → one use case (publish_flow_by, save_draft, start_preview) → render;
+reads through admin.queries.
 Row actions work without JS; problems come back in plain words with the input kept. The preview runs
 a draft `FlowVersion` in test mode for a made-up customer, so it never touches billing.
 """
@@ -18,7 +19,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from admin import auth
+from admin import auth, queries
 from admin.flow_form import (
     LOCALES,
     RULE_FLAGS,
@@ -30,14 +31,12 @@ from admin.flow_form import (
     parse_amount,
     to_definition,
 )
-from flows import FlowDefinition, FollowUp, default_definition
+from flows import FollowUp, default_definition
 from flows.diagram import mermaid
 from offers import OfferKind, PauseBehavior
-from service.db import codec
-from service.db.tables import FlowVersion
 from service.deps import ClockDep, SettingsDep
 from service.security import mint_flow_token
-from service.use_cases.flow_config import ConfigInvalid, publish_flow, save_draft
+from service.use_cases.flow_config import ConfigInvalid, publish_flow_by, save_draft
 from service.use_cases.flow_preview import PreviewCustomer, VersionNotFound, start_preview
 
 HEADERS = {"Vary": "HX-Request", "Cache-Control": "no-store"}
@@ -83,48 +82,6 @@ PREVIEW_DEFAULTS = {
 }
 
 
-async def versions() -> list[dict[str, Any]]:
-    """Published versions, newest first (drafts are previews, not versions anyone runs)."""
-    rows: list[dict[str, Any]] = (
-        await FlowVersion.select(
-            FlowVersion.id,
-            FlowVersion.flow_key,
-            FlowVersion.number,
-            FlowVersion.status,
-            FlowVersion.note,
-            FlowVersion.created_at,
-        )
-        .where(FlowVersion.status != "draft")
-        .order_by(FlowVersion.id, ascending=False)
-    )
-    return rows
-
-
-async def latest_published(flow_key: str) -> FlowDefinition | None:
-    row = (
-        await FlowVersion.select(FlowVersion.definition)
-        .where((FlowVersion.flow_key == flow_key) & (FlowVersion.status == "published"))
-        .order_by(FlowVersion.number, ascending=False)
-        .first()
-    )
-    return codec.definition_from_json(row["definition"]) if row else None
-
-
-async def record_publish(
-    request: Request[Any, Any, Any], key: str, version_id: int, note: str, clock: ClockDep
-) -> None:
-    """The audit entry for a publish (the JSON and the structured editor write the same one)."""
-    before = (
-        await FlowVersion.select(FlowVersion.number)
-        .where((FlowVersion.flow_key == key) & (FlowVersion.id != version_id) & (FlowVersion.status == "published"))
-        .order_by(FlowVersion.number, ascending=False)
-        .first()
-    )
-    before_number = str(before["number"]) if before else ""
-    target = f"{key} version {version_id}"
-    await auth.audit(request.state.staff, "flow.publish", target, before=before_number, after=note, now=clock())
-
-
 def preview_customer(values: Mapping[str, str]) -> PreviewCustomer:
     """The made-up customer from the preview form (or the iframe's query); anything odd → the default."""
     plain = PreviewCustomer()
@@ -166,7 +123,7 @@ def _page(
     preview: Mapping[str, str] | None = None,
     preview_version: int | None = None,
     preview_problems: tuple[str, ...] = (),
-    versions_list: list[dict[str, Any]] | None = None,
+    versions_list: tuple[queries.VersionRecord, ...] = (),
 ) -> Template:
     staff = request.state.staff
     editable = auth.ROLE_RANK.get(staff.role, 0) >= auth.ROLE_RANK["editor"]
@@ -184,7 +141,7 @@ def _page(
         "preview_version": "" if preview_version is None else str(preview_version),
         "preview_url": url,
         "preview_problems": preview_problems,
-        "versions": versions_list or [],
+        "versions": versions_list,
         "diagram": mermaid(),
         "tab": "editor",
     }
@@ -201,8 +158,8 @@ async def _submitted(request: Request[Any, Any, Any]) -> tuple[EditorForm, dict[
 
 @get("/flows", name="admin:flows", guards=[auth.at_least("viewer")])
 async def editor_page(request: Request[Any, Any, Any], key: FromQuery[str] = "default") -> Template:
-    definition = await latest_published(key[:64]) or dataclasses.replace(default_definition(), key=key[:64])
-    return _page(request, from_definition(definition), versions_list=await versions())
+    definition = await queries.latest_published(key[:64]) or dataclasses.replace(default_definition(), key=key[:64])
+    return _page(request, from_definition(definition), versions_list=await queries.versions())
 
 
 @post("/flows/editor", name="admin:flows_editor", guards=[auth.at_least("editor")])
@@ -223,7 +180,7 @@ async def editor_submit(request: Request[Any, Any, Any], clock: ClockDep) -> Tem
         problems=("That button did nothing; please try again.",) if changed is None else (),
         preview=extras,
         preview_version=int(shown) if shown.isdigit() else None,  # without JS, the page keeps its preview
-        versions_list=await versions(),
+        versions_list=await queries.versions(),
     )
 
 
@@ -239,13 +196,12 @@ async def _publish(request: Request[Any, Any, Any], form: EditorForm, clock: Clo
     note = form.settings.get("note", "")[:500]
     if parsed.definition is not None:
         try:
-            version_id = await publish_flow(parsed.definition, clock(), note=note)
+            await publish_flow_by(request.state.staff.email, parsed.definition, clock(), note=note)
         except ConfigInvalid as exc:
             problems = tuple(exc.problems)
         else:
-            await record_publish(request, parsed.definition.key, version_id, note, clock)
             return Redirect(path="/admin/flows", status_code=303)
-    return _page(request, form, status=422, problems=problems, invalid=invalid, versions_list=await versions())
+    return _page(request, form, status=422, problems=problems, invalid=invalid, versions_list=await queries.versions())
 
 
 async def _preview(
@@ -288,7 +244,7 @@ async def _preview(
         invalid=invalid,
         preview=extras,
         preview_version=version_id,
-        versions_list=await versions(),
+        versions_list=await queries.versions(),
     )
 
 

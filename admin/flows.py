@@ -2,6 +2,8 @@
 
 The JSON editor validates and publishes a new immutable version through the same use case as the
 structured editor (admin.flow_editor), which also owns /admin/flows itself.
+
+Rules: reads through admin.queries, writes through service.use_cases.flow_config (audited there).
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from admin import auth
-from admin.flow_editor import editor_handlers, record_publish, versions
-from service.db import codec
-from service.db.tables import FlowVersion
+from admin import auth, queries
+from admin.flow_editor import editor_handlers
 from service.deps import ClockDep
-from service.use_cases.flow_config import ConfigInvalid, publish_flow
+from service.use_cases.flow_config import ConfigInvalid, publish_flow_json_by, roll_back_flow
 
 HEADERS = {"Cache-Control": "no-store"}
 
@@ -30,17 +30,12 @@ def _pretty(definition_json: str) -> str:
 
 
 async def _latest_json(flow_key: str) -> str:
-    row = (
-        await FlowVersion.select(FlowVersion.definition)
-        .where((FlowVersion.flow_key == flow_key) & (FlowVersion.status == "published"))
-        .order_by(FlowVersion.number, ascending=False)
-        .first()
-    )
-    return _pretty(row["definition"]) if row else ""
+    stored = await queries.latest_published_json(flow_key)
+    return _pretty(stored) if stored else ""
 
 
 async def _json_editor(request: Request[Any, Any, Any], text: str, problems: list[str], status: int = 200) -> Template:
-    context = {"text": text, "problems": problems, "versions": await versions(), "staff": request.state.staff}
+    context = {"text": text, "problems": problems, "versions": await queries.versions(), "staff": request.state.staff}
     context["tab"] = "json"
     return Template(template_name="admin/flows_json.html", context=context, status_code=status, headers=HEADERS)
 
@@ -55,48 +50,36 @@ async def publish(request: Request[Any, Any, Any], clock: ClockDep) -> Template 
     form = await request.form()
     text, note = str(form.get("definition", ""))[:500_000], str(form.get("note", ""))[:500]
     try:
-        definition = codec.definition_from_json(text)
-        version_id = await publish_flow(definition, clock(), note=note)
+        await publish_flow_json_by(request.state.staff.email, text, clock(), note=note)
     except ValueError as exc:  # CodecError, ConfigInvalid and JSON syntax errors are all ValueErrors
         problems = exc.problems if isinstance(exc, ConfigInvalid) else [f"This is not a valid flow definition: {exc}"]
         return await _json_editor(request, text, problems, status=422)
-    await record_publish(request, definition.key, version_id, note, clock)
     return Redirect(path="/admin/flows", status_code=303)
 
 
 @post("/flows/{version_id:int}/republish", name="admin:flows_republish", guards=[auth.at_least("editor")])
 async def republish(request: Request[Any, Any, Any], version_id: FromPath[int], clock: ClockDep) -> Redirect:
-    row = await FlowVersion.select().where(FlowVersion.id == version_id).first()
-    if row is None or row["status"] == "draft":  # a draft is published from the editor, not rolled back to
+    if await roll_back_flow(request.state.staff.email, version_id, clock()) is None:
         raise NotFoundException("No such flow version.")
-    new_id = await publish_flow(
-        codec.definition_from_json(row["definition"]), clock(), note=f"Rollback to version {row['number']}"
-    )
-    await auth.audit(
-        request.state.staff,
-        "flow.rollback",
-        f"{row['flow_key']} version {row['number']}",
-        after=f"new version id {new_id}",
-        now=clock(),
-    )
     return Redirect(path="/admin/flows", status_code=303)
 
 
 @get("/flows/diff", name="admin:flows_diff", guards=[auth.at_least("viewer")])
 async def diff(request: Request[Any, Any, Any], a: FromQuery[int], b: FromQuery[int]) -> Template:
-    rows = {r["id"]: r for r in await FlowVersion.select().where(FlowVersion.id.is_in([a, b]))}
-    if a not in rows or b not in rows:
+    found = await queries.stored_versions([a, b])
+    if a not in found or b not in found:
         raise NotFoundException("Pick two existing versions.")
+    old, new = found[a], found[b]
     lines = list(
         difflib.unified_diff(
-            _pretty(rows[a]["definition"]).splitlines(),
-            _pretty(rows[b]["definition"]).splitlines(),
-            fromfile=f"version {rows[a]['number']}",
-            tofile=f"version {rows[b]['number']}",
+            _pretty(old.definition_json).splitlines(),
+            _pretty(new.definition_json).splitlines(),
+            fromfile=f"version {old.version.number}",
+            tofile=f"version {new.version.number}",
             lineterm="",
         )
     )
-    context = {"lines": lines, "a": rows[a], "b": rows[b], "staff": request.state.staff}
+    context = {"lines": lines, "a": old.version, "b": new.version, "staff": request.state.staff}
     return Template(template_name="admin/flow_diff.html", context=context, headers=HEADERS)
 
 

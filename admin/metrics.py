@@ -1,6 +1,7 @@
-"""Every metric the admin shows, defined once, read from the exact per-day rollup (service/db/rollup.py).
+"""Every metric the admin shows, defined once, as pure arithmetic over the per-day rollup's cells.
 
-Rules: may import service.db. Definitions (shown on the dashboard in these words):
+Rules: standard library only; admin.queries reads the cells (exact: dirty days are recomputed first)
+and calls these folds. Definitions (shown on the dashboard in these words):
 - session: a cancellation flow that started in the range (whole UTC days; test sessions excluded
   unless asked for);
 - saved: an offer was accepted AND billing applied it;
@@ -21,22 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from service.db.rollup import refresh_dirty_days
-from service.db.tables import DashboardRollup
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-FILTER_COLUMNS = {
-    "plan": "plan",
-    "interval": "billing_interval",
-    "segment": "segment_id",
-    "version": "flow_version",
-    "arm": "arm_id",
-    "locale": "locale",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,26 +39,6 @@ class Filters:
     arm: str = ""
     locale: str = ""
     include_test: bool = False
-
-    def where(self) -> tuple[str, list[Any]]:
-        """A WHERE clause over dashboard_rollup with `{}` placeholders (Piccolo's raw style) and values."""
-        clauses = ["day >= {}", "day < {}"]
-        values: list[Any] = [f"{self.start:%Y-%m-%d}", f"{self.end:%Y-%m-%d}"]
-        for name, column in FILTER_COLUMNS.items():
-            value = getattr(self, name)
-            if column == "flow_version":
-                if value.isdigit():
-                    clauses.append("flow_version = {}")
-                    values.append(int(value))
-                elif value:
-                    clauses.append("1 = 0")  # not a version number: nothing matches
-            elif value:
-                clauses.append(f"{column} = {{}}")
-                values.append(value)
-        if not self.include_test:
-            clauses.append("test_mode = {}")
-            values.append(False)
-        return " AND ".join(clauses), values
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,39 +122,6 @@ FUNNEL = (
     ("Accepted an offer", "accepted_offer"),
     ("Confirmed the cancellation", "confirmed_cancel"),
 )
-_KEYS = ("day", "reason", "offer_kind", "segment_id", "experiment_id", "holdout", "outcome", "finished_day")
-_SUMS = ("sessions", "mrr_cents", "verified", "lapsed", *(column for _, column in FUNNEL[1:]))
-
-
-async def cells(filters: Filters) -> list[Cell]:
-    """The one query behind every figure: the filtered rollup, summed over the dimensions not shown.
-
-    Dirty days are recomputed from the raw rows first, so the result is exact.
-    """
-    await refresh_dirty_days()
-    where, values = filters.where()
-    sums = ", ".join(f"SUM({column}) AS {column}" for column in _SUMS)
-    keys = ", ".join(_KEYS)
-    sql = f"SELECT {keys}, {sums} FROM dashboard_rollup WHERE {where} GROUP BY {keys}"  # noqa: S608 - bound values
-    rows: list[dict[str, Any]] = await DashboardRollup.raw(sql, *values)
-    return [
-        Cell(
-            day=r["day"],
-            reason=r["reason"],
-            offer_kind=r["offer_kind"],
-            segment_id=r["segment_id"],
-            experiment_id=r["experiment_id"],
-            holdout=bool(r["holdout"]),
-            outcome=r["outcome"],
-            finished_day=r["finished_day"],
-            sessions=int(r["sessions"] or 0),
-            mrr_cents=int(r["mrr_cents"] or 0),
-            verified=int(r["verified"] or 0),
-            lapsed=int(r["lapsed"] or 0),
-            reached=tuple(int(r[column] or 0) for _, column in FUNNEL[1:]),
-        )
-        for r in rows
-    ]
 
 
 # ---------------------------------------------------------------- pure folds over the cells
@@ -298,34 +234,10 @@ def holdout_of(selected: list[Cell]) -> Holdout | None:
     return Holdout(holdout=count([c for c in within if c.holdout]), treated=count([c for c in within if not c.holdout]))
 
 
-# ---------------------------------------------------------------- one figure at a time (tests, API)
-async def totals(filters: Filters) -> Counts:
-    return count(await cells(filters))
-
-
-async def breakdown(filters: Filters, column: str, *, saved_only: bool = False) -> tuple[Breakdown, ...]:
-    return breakdown_of(await cells(filters), column, saved_only=saved_only)
-
-
-async def trend(filters: Filters, bucket: str) -> tuple[Breakdown, ...]:
-    return trend_of(await cells(filters), bucket)
-
-
-async def verified(filters: Filters, *, now: datetime, after: timedelta) -> Verified:
-    return verified_of(await cells(filters), maturity_cutoff(now, after))
-
-
-async def funnel(filters: Filters) -> tuple[tuple[str, int], ...]:
-    return funnel_of(await cells(filters))
-
-
-async def holdout(filters: Filters) -> Holdout | None:
-    return holdout_of(await cells(filters))
-
-
-async def dashboard(filters: Filters, *, bucket: str, now: datetime, verify_after: timedelta) -> Dashboard:
-    """Every figure of the page from one pass over the rollup."""
-    selected = await cells(filters)
+def dashboard_of(
+    selected: list[Cell], filters: Filters, *, bucket: str, now: datetime, verify_after: timedelta
+) -> Dashboard:
+    """Every figure of the page from one pass over the cells."""
     return Dashboard(
         filters=filters,
         totals=count(selected),

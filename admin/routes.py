@@ -1,7 +1,7 @@
 """The admin router (/admin): dashboard, sessions, feedback and exports; every page behind staff_only.
 
-Rules: reads go through admin.metrics / admin.queries; writes through service.use_cases. Pages that
-htmx refreshes in part render one named block (`HTMXBlockTemplate`-style: a block from an allow-list).
+Rules: reads go through admin.queries (figures from admin.metrics); writes through service.use_cases.
+Pages that htmx refreshes in part render one named block (`HTMXBlockTemplate`-style: an allow-list).
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from admin.operations import operation_handlers
 from admin.settings_pages import settings_handlers
 from flows.diagram import mermaid
 from flows.model import StepKind
-from service.db import codec
-from service.db.tables import FlowSession, FlowVersion
 from service.deps import ClockDep, SettingsDep
+from service.use_cases.feedback import triage_feedback as triage
 
 OUTCOME_FILTERS = ("", "saved", "cancelled", "abandoned", "open")
 BUCKETS = ("day", "week", "month")
@@ -45,21 +44,6 @@ def _date(value: str, fallback: datetime) -> datetime:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return fallback
-
-
-async def reason_labels(recent: int = 20) -> dict[str, str]:
-    """Reason id → the label customers saw, from the newest published versions (newest label wins)."""
-    rows = (
-        await FlowVersion.select(FlowVersion.definition)
-        .where(FlowVersion.status == "published")
-        .order_by(FlowVersion.id, ascending=False)
-        .limit(recent)
-    )
-    labels: dict[str, str] = {}
-    for row in rows:
-        for reason in codec.definition_from_json(row["definition"]).reasons:
-            labels.setdefault(reason.id, reason.label)
-    return labels
 
 
 @get("/", name="admin:dashboard", guards=[auth.at_least("viewer")])
@@ -94,7 +78,7 @@ async def dashboard(
         locale=locale[:16],
         include_test=include_test,
     )
-    board = await metrics.dashboard(
+    board = await queries.dashboard(
         filters,
         bucket=bucket if bucket in BUCKETS else "day",
         now=clock(),
@@ -116,7 +100,7 @@ async def dashboard(
         },
         "buckets": BUCKETS,
         "intervals": INTERVALS,
-        "reason_labels": await reason_labels(),
+        "reason_labels": await queries.reason_labels(),
         "verify_days": settings.verify_saves_after_days,
     }
     return _page(request, "admin/dashboard.html", context, "admin/_dashboard_results.html")
@@ -163,22 +147,14 @@ async def feedback_page(
 @post("/feedback/{session_id:str}", name="admin:feedback_triage", guards=[auth.at_least("editor")])
 async def triage_feedback(request: Request[Any, Any, Any], session_id: FromPath[str], clock: ClockDep) -> Redirect:
     form = await request.form()
-    tags = queries.normalise_tags(str(form.get("tags", "")))
-    reviewed = clock() if form.get("reviewed") else None
-    before = await FlowSession.select(FlowSession.feedback_tags).where(FlowSession.id == session_id).first()
-    if before is None:
-        raise NotFoundException("No such session.")
-    await FlowSession.update({FlowSession.feedback_tags: tags, FlowSession.feedback_reviewed_at: reviewed}).where(
-        FlowSession.id == session_id
-    )
-    await auth.audit(
-        request.state.staff,
-        "feedback.triage",
+    if not await triage(
+        request.state.staff.email,
         session_id,
-        before=before["feedback_tags"],
-        after=f"{tags}{' (reviewed)' if reviewed else ''}",
+        tags=str(form.get("tags", "")),
+        reviewed=bool(form.get("reviewed")),
         now=clock(),
-    )
+    ):
+        raise NotFoundException("No such session.")
     return Redirect(path="/admin/feedback", status_code=303)
 
 

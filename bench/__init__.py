@@ -1,1 +1,1 @@
-"""`make bench`: throughput and latency against a bare Litestar baseline measured in the same run."""
+"""`make bench`: a throughput floor for the widget step, plus the embed, widget and dashboard figures."""

@@ -1,111 +1,119 @@
-"""`make bench`'s printed report: the table of every row, the goals and whether each is met."""
+"""`make bench`'s goals and verdicts: each figure beside its goal with PASS or FAIL, computed from the figures.
+
+Rules: pure (standard library and bench.driver's result type); bench/run.py measures, this module judges.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from bench.machine import NOISY_OTHER_SHARE, RETRIES, SPEED_TOLERANCE
+if TYPE_CHECKING:
+    from bench.driver import LoadResult
 
-GOALS = {"ratio": 0.40, "p99_ms_at_50": 25.0, "embed_gz_bytes": 2048, "interactive_ms": 300.0}
+CONCURRENCY = 20  # sessions stepping at once in every flow row
+FLOOR_STEPS_PER_S = 150.0
+FLOOR_P99_MS = 250.0
+EMBED_GZ_BYTES = 2048
+INTERACTIVE_MS = 300.0
+DASHBOARD_P50_MS = 300.0
+MAKE_TEST_SECONDS = 600.0
 
 
-def _shown(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def flow_row(name: str, database: str, workers: int, result: LoadResult) -> dict[str, Any]:
+    """One flow row for results.json. It passes only with no error, ≥ the steps/s floor and p99 ≤ the ceiling."""
+    valid = result.requests > 0 and result.error_count == 0
+    passed = valid and result.steps_per_s >= FLOOR_STEPS_PER_S and result.ms("p99") <= FLOOR_P99_MS
+    return {
+        "name": name,
+        "database": database,
+        "workers": workers,
+        "concurrency": result.concurrency,
+        "steps_per_s": round(result.steps_per_s, 1),
+        "p50_ms": round(result.ms("p50"), 1),
+        "p90_ms": round(result.ms("p90"), 1),
+        "p99_ms": round(result.ms("p99"), 1),
+        "max_ms": round(result.ms("max"), 1),
+        "requests": result.requests,
+        "errors": {k: v for k, v in result.errors.items() if v},
+        "pass": passed,
+    }
 
 
-def _speed_moved(run: dict[str, Any]) -> bool:
-    return abs(1 - float(run["machine_speed"])) > SPEED_TOLERANCE
+@dataclass(frozen=True)
+class Verdict:
+    figure: str
+    measured: str
+    goal: str
+    passed: bool | None  # None: not measured in this run
+
+    @property
+    def word(self) -> str:
+        return "-" if self.passed is None else "PASS" if self.passed else "FAIL"
 
 
-def goal_summary(runs: list[dict[str, Any]]) -> list[str]:
-    """The widget step's goals per configuration: the req/s ratio at every concurrency, p99 at the highest."""
-    goal_ratio, goal_p99 = GOALS["ratio"], GOALS["p99_ms_at_50"]
-    top = max((r["concurrency"] for r in runs), default=0)
-    lines = [
-        f"goals: widget step ratio ≥ {goal_ratio:.2f} of baseline at each concurrency; p99 ≤ {goal_p99:.0f} ms at {top}"
+def _flow(row: dict[str, Any]) -> Verdict:
+    measured = f"{row['steps_per_s']:.0f} steps/s, p99 {row['p99_ms']:.1f} ms"
+    if row["errors"]:
+        measured += f", errors {row['errors']}"
+    goal = f"≥ {FLOOR_STEPS_PER_S:.0f} steps/s, p99 ≤ {FLOOR_P99_MS:.0f} ms"
+    return Verdict(f"flow step, {row['name']}, {row['concurrency']} sessions", measured, goal, bool(row["pass"]))
+
+
+def verdicts(results: dict[str, Any]) -> list[Verdict]:
+    """Every figure of a run with its goal and verdict, in the order the table prints them."""
+    found = [_flow(row) for row in results["flow"]]
+    found += [
+        Verdict(f"flow step, {name}", "not run (no DATABASE_URL)", "", None) for name in results.get("flow_skipped", ())
     ]
-    steps: dict[str, list[dict[str, Any]]] = {}
-    for r in runs:
-        if not r["name"].startswith("baseline"):
-            steps.setdefault(r["name"], []).append(r)
-    for name, rows in steps.items():
-        ratios = " / ".join(_shown(r["ratio"], ".3f") for r in rows)
-        short = [r["concurrency"] for r in rows if not (r["valid"] and (r["ratio"] or 0) >= goal_ratio)]
-        last = rows[-1]
-        p99_met = last["valid"] and last["concurrency"] == top and last["p99_ms"] <= goal_p99
-        database = f", the database {last['database_cpu_us']:.0f} µs" if last["database_cpu_us"] else ""
-        lines.append(
-            f"  {name}: ratio {ratios} at {' / '.join(str(r['concurrency']) for r in rows)} connections -> "
-            f"{'met' if not short else 'NOT met at ' + ', '.join(map(str, short))}; "
-            f"p99 at {last['concurrency']} {last['p99_ms']:.1f} ms (raw {_shown(last['raw_p99_ms'], '.1f')} ms) -> "
-            f"{'met' if p99_met else 'NOT met'}; CPU per step at {last['concurrency']}: the server "
-            f"{_shown(last['server_cpu_us'], '.0f')} µs{database}, cpu ratio {_shown(last['cpu_ratio'], '.2f')}"
+    embed = results["embed_js_gzip_bytes"]
+    found.append(Verdict("embed.js, gzip -9", f"{embed} bytes", f"≤ {EMBED_GZ_BYTES} bytes", embed <= EMBED_GZ_BYTES))
+    interactive = results["widget_interactive_ms"]
+    found.append(
+        Verdict(
+            "widget open → first step interactive",
+            f"{interactive:.0f} ms",
+            f"≤ {INTERACTIVE_MS:.0f} ms",
+            interactive <= INTERACTIVE_MS,
         )
-    return lines
-
-
-def print_table(results: dict[str, Any]) -> None:
-    cpu_columns = ("wrk", "server", "postgres", "kernel", "other", "idle")
-    cpu_titles = " ".join(f"{t:>5}" for t in ("wrk", "srv", "pg", "krnl", "othr", "idle"))
-    print(f"\nload: {results['driver']}, {results['duration_s']} s per row; CPU: % of all {results['cpus']} cores")
-    header = (
-        f"{'conns':>5} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>7} {'errors':>6}"
-        f" {'srv µs':>6} {'cpu r.':>6} {'speed':>5}"
-    )
-    width = max(len(r["name"]) for r in results["runs"])
-    print(f"{'benchmark':<{width}} {header}  {cpu_titles}")
-    for r in results["runs"]:
-        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-        cpu = " ".join(f"{100 * r['cpu_share'][k]:>5.0f}" for k in cpu_columns)
-        errors = f"{r['errors']}{'' if r['valid'] else '!'}"
-        raw_p99, server_us, cpu_ratio = (
-            _shown(r["raw_p99_ms"], ".1f"),
-            _shown(r["server_cpu_us"], ".0f"),
-            _shown(r["cpu_ratio"], ".2f"),
-        )
-        speed = f"{r['machine_speed']:.2f}{'!' if _speed_moved(r) else ''}"
-        print(
-            f"{r['name']:<{width}} {r['concurrency']:>5} {r['rps']:>7.0f} {ratio:>6} "
-            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {raw_p99:>7} {errors:>6} {server_us:>6} {cpu_ratio:>6}"
-            f" {speed:>5}  {cpu}"
-        )
-    print("p50/p99: wrk's, with its coordinated-omission correction; raw p99: every flow request timed as sent")
-    print(
-        "srv µs: the server's CPU per request (µs of one core); cpu r.: the baseline's srv µs over the row's, "
-        "the ratio the step would reach with the cores to itself (database and wrk elsewhere); speed: the machine's, "
-        "around the row, against the run's start (a fixed Python workload, bench/machine.py)"
-    )
-    busy = [r for r in results["runs"] if r["cpu_share"]["other"] > NOISY_OTHER_SHARE]
-    if busy:
-        worst = max(r["cpu_share"]["other"] for r in busy)
-        print(
-            f"warning: other processes used up to {100 * worst:.0f} % of the machine during {len(busy)} row(s) "
-            f"(column othr), even after up to {RETRIES} retries; those figures are low and noisy"
-        )
-    if moved := [r for r in results["runs"] if _speed_moved(r)]:
-        print(
-            f"warning: the machine itself ran at {min(r['machine_speed'] for r in moved):.2f} to "
-            f"{max(r['machine_speed'] for r in moved):.2f} of its speed at the start around {len(moved)} row(s) "
-            f"(column speed, marked !), even after up to {RETRIES} retries; ratios against those rows are unreliable"
-        )
-    print()
-    for line in goal_summary(results["runs"]):
-        print(line)
-    print(f"embed.js gzipped: {results['embed_js_gzip_bytes']} bytes (goal ≤ {GOALS['embed_gz_bytes']})")
-    print(
-        f"widget open → first step interactive (Chromium, median of 5): {results['widget_interactive_ms']} ms "
-        f"(goal ≤ {GOALS['interactive_ms']:.0f} ms)"
-    )
-    seconds = results["make_test_seconds"]
-    print(
-        f"make test wall time: {f'{seconds:.0f} s' if seconds else 'not recorded yet (run make test)'} (goal < 600 s)"
     )
     for d in results["dashboard"]:
-        verdict = "met" if d["p50_ms"] <= d["goal_p50_ms"] else "NOT met"
-        print(
-            f"admin dashboard, {d['database']}, {d['sessions']:,} sessions / {d['events']:,} events: "
-            f"p50 {d['p50_ms']} ms, max {d['max_ms']} ms, filtered p50 {d['filtered_p50_ms']} ms "
-            f"(goal p50 ≤ {d['goal_p50_ms']:.0f} ms) -> {verdict}; bulk load {d['load_s']} s, "
-            f"rollup rebuilt in {d['rollup_rebuild_s']} s"
+        found.append(
+            Verdict(
+                f"admin dashboard, {d['database']}, {d['sessions']:,} sessions",
+                f"p50 {d['p50_ms']:.0f} ms (filtered {d['filtered_p50_ms']:.0f} ms)",
+                f"p50 ≤ {DASHBOARD_P50_MS:.0f} ms",
+                d["p50_ms"] <= DASHBOARD_P50_MS,
+            )
         )
-    print("results written to bench/results.json")
+    seconds = results["make_test_seconds"]
+    found.append(
+        Verdict(
+            "last make test, wall time",
+            "not recorded (run make test)" if seconds is None else f"{seconds:.0f} s",
+            f"< {MAKE_TEST_SECONDS:.0f} s",
+            None if seconds is None else seconds < MAKE_TEST_SECONDS,
+        )
+    )
+    return found
+
+
+def all_passed(results: dict[str, Any]) -> bool:
+    """True when no measured figure failed its goal (figures not measured do not count)."""
+    return not any(v.passed is False for v in verdicts(results))
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = verdicts(results)
+    head = ("figure", "measured", "goal", "verdict")
+    widths = [max(len(head[i]), *(len((v.figure, v.measured, v.goal)[i]) for v in rows)) for i in range(3)]
+    lines = [
+        f"make bench at {results['commit']}: {results['wrk']}, {CONCURRENCY} sessions, "
+        f"{results['seconds']} s per flow row",
+        "  ".join(h.ljust(w) for h, w in zip(head, [*widths, 0], strict=True)).rstrip(),
+    ]
+    for v in rows:
+        cells = (v.figure.ljust(widths[0]), v.measured.ljust(widths[1]), v.goal.ljust(widths[2]), v.word)
+        lines.append("  ".join(cells))
+    lines.append("p50/p99: wrk's, with its coordinated-omission correction; results written to bench/results.json")
+    return "\n".join(lines)

@@ -49,22 +49,22 @@ async def _migrate() -> None:
 
 async def _seed(settings: Settings, *, sample_history: bool = False) -> None:
     """Publish the default flow (if none yet) and create the demo admin (if demo mode and none yet)."""
-    from admin.auth import create_staff_user
-    from service.db.repositories import published_version
-    from service.db.tables import FlowSession, StaffUser
+    from service.repositories import sessions as session_repo
+    from service.repositories.flows import published_version
     from service.use_cases.flow_config import publish_flow
+    from service.use_cases.staff import StaffUserExists, create_staff_user
 
     async with _database(settings):
         if await published_version("default") is None:
             await publish_flow(default_definition(), _now(), note="Shipped default flow")
             print("Published the default save flow (version 1).")
-        if sample_history and settings.demo and not await FlowSession.exists():
+        if sample_history and settings.demo and not await session_repo.any_exist():
             from service.demo_history import seed_history
 
             added = await seed_history(_now(), verify_after_days=settings.verify_saves_after_days)
             print(f"Added {added} sample sessions from the last 60 days, so the dashboard has something to show.")
         if settings.demo and settings.demo_admin_password:
-            if not await StaffUser.exists().where(StaffUser.email == settings.demo_admin_email):
+            with contextlib.suppress(StaffUserExists):
                 await create_staff_user(settings.demo_admin_email, settings.demo_admin_password, "admin", _now())
             url, email, password = settings.public_url, settings.demo_admin_email, settings.demo_admin_password
             print(f"\n  Demo host app: {url}/\n  Admin:         {url}/admin   login {email} / {password}\n")
@@ -111,14 +111,10 @@ async def _add_webhook(settings: Settings, url: str, events: list[str], descript
 
 
 async def _create_admin(settings: Settings, email: str, role: str) -> None:
-    from admin.auth import create_staff_user
+    from service.use_cases.staff import create_staff_user
 
     password = os.environ.get("SAVEFLOW_NEW_ADMIN_PASSWORD") or getpass.getpass("Password (10+ characters): ")
     async with _database(settings):
-        from service.db.tables import StaffUser
-
-        if await StaffUser.exists().where(StaffUser.email == email.strip().lower()):
-            raise ValueError(f"{email} already has an account")
         await create_staff_user(email, password, role, _now())
     print(f"Created {role} {email}.")
 
@@ -172,6 +168,12 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(_create_admin(settings, args.email, args.role))
     elif args.command == "serve":
         import uvicorn
+
+        if args.workers > 1 and not settings.database.is_postgres:
+            raise ValueError(
+                f"--workers {args.workers} needs Postgres: SQLite is the single-process mode (one writer). "
+                "Set DATABASE_URL=postgresql://… for several workers, or run one worker."
+            )
 
         uvicorn.run(
             "service.asgi:create",

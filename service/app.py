@@ -8,47 +8,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.plugins.htmx import HTMXConfig, HTMXPlugin
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from offers import BillingProvider
 from offers.providers.memory import InMemoryBillingProvider, Price
 from offers.providers.stripe import StripeBillingProvider, StripeWebhooks
 from service import demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
-from service.db.flow_drafts import purge_previews
 from service.db.rollup import refresh_dirty_days
-from service.deps import Runtime
 from service.http import demo as demo_http
 from service.http._widget_view import money
 from service.http.api import BEARER_SCHEME, ApiController
+from service.http.errors import EXCEPTION_HANDLERS
+from service.http.headers import security_headers
 from service.http.health import health
 from service.http.webhooks import stripe_webhook
-from service.http.widget import WidgetController, error_page
-from service.localized_templates import LocalizedEnvironment, LocalizedLoader
+from service.http.widget import WidgetController
 from service.observability import metrics, request_context_middleware
 from service.settings import Settings
 from service.use_cases.billing_effects import sweep_pending
+from service.use_cases.flow_preview import purge_old_previews
 from service.use_cases.outbound import deliver_due
 from service.use_cases.webhooks import verify_due_saves
 
@@ -78,13 +74,15 @@ def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingP
 
 
 def build_templates() -> TemplateConfig[JinjaTemplateEngine]:
-    env = LocalizedEnvironment(
-        loader=LocalizedLoader(FileSystemLoader(ROOT / "templates")),
+    env = Environment(
+        loader=FileSystemLoader(ROOT / "templates"),
         undefined=StrictUndefined,  # a missing variable fails loudly in tests instead of rendering blank
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         auto_reload=False,
     )
+    # English unless a render brings its own language: the widget passes gettext/ngettext in each
+    # render's context (service.i18n.gettext_callables), which the extension looks up first.
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = money
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
@@ -93,10 +91,9 @@ def build_templates() -> TemplateConfig[JinjaTemplateEngine]:
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Litestar:
     from admin.routes import admin_router  # the admin is registered here and only here
 
-    engine = create_engine(settings.database, persistent=True)
+    engine = create_engine(settings.database)
     bind_tables(engine)
     billing = build_billing(settings, clock)
-    widget_csp, page_csp = _csp(settings)
 
     stopping = asyncio.Event()
 
@@ -114,7 +111,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                     billing=billing, clock=clock, verify_after=timedelta(days=settings.verify_saves_after_days)
                 )
                 await refresh_dirty_days()  # keeps the dashboard's own catch-up small
-                await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7))
+                await purge_old_previews(clock())
             except Exception:
                 log.exception("background sweep failed; retrying on the next tick")
 
@@ -156,7 +153,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     if settings.demo:
         route_handlers.append(demo_http.demo_home)
 
-    runtime = Runtime(settings=settings, billing=billing, clock=clock)
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={
@@ -165,7 +161,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             "clock": Provide(lambda: clock, sync_to_thread=False),
         },
         template_config=build_templates(),
-        plugins=[HTMXPlugin(HTMXConfig(set_request_class_globally=False))],  # see widget.is_htmx
+        plugins=[HTMXPlugin()],  # every request is an HTMXRequest: `request.htmx` says whether htmx sent it
         csrf_config=CSRFConfig(
             secret=settings.session_secret,
             cookie_name="sf_csrf",
@@ -178,10 +174,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         openapi_config=OpenAPIConfig(
             title="Save flow API", version="1.0.0", path="/schema", components=[BEARER_SCHEME]
         ),
-        exception_handlers={
-            NotAuthorizedException: _not_authorized,
-            **dict.fromkeys(DATABASE_DOWN, _database_down),
-        },
+        exception_handlers={**EXCEPTION_HANDLERS, NotAuthorizedException: _not_authorized},
         lifespan=[lifespan],
         state=State(
             {
@@ -189,87 +182,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 "clock": clock,
                 "billing": billing,
                 "engine": engine,
-                "runtime": runtime,
                 "webhooks": StripeWebhooks(settings.stripe_webhook_secret) if settings.stripe_webhook_secret else None,
             }
         ),
-        middleware=[
-            request_context_middleware,
-            _security_headers_middleware(widget_csp, page_csp),
-        ],
+        middleware=[request_context_middleware],
+        before_send=[security_headers(settings)],
     )
     return app
-
-
-def _csp(settings: Settings) -> tuple[str, str]:
-    img = " ".join(filter(None, ("'self'", "data:", settings.theme.logo_origin)))
-    base = (
-        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {img}; "
-        "base-uri 'none'; form-action 'self'; object-src 'none'; "
-    )
-    widget_ancestors = " ".join(("'self'", *settings.allowed_origins))
-    # Other pages (demo host, admin) may load the widget from the public URL even when they are
-    # reached under another name (e.g. localhost vs 127.0.0.1), as a real host app would.
-    pages = base.replace("script-src 'self'", f"script-src 'self' {settings.public_url}")
-    pages += f"frame-src 'self' {settings.public_url}; frame-ancestors 'self'"
-    return base + f"frame-ancestors {widget_ancestors}", pages
-
-
-# What a database that is down, restarting or out of connections raises, on either engine.
-DATABASE_DOWN: tuple[type[Exception], ...] = (
-    sqlite3.OperationalError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
-def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """503 with a clear message; transactions roll back, so nothing is half-applied."""
-    log.error("database unavailable on %s: %r", request.url.path, exc)
-    headers = {"Retry-After": "5", "Cache-Control": "no-store"}
-    if request.url.path.startswith("/w/"):
-        page = error_page(request, "down", 503)
-        page.headers.update(headers)
-        return page
-    return Response(
-        {"status_code": 503, "detail": "The service is briefly unavailable. Please try again in a moment."},
-        status_code=503,
-        headers=headers,
-    )
 
 
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
     if request.url.path.startswith("/admin"):
         return Redirect(path="/admin/login", status_code=303)
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
-
-
-def _security_headers_middleware(widget_csp: str, page_csp: str) -> Callable[[ASGIApp], ASGIApp]:
-    """CSP (frame-ancestors from the allowed host origins on /w), Referrer-Policy and nosniff on every response.
-
-    Appended as encoded pairs, not set through a header map: no handler writes these, and a scan of the
-    headers per response was measurable on the widget's hot path."""
-    nosniff = (b"x-content-type-options", b"nosniff")
-    widget_headers = [(b"content-security-policy", widget_csp.encode()), (b"referrer-policy", b"no-referrer"), nosniff]
-    page_headers = [(b"content-security-policy", page_csp.encode()), (b"referrer-policy", b"same-origin"), nosniff]
-
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            extra = widget_headers if scope["path"].startswith("/w/") else page_headers
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", ()), *extra]
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return middleware
-
-    return factory

@@ -17,9 +17,8 @@ if TYPE_CHECKING:
 def create() -> Litestar:
     configure_logging()  # JSON lines with the request id; tests keep pytest's own log capture
     app = create_app(Settings.from_env(os.environ))
-    # What exists now (modules, routes, compiled templates) lives as long as the process: a full
-    # collection need not walk it. It cut those pauses from ~50 ms to ~5 ms, and every request in
-    # flight waits out a pause (bench/README, session 5).
+    # What exists now (modules, routes, compiled templates) lives as long as the process, so the
+    # garbage collector's full passes need not walk it again and again.
     gc.collect()
     gc.freeze()
     return app

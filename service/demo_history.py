@@ -30,7 +30,7 @@ from flows import (
 )
 from offers.providers.memory import InMemoryBillingProvider, Price
 from service import demo
-from service.db.tables import FlowSession
+from service.repositories import sessions as session_repo
 from service.security import EmbedClaims
 from service.use_cases import sessions
 
@@ -125,5 +125,6 @@ async def _verify_if_mature(rng: random.Random, view: sessions.SessionView, now:
     state = view.session.state
     if state.outcome is None or state.outcome.value != "saved" or view.session.started_at > now - after:
         return
-    column = FlowSession.verified_at if rng.random() < 0.75 else FlowSession.save_lapsed_at
-    await FlowSession.update({column: view.session.started_at + after}).where(FlowSession.id == view.session.id)
+    await session_repo.backdate_save_verification(
+        view.session.id, verified=rng.random() < 0.75, at=view.session.started_at + after
+    )

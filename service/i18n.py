@@ -1,8 +1,9 @@
 """Languages of the widget: locale negotiation, message catalogs (Babel), and locale-aware formatting.
 
-Rules: may import babel and jinja2 (template helpers). Catalogs live in service/locales; English is
-the source language. `make_gettext` gives templates the same `_()` as Jinja's newstyle gettext
-(autoescaped, with %(name)s placeholders) bound to one request's locale.
+Rules: may import babel and jinja2 (template helpers). Catalogs live in service/locales (`make messages`
+extracts, merges and compiles them); English is the source language. Templates translate through the
+standard `jinja2.ext.i18n` extension in its newstyle form; `gettext_callables(locale)` gives one
+render its language. Numbers, money and dates are formatted by Babel.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from markupsafe import Markup
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from datetime import date, datetime
+    from datetime import datetime
 
     from jinja2.runtime import Context
 
@@ -68,32 +69,43 @@ def translations(locale: str) -> NullTranslations:
     return Translations.load(str(LOCALES_DIR), [locale], domain="messages")
 
 
-@lru_cache(maxsize=len(SUPPORTED) + 1)
-def make_gettext(locale: str) -> Callable[..., str]:
-    gettext = translations(locale).gettext
+def gettext_callables(locale: str) -> dict[str, Callable[..., str]]:
+    """`gettext` and `ngettext` in `locale`, for one render's context.
+
+    Templates call them through the standard `jinja2.ext.i18n` extension (`_()`, `{% trans %}`), which
+    looks them up in the render context before the environment's globals. Passing them per render,
+    rather than installing them on the shared environment, keeps each response in its own language
+    when requests in different languages are served at the same time. They follow the extension's
+    newstyle rules (what `install_gettext_callables(..., newstyle=True)` installs): the text is a
+    `%(name)s` format string, always formatted, and Markup under autoescape so that `%` escapes the
+    variables (catalog text is ours, so it is trusted).
+    """
+    catalog = translations(locale)
 
     @pass_context
-    def _(context: Context, message: str, **variables: Any) -> str:
-        text = gettext(message)
+    def gettext(context: Context, message: str, /, **variables: Any) -> str:
+        text = catalog.gettext(message)
         if context.eval_ctx.autoescape:
-            # Catalog text is ours (trusted); Markup makes `%` escape the interpolated values.
-            text = Markup(text)  # noqa: S704
-        return text % variables if variables else text
+            text = Markup(text)  # noqa: S704 - our own catalog text
+        return text % variables
 
-    return _
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        text = catalog.ngettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - our own catalog text
+        return text % variables
+
+    return {"gettext": gettext, "ngettext": ngettext}
 
 
 def date_text(moment: datetime, locale: str) -> str:
-    return _date_text(moment.date(), locale)
+    return format_date(moment.date(), format="long", locale=locale)
 
 
-@lru_cache(maxsize=4096)
-def _date_text(day: date, locale: str) -> str:
-    return format_date(day, format="long", locale=locale)
-
-
-@lru_cache(maxsize=4096)  # Babel's formatting costs ~0.1 ms, and every step shows a price
 def money_text(cents: int, currency: str, locale: str) -> str:
+    """`cents` in `currency`, formatted for `locale`; whole amounts without decimals ("$49")."""
     amount = Decimal(cents) / 100
     text = format_currency(amount, currency.upper(), locale=locale)
     return text.replace(".00", "").replace(",00", "") if cents % 100 == 0 else text

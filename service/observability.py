@@ -32,9 +32,8 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 class _RequestIds:
-    """New request ids: a random prefix per process and a counter (16 hex digits). No system call per
-    request: `secrets` reads the kernel's random source, which also hands the GIL to the database
-    threads and makes the event loop queue to get it back."""
+    """New request ids: a random prefix per process and a counter (16 hex digits), unique per process
+    and, with the prefix renewed in each forked worker, across workers."""
 
     def __init__(self) -> None:
         self.renew()
@@ -92,7 +91,7 @@ def _route_label(scope: Scope) -> str:
     return str(template) if template else "unmatched"
 
 
-@lru_cache(maxsize=4096)  # one per route, method and status; labels() validates and locks per call
+@lru_cache(maxsize=4096)  # one per route, method and status
 def _request_metrics(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
     return REQUESTS.labels(route, method, str(status)), LATENCY.labels(route)
 
@@ -112,7 +111,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                # Appended, not set: nothing else writes this header, and a scan per response costs.
+                # Appended: nothing else writes this header.
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 

@@ -1,29 +1,29 @@
 """Signed tokens and passwords: embed-token verification, flow and admin session tokens, argon2.
 
-Rules: may import jwt, argon2, msgspec and service.settings. Embed and admin tokens are JWTs, HS256
-with the algorithm pinned; the flow token is our own HMAC-SHA256-signed struct (see mint_flow_token).
-Claims are validated into typed structs before anything trusts them.
+Rules: may import jwt, itsdangerous, argon2, msgspec and service.settings. Embed and admin tokens are
+JWTs, HS256 with the algorithm pinned; the flow token is an itsdangerous-signed JSON object (see
+mint_flow_token). Claims are validated into typed structs before anything trusts them. The session
+secret signs; it and SAVEFLOW_PREVIOUS_SESSION_SECRETS verify (key rotation).
 
 Exceptions::
 
-    TokenError(code)   code is one of TokenProblem; safe to log, mapped to a friendly page
+    TokenError(problem)        problem is one of TokenProblem; safe to log, mapped to a friendly page
+    └── FlowTokenError         a flow token (ours) was refused
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadPayload, BadSignature, URLSafeSerializer
 from jwt.exceptions import InvalidIssuedAtError, InvalidJTIError, InvalidSubjectError
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30
-FLOW_TOKEN_AUDIENCE = "saveflow:flow"  # noqa: S105 - an audience name, not a secret
 ADMIN_TOKEN_AUDIENCE = "saveflow:admin"  # noqa: S105
 FLOW_TOKEN_LIFETIME = timedelta(hours=2)
 
@@ -53,6 +52,10 @@ class TokenError(Exception):
         super().__init__(f"{problem}: {detail}" if detail else str(problem))
         self.problem = problem
         self.detail = detail
+
+
+class FlowTokenError(TokenError):
+    """A flow token was refused: to the user, the page has been open too long or belongs to another session."""
 
 
 # Ids carry no control characters; free text carries no NUL (Postgres text cannot store it).
@@ -90,11 +93,11 @@ class EmbedClaims(msgspec.Struct, frozen=True, kw_only=True):
 class FlowClaims(msgspec.Struct, frozen=True, kw_only=True):
     """Our own short-lived token for one session's requests (header X-Flow-Token or form field)."""
 
-    sid: str
-    sub: str
-    exp: int
-    po: str = ""  # the parent (host) origin postMessage targets; "" when shown as a full page
-    ru: str = ""  # where a full-page visitor goes back to (validated against the allowed origins)
+    session_id: str
+    customer_id: str
+    expires_at: int  # Unix time, on the app's clock
+    parent_origin: str = ""  # the host origin postMessage targets; "" when shown as a full page
+    return_url: str = ""  # where a full-page visitor goes back to (already checked against the allowed origins)
 
 
 _REQUIRED = ["exp", "iat", "sub", "jti", "subscription_id"]
@@ -137,57 +140,62 @@ def mint_embed_token(
     return jwt.encode(claims, settings.embed_secret, algorithm=ALGORITHM)
 
 
-# The flow token is ours alone (minted and checked by this service on every widget request), so it is
-# a compact HMAC-signed struct, not a JWT: no header or algorithm to negotiate, and minting plus checking
-# cost ~10 µs instead of PyJWT's ~110 µs, on the widget's hottest path. Its key is derived from the
-# session secret with a label of its own, so nothing else that secret signs can pass for one.
-FLOW_TOKEN_VERSION = "f1"  # noqa: S105 - a format tag, not a secret
+# The flow token is ours alone: minted and checked by this service on every widget request. itsdangerous
+# signs it: its salt keeps the key apart from everything else the session secret signs (admin cookies,
+# CSRF), and it takes a list of keys, so the session secret can be rotated without ending open widgets.
+FLOW_TOKEN_SALT = "saveflow.flow-token"  # noqa: S105 - a key-derivation label, not a secret
 MAX_FLOW_TOKEN_LENGTH = 4096
 
 
-@lru_cache(maxsize=4)
-def _flow_key(session_secret: str) -> bytes:
-    return hmac.new(session_secret.encode(), FLOW_TOKEN_AUDIENCE.encode(), hashlib.sha256).digest()
+def session_secrets(settings: Settings) -> list[str]:
+    """The keys that verify, oldest first: itsdangerous and this module sign with the last (the current one)."""
+    return [*settings.previous_session_secrets, settings.session_secret]
 
 
-def _flow_signature(session_secret: str, body: bytes) -> bytes:
-    mac = hmac.new(_flow_key(session_secret), body, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=")
+def _flow_serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(
+        session_secrets(settings), salt=FLOW_TOKEN_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+    )
 
 
 def mint_flow_token(
     settings: Settings, *, session_id: str, customer_id: str, parent_origin: str, now: datetime, return_url: str = ""
 ) -> str:
-    exp = int((now + FLOW_TOKEN_LIFETIME).timestamp())
-    claims = FlowClaims(sid=session_id, sub=customer_id, exp=exp, po=parent_origin, ru=return_url)
-    body = base64.urlsafe_b64encode(msgspec.json.encode(claims)).rstrip(b"=")
-    signature = _flow_signature(settings.session_secret, body)
-    return f"{FLOW_TOKEN_VERSION}.{body.decode()}.{signature.decode()}"
-
-
-def flow_token_is_fresh(claims: FlowClaims, now: datetime) -> bool:
-    """More than half its lifetime left: a response may hand the same token back instead of a new one."""
-    return claims.exp - now.timestamp() > FLOW_TOKEN_LIFETIME.total_seconds() / 2
+    """A token for one session's requests, valid for FLOW_TOKEN_LIFETIME on the app's clock."""
+    claims = FlowClaims(
+        session_id=session_id,
+        customer_id=customer_id,
+        parent_origin=parent_origin,
+        return_url=return_url,
+        expires_at=int((now + FLOW_TOKEN_LIFETIME).timestamp()),
+    )
+    return _flow_serializer(settings).dumps(msgspec.to_builtins(claims))
 
 
 def verify_flow_token(token: str | None, session_id: str, settings: Settings, now: datetime) -> FlowClaims:
-    """The claims of a flow token this service minted for `session_id`, unexpired (with leeway) at `now`."""
+    """The claims of a flow token this service minted for `session_id`, unexpired (with leeway) at `now`.
+
+    Raises:
+        FlowTokenError: missing, malformed, signed with a key no longer accepted, expired, or another session's.
+    """
     if not token:
-        raise TokenError(TokenProblem.MISSING)
-    parts = token.split(".") if len(token) <= MAX_FLOW_TOKEN_LENGTH else ()
-    if len(parts) != 3 or parts[0] != FLOW_TOKEN_VERSION or not parts[1].isascii() or not parts[2].isascii():
-        raise TokenError(TokenProblem.MALFORMED)
-    body = parts[1].encode()
-    if not hmac.compare_digest(_flow_signature(settings.session_secret, body), parts[2].encode()):
-        raise TokenError(TokenProblem.BAD_SIGNATURE)
+        raise FlowTokenError(TokenProblem.MISSING)
+    if len(token) > MAX_FLOW_TOKEN_LENGTH:
+        raise FlowTokenError(TokenProblem.MALFORMED)
     try:
-        claims = msgspec.json.decode(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)), type=FlowClaims)
-    except (ValueError, msgspec.DecodeError) as exc:  # cannot happen unless the secret leaked: signed by us
-        raise TokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
-    if claims.exp + LEEWAY_SECONDS < now.timestamp():
-        raise TokenError(TokenProblem.EXPIRED)
-    if not secrets.compare_digest(claims.sid, session_id):
-        raise TokenError(TokenProblem.WRONG_SESSION)
+        payload = _flow_serializer(settings).loads(token)
+    except BadPayload as exc:  # signed by us but unreadable: cannot happen unless a key leaked
+        raise FlowTokenError(TokenProblem.INVALID_CLAIMS) from exc
+    except BadSignature as exc:
+        raise FlowTokenError(TokenProblem.BAD_SIGNATURE) from exc
+    try:
+        claims = msgspec.convert(payload, FlowClaims)
+    except msgspec.ValidationError as exc:
+        raise FlowTokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
+    if claims.expires_at + LEEWAY_SECONDS < now.timestamp():
+        raise FlowTokenError(TokenProblem.EXPIRED)
+    if not secrets.compare_digest(claims.session_id, session_id):
+        raise FlowTokenError(TokenProblem.WRONG_SESSION)
     return claims
 
 
@@ -200,11 +208,26 @@ def verify_admin_token(token: str | None, settings: Settings, now: datetime) -> 
     """Returns (user id, session version) from a valid admin session cookie."""
     if not token:
         raise TokenError(TokenProblem.MISSING)
-    payload = _decode(token, settings.session_secret, now, required=["exp", "uid", "sv"], audience=ADMIN_TOKEN_AUDIENCE)
+    payload = _decode_with_any(
+        token, session_secrets(settings), now, required=["exp", "uid", "sv"], audience=ADMIN_TOKEN_AUDIENCE
+    )
     uid, sv = payload.get("uid"), payload.get("sv")
     if not isinstance(uid, int) or not isinstance(sv, int):
         raise TokenError(TokenProblem.INVALID_CLAIMS)
     return uid, sv
+
+
+def _decode_with_any(
+    token: str, keys: list[str], now: datetime, *, required: list[str], audience: str | None
+) -> dict[str, Any]:
+    """`_decode` with whichever of `keys` signed the token, newest first (PyJWT takes one HMAC key per call)."""
+    for key in reversed(keys):
+        try:
+            return _decode(token, key, now, required=required, audience=audience)
+        except TokenError as exc:
+            if exc.problem is not TokenProblem.BAD_SIGNATURE:
+                raise
+    raise TokenError(TokenProblem.BAD_SIGNATURE)
 
 
 def _decode(token: str, key: str, now: datetime, *, required: list[str], audience: str | None) -> dict[str, Any]:

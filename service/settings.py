@@ -96,18 +96,30 @@ class Settings:
     theme: Theme = field(default_factory=Theme)
     demo_admin_email: str = "admin@example.com"
     demo_admin_password: str | None = None
+    # Key rotation (SAVEFLOW_PREVIOUS_SESSION_SECRETS, comma-separated): former session secrets that still
+    # verify flow tokens and admin sessions, while the current session_secret signs everything new. To
+    # rotate, move the old secret here, set the new one, and drop the old one after the longest token
+    # lifetime (admin sessions: 8 hours). A secret removed from here no longer verifies anything.
+    previous_session_secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in GENERATED_SECRETS:
             if len(getattr(self, name)) < 32:
                 raise ConfigError(f"{name} must be at least 32 characters long")
+        if any(len(secret) < 32 for secret in self.previous_session_secrets):
+            raise ConfigError("each previous session secret must be at least 32 characters long")
         for origin in self.allowed_origins:
             if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
                 raise ConfigError(f"allowed origin {origin!r} must look like https://app.example.com (no path)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read `SAVEFLOW_*`, `DATABASE_URL`, `SQLITE_PATH` and `STRIPE_*`; fill secrets from the secrets file."""
+        """Read `SAVEFLOW_*`, `DATABASE_URL`, `SQLITE_PATH` and `STRIPE_*`; fill secrets from the secrets file.
+
+        SAVEFLOW_SESSION_SECRET signs flow tokens, admin sessions and CSRF cookies;
+        SAVEFLOW_PREVIOUS_SESSION_SECRETS lists former values that still verify flow tokens and admin
+        sessions (key rotation; an admin form open across a rotation needs a reload for its CSRF token).
+        """
         secrets_file = Path(environ.get("SAVEFLOW_SECRETS_FILE") or DEFAULT_SECRETS_FILE)
         configured = {name: environ.get(f"SAVEFLOW_{name.upper()}", "") for name in GENERATED_SECRETS}
         stored = _load_or_create_secrets(secrets_file) if not all(configured.values()) else {}
@@ -131,6 +143,11 @@ class Settings:
             stripe_api_key=environ.get("STRIPE_API_KEY") or None,
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
             demo_admin_password=stored.get("demo_admin_password") if demo else None,
+            previous_session_secrets=tuple(
+                secret.strip()
+                for secret in (environ.get("SAVEFLOW_PREVIOUS_SESSION_SECRETS") or "").split(",")
+                if secret.strip()
+            ),
             verify_saves_after_days=_int(environ.get("SAVEFLOW_VERIFY_SAVES_AFTER_DAYS"), 30),
             theme=Theme(
                 brand=environ.get("SAVEFLOW_THEME_BRAND") or DEFAULT_BRAND,

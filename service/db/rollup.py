@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service.db.engine import is_postgres, unit_of_work
 from service.db.tables import DashboardRollup, RollupDirtyDay
-from service.db.uow import is_postgres, unit_of_work
 
 DIMENSIONS = (
     "plan",

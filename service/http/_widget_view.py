@@ -15,7 +15,7 @@ import msgspec
 from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDef, StepKind, reason_order
 from offers import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer
 from offers.apply import pause_resumes_at
-from service.i18n import date_text, make_gettext, money_text, translations
+from service.i18n import date_text, gettext_callables, money_text, translations
 from service.use_cases.sessions import SessionView
 
 STEP_TEMPLATES: dict[StepKind, str] = {
@@ -149,8 +149,6 @@ _MERGE_FIELD = re.compile(r"\{\{\s*(\w+)\s*(?:\|\s*default(?:\(\s*[\"']([^\"']*)
 
 def merge(text: str, fields: dict[str, str]) -> str:
     """Fill `{{ first_name | default("there") }}`-style merge fields in flow copy; unknown names stay empty."""
-    if "{{" not in text:
-        return text  # most copy has no merge field: skip the regex
     return _MERGE_FIELD.sub(lambda m: fields.get(m.group(1)) or (m.group(2) or ""), text)
 
 
@@ -185,9 +183,12 @@ def step_context(
     *,
     flow_token: str,
     parent_origin: str,
+    return_url: str,
+    logo_url: str,
     error: str | None = None,
     error_field: str | None = None,
 ) -> dict[str, Any]:
+    """Everything a step template (and the frame around it) reads."""
     state, definition, session = view.state, view.definition, view.session
     locale = session.locale
     tr = translations(locale).gettext
@@ -229,7 +230,7 @@ def step_context(
         "period_end": date_text(session.context.snapshot.current_period_end, locale),
         "cancel_effective": date_text(state.cancel_effective_at, locale) if state.cancel_effective_at else None,
         "locale": locale,
-        "_": make_gettext(locale),
+        **gettext_callables(locale),
         "t": text,
         "definition": definition,
         "offer": offer,
@@ -254,4 +255,6 @@ def step_context(
         "test_mode": session.test_mode,
         "urls": urls,
         "page": page,
+        "return_url": return_url,
+        "logo_url": logo_url,
     }

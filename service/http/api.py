@@ -1,4 +1,8 @@
-"""The server API (/api/v1, JSON, bearer API key): customer status for access gating, sessions to export."""
+"""The server API (/api/v1, JSON, bearer API key): customer status for access gating, sessions to export.
+
+Rules: domain errors (unknown customer or session, billing down) are raised, and answered by
+service.http.errors as documented here in ERROR_RESPONSES.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,17 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.connection import ASGIConnection
-from litestar.exceptions import (
-    HTTPException,
-    NotAuthorizedException,
-    NotFoundException,
-    ServiceUnavailableException,
-    ValidationException,
-)
+from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import PathParameter, QueryParameter
 
-from offers import ProviderRejected, ProviderUnavailable, SubscriptionNotFound
-from service.db import repositories as repo
+from flows import Outcome
 from service.deps import BillingDep, ClockDep
 from service.settings import Settings
-from service.use_cases.customer_status import UnknownCustomer, customer_status
+from service.use_cases.customer_status import customer_status
+from service.use_cases.sessions import session_history
 
 BEARER_SCHEME = Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")})
 
@@ -91,7 +89,6 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     401: _error("The API key is missing or wrong: send 'Authorization: Bearer <key>'."),
     503: _error("The database or the billing provider is briefly unavailable; retry after Retry-After seconds."),
 }
-RETRY_AFTER = {"Retry-After": "5", "Cache-Control": "no-store"}  # as the app's database-down answer
 
 
 class CustomerStatusOut(msgspec.Struct):
@@ -152,19 +149,7 @@ class ApiController(Controller):
         subscription_id: SubscriptionIdQuery = None,
     ) -> CustomerStatusOut:
         """Whether the host should gate access: active, trialing, paused (until when) or cancelling."""
-        try:
-            status = await customer_status(customer_id, subscription_id=subscription_id, billing=billing, now=clock())
-        except (UnknownCustomer, SubscriptionNotFound) as exc:
-            raise NotFoundException("No subscription is known for this customer.") from exc
-        except ProviderUnavailable as exc:
-            raise ServiceUnavailableException(
-                "The billing provider is briefly unavailable. Please try again in a moment.", headers=RETRY_AFTER
-            ) from exc
-        except ProviderRejected as exc:
-            raise HTTPException(
-                "The billing provider refused to read this subscription; check its API key and permissions.",
-                status_code=502,
-            ) from exc
+        status = await customer_status(customer_id, subscription_id=subscription_id, billing=billing, now=clock())
         return msgspec.convert(status, CustomerStatusOut, from_attributes=True)
 
     @get(
@@ -174,11 +159,8 @@ class ApiController(Controller):
     )
     async def get_session(self, session_id: SessionIdPath) -> SessionOut:
         """One cancellation session: answers, offers, outcome and its event timeline."""
-        session = await repo.get_session(session_id)
-        if session is None:
-            raise NotFoundException("No such session.")
-        events = await repo.events_of(session_id)
-        state = session.state
+        view, events = await session_history(session_id)
+        session, state = view.session, view.state
         return SessionOut(
             id=session.id,
             customer_id=session.customer_id,
@@ -188,7 +170,7 @@ class ApiController(Controller):
             reason=state.reason,
             comment=state.comment,
             offers_shown=list(state.offers_shown),
-            accepted_offer=state.accepted_offer if state.outcome and state.outcome.value == "saved" else None,
+            accepted_offer=state.accepted_offer if state.outcome is Outcome.SAVED else None,
             result=state.result_summary,
             test_mode=session.test_mode,
             flow_version_id=session.flow_version_id,

@@ -1,14 +1,16 @@
-"""Billing effects: call the provider for a committed effect, record its outcome as an event and on the
-ledger, and sweep the operations a crash left pending (reusing their idempotency keys).
+"""Billing effects: call the provider for a committed effect, record its outcome on the ledger and feed
+it back through `flows.decide`; and sweep the operations a crash left pending, with their own keys.
 
-Rules: may import flows, offers (ports and apply, never providers) and service.db. The effect was
-committed as pending before any of this runs (service.use_cases.step_writes).
+Rules: may import flows, offers (ports and apply, never providers), service.db.engine,
+service.repositories and service.use_cases.step_writes. The effect was committed as pending before
+any of this runs (step_writes.save_step).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flows import (
@@ -17,73 +19,88 @@ from flows import (
     CancelFailed,
     Effect,
     Event,
+    FlowDefinition,
     InvalidTransition,
     OfferApplied,
     OfferFailed,
     decide,
 )
 from offers import BillingError, BillingProvider, ProviderUnavailable, TrainingOffer, apply_offer
-from service.db import billing_ledger as ledger
-from service.db import repositories as repo
-from service.db.tables import FollowUpTask
-from service.db.uow import unit_of_work
+from service.db.engine import unit_of_work
 from service.observability import BILLING_CALLS
-from service.use_cases.step_writes import persist_step
+from service.repositories import billing_ledger as ledger
+from service.repositories import flows as flow_repo
+from service.repositories import follow_ups
+from service.repositories import sessions as session_repo
+from service.use_cases.step_writes import save_step
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
 
-async def run_effect(session_id: str, effect: Effect, *, billing: BillingProvider, clock: Clock) -> None:
-    """Call billing for one committed effect, then record the outcome as an event and on the operation."""
-    session = await repo.get_session(session_id)
-    if session is None:
-        raise repo.SessionNotFound(session_id)
-    result_event, status, summary, error = await _call_billing(session, effect, billing, clock)
-    BILLING_CALLS.labels("offer" if isinstance(effect, ApplyOffer) else "cancel", status).inc()
-    async with unit_of_work():
-        if await ledger.operation_status(effect.idempotency_key) != "pending":
-            return  # settled meanwhile (the request and the sweep raced); the billing call was idempotent
-        await ledger.finish_operation(effect.idempotency_key, status=status, summary=summary, error=error, now=clock())
-        current = await repo.get_session(session_id, for_update=True)
-        if current is None:
-            raise repo.SessionNotFound(session_id)
-        definition = await repo.definition_of_version(current.flow_version_id)
-        try:
-            decision = decide(definition, current.state, result_event, current.context)
-        except InvalidTransition:
-            log.warning("billing result %s no longer fits session %s", type(result_event).__name__, session_id)
-            return
-        await persist_step(current, definition, decision.state, result_event, clock())
-        offer = effect.offer if isinstance(effect, ApplyOffer) else None
-        if isinstance(offer, TrainingOffer) and isinstance(result_event, OfferApplied) and not current.test_mode:
-            state = decision.state
-            note = " — ".join(filter(None, (state.reason, state.comment)))
-            await FollowUpTask.insert(
-                FollowUpTask(
-                    session=session_id,
-                    customer_id=current.customer_id,
-                    email=current.email,
-                    offer_id=offer.id,
-                    note=note,
-                    created_at=clock(),
-                )
-            )
+@dataclass(frozen=True, slots=True)
+class BillingOutcome:
+    """What one billing call did: the event to feed back, and what the ledger row records."""
+
+    event: Event
+    status: str  # applied | failed
+    summary: str
+    error: str
 
 
-async def _call_billing(
-    session: repo.StoredSession, effect: Effect, billing: BillingProvider, clock: Clock
-) -> tuple[Event, str, str, str]:
+async def call_billing(
+    session: session_repo.StoredSession, effect: Effect, billing: BillingProvider, clock: Clock
+) -> BillingOutcome:
+    """Run one committed effect against billing (never inside a transaction: it may take seconds)."""
+    outcome = await _call(session, effect, billing, clock)
+    BILLING_CALLS.labels("offer" if isinstance(effect, ApplyOffer) else "cancel", outcome.status).inc()
+    return outcome
+
+
+async def record_outcome(
+    session: session_repo.StoredSession,
+    definition: FlowDefinition,
+    effect: Effect,
+    outcome: BillingOutcome,
+    clock: Clock,
+) -> session_repo.StoredSession:
+    """Settle the ledger row and feed the outcome back through decide; call inside a unit of work.
+
+    `session` is the state the effect was committed with. If the ledger row is no longer pending, the
+    request and the sweep raced and the other one settled it (the billing call was idempotent): the
+    session is then read back as the winner saved it.
+    """
+    now = clock()
+    if not await ledger.finish(
+        effect.idempotency_key, status=outcome.status, summary=outcome.summary, error=outcome.error, now=now
+    ):
+        current = await session_repo.get(session.id)
+        return current or session
+    try:
+        decision = decide(definition, session.state, outcome.event, session.context)
+    except InvalidTransition:
+        log.warning("billing result %s no longer fits session %s", type(outcome.event).__name__, session.id)
+        return session
+    saved = await save_step(session, definition, decision.state, outcome.event, now)
+    offer = effect.offer if isinstance(effect, ApplyOffer) else None
+    if isinstance(offer, TrainingOffer) and isinstance(outcome.event, OfferApplied) and not session.test_mode:
+        note = " — ".join(filter(None, (decision.state.reason, decision.state.comment)))
+        await follow_ups.add_task(
+            session.id, customer_id=session.customer_id, email=session.email, offer_id=offer.id, note=note, now=now
+        )
+    return saved
+
+
+async def _call(
+    session: session_repo.StoredSession, effect: Effect, billing: BillingProvider, clock: Clock
+) -> BillingOutcome:
     now = clock()
     if isinstance(effect, ApplyOffer):
         offer_id = effect.offer.id
         if session.test_mode:
-            return (
-                OfferApplied(at=now, offer_id=offer_id, summary="Test mode: billing unchanged"),
-                "applied",
-                "test",
-                "",
+            return BillingOutcome(
+                OfferApplied(at=now, offer_id=offer_id, summary="Test mode: billing unchanged"), "applied", "test", ""
             )
         try:
             # Dates are computed from the session start: exactly what the offer card promised the user.
@@ -98,10 +115,11 @@ async def _call_billing(
             definitive = not isinstance(exc, ProviderUnavailable)
             log.warning("offer %s failed for %s: %s", offer_id, session.id, type(exc).__name__)
             failed = OfferFailed(at=clock(), offer_id=offer_id, definitive=definitive, error=type(exc).__name__)
-            return failed, "failed", "", f"{type(exc).__name__}: {exc}"
-        return OfferApplied(at=clock(), offer_id=offer_id, summary=result.summary), "applied", result.summary, ""
+            return BillingOutcome(failed, "failed", "", f"{type(exc).__name__}: {exc}")
+        applied = OfferApplied(at=clock(), offer_id=offer_id, summary=result.summary)
+        return BillingOutcome(applied, "applied", result.summary, "")
     if session.test_mode:
-        return CancelApplied(at=now, effective_at=now), "applied", "test", ""
+        return BillingOutcome(CancelApplied(at=now, effective_at=now), "applied", "test", "")
     try:
         snapshot = await billing.cancel(
             session.subscription_id,
@@ -113,9 +131,13 @@ async def _call_billing(
     except BillingError as exc:
         definitive = not isinstance(exc, ProviderUnavailable)
         log.warning("cancel failed for %s: %s", session.id, type(exc).__name__)
-        return CancelFailed(at=clock(), definitive=definitive, error=type(exc).__name__), "failed", "", str(exc)
+        return BillingOutcome(
+            CancelFailed(at=clock(), definitive=definitive, error=type(exc).__name__), "failed", "", str(exc)
+        )
     effective = snapshot.current_period_end if effect.at_period_end else (snapshot.canceled_at or clock())
-    return CancelApplied(at=clock(), effective_at=effective), "applied", f"Cancels {effective:%Y-%m-%d}", ""
+    return BillingOutcome(
+        CancelApplied(at=clock(), effective_at=effective), "applied", f"Cancels {effective:%Y-%m-%d}", ""
+    )
 
 
 SWEEP_LEASE_SECONDS = 120
@@ -127,12 +149,24 @@ async def sweep_pending(
     """Finish billing operations left `pending` by a crash, reusing their idempotency keys."""
     now = clock()
     async with unit_of_work():
-        claimed = await ledger.claim_pending_operations(
-            now, older_than=now - older_than, lease_seconds=SWEEP_LEASE_SECONDS
-        )
+        claimed = await ledger.claim_pending(now, older_than=now - older_than, lease_seconds=SWEEP_LEASE_SECONDS)
     for op in claimed:
         try:
-            await run_effect(op.session_id, op.effect, billing=billing, clock=clock)
+            await _finish(op, billing=billing, clock=clock)
         except Exception:
             log.exception("sweep could not finish %s; its lease expires and a later sweep retries", op.idempotency_key)
     return len(claimed)
+
+
+async def _finish(op: ledger.PendingOperation, *, billing: BillingProvider, clock: Clock) -> None:
+    session = await session_repo.get(op.session_id)
+    if session is None:
+        raise session_repo.SessionNotFound(op.session_id)
+    outcome = await call_billing(session, op.effect, billing, clock)
+    async with unit_of_work():
+        # Read again under the lock: the session can only have moved by this operation's own result.
+        current = await session_repo.get(op.session_id, for_update=True)
+        if current is None:
+            raise session_repo.SessionNotFound(op.session_id)
+        definition = await flow_repo.definition_of_version(current.flow_version_id)
+        await record_outcome(current, definition, op.effect, outcome, clock)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from offers import BillingProvider, SubscriptionStatus
-from service.db.tables import FlowSession
+from service.repositories import sessions as session_repo
 
 
 class UnknownCustomer(LookupError):
@@ -29,15 +29,9 @@ async def customer_status(
 ) -> CustomerStatus:
     """Billing is the source of truth, read live; our sessions only tell which subscription to read."""
     if subscription_id is None:
-        row = (
-            await FlowSession.select(FlowSession.subscription_id)
-            .where(FlowSession.customer_id == customer_id)
-            .order_by(FlowSession.started_at, ascending=False)
-            .first()
-        )
-        if row is None:
+        subscription_id = await session_repo.latest_subscription_of(customer_id)
+        if subscription_id is None:
             raise UnknownCustomer(customer_id)
-        subscription_id = str(row["subscription_id"])
     snap = await billing.get_subscription(subscription_id)
     paused = snap.paused_until is not None and snap.paused_until > now and snap.is_live
     if snap.status is SubscriptionStatus.CANCELED:

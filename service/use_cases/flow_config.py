@@ -1,7 +1,8 @@
 """Flow configuration use cases: publish a definition, store a draft, save a segment, start an experiment.
 
-Rules: may import flows and service.db. Every write is validated by the pure checks first, so an
-invalid configuration is refused with plain-language problems and never reaches a running session.
+Rules: may import flows, service.db.engine and service.repositories. Every write is validated by the
+pure checks first, so an invalid configuration is refused with plain-language problems and never
+reaches a running session.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING
 from flows import FlowDefinition, validate_definition
 from flows.experiments import Experiment, validate_experiment
 from flows.segments import Segment, validate_segment
-from service.db import flow_drafts
-from service.db import repositories as repo
-from service.db.uow import unit_of_work
+from service.db.engine import unit_of_work
+from service.repositories import flows as flow_repo
+from service.repositories import reports
+from service.use_cases.staff import record_audit
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -33,7 +35,7 @@ async def publish_flow(definition: FlowDefinition, now: datetime, note: str = ""
     if problems:
         raise ConfigInvalid(problems)
     async with unit_of_work():
-        return await repo.publish_version(definition, now, note)
+        return await flow_repo.publish_version(definition, now, note)
 
 
 async def save_draft(definition: FlowDefinition, now: datetime, note: str = "") -> int:
@@ -42,30 +44,88 @@ async def save_draft(definition: FlowDefinition, now: datetime, note: str = "") 
     if problems:
         raise ConfigInvalid(problems)
     async with unit_of_work():
-        return await flow_drafts.save_draft(definition, now, note)
+        return await flow_repo.save_draft(definition, now, note)
 
 
 async def save_segment(segment: Segment, priority: int, now: datetime) -> None:
     problems = validate_segment(segment)
-    if await repo.published_version(segment.flow_key) is None:
+    if await flow_repo.published_version(segment.flow_key) is None:
         problems.append(f"Flow {segment.flow_key!r} has no published version yet.")
     if problems:
         raise ConfigInvalid(problems)
     async with unit_of_work():
-        await repo.save_segment(segment, priority, now)
+        await flow_repo.save_segment(segment, priority, now)
 
 
 async def start_experiment(experiment: Experiment, name: str, now: datetime) -> None:
     problems = validate_experiment(experiment)
     for arm in experiment.arms:
-        status = await flow_drafts.version_status(arm.flow_version_id)
+        status = await flow_repo.version_status(arm.flow_version_id)
         if status is None:
             problems.append(f"Arm {arm.id!r} points at flow version {arm.flow_version_id}, which does not exist.")
-        elif status == flow_drafts.DRAFT:  # an arm is served to real customers: drafts are for previews only
+        elif status == flow_repo.DRAFT:  # an arm is served to real customers: drafts are for previews only
             problems.append(f"Arm {arm.id!r} points at a draft; publish it first.")
-    if await repo.running_experiment(experiment.flow_key) is not None:
+    if await flow_repo.running_experiment(experiment.flow_key) is not None:
         problems.append(f"Flow {experiment.flow_key!r} already has a running experiment; stop it first.")
     if problems:
         raise ConfigInvalid(problems)
     async with unit_of_work():
-        await repo.start_experiment(experiment, name, now)
+        await flow_repo.start_experiment(experiment, name, now)
+
+
+# admin: the staff's changes, each audited in the same unit of work as the change itself.
+async def publish_flow_by(actor: str, definition: FlowDefinition, now: datetime, note: str = "") -> int:
+    """`publish_flow` for the staff user `actor`; the audit entry names the version it replaces."""
+    async with unit_of_work():
+        before = await reports.latest_published(definition.key)
+        version_id = await publish_flow(definition, now, note)
+        target = f"{definition.key} version {version_id}"
+        previous = str(before.version.number) if before else ""
+        await record_audit(actor, "flow.publish", target, before=previous, after=note, now=now)
+    return version_id
+
+
+async def roll_back_flow(actor: str, version_id: int, now: datetime) -> int | None:
+    """Publish a copy of an earlier published version; its new version id, or None if there is no
+    such published version (a draft is published from the editor, not rolled back to)."""
+    async with unit_of_work():
+        found = (await reports.stored_versions([version_id])).get(version_id)
+        if found is None or found.version.status == flow_repo.DRAFT:
+            return None
+        old = found.version
+        definition = await flow_repo.definition_of_version(version_id)
+        new_id = await publish_flow(definition, now, note=f"Rollback to version {old.number}")
+        target = f"{old.flow_key} version {old.number}"
+        await record_audit(actor, "flow.rollback", target, after=f"new version id {new_id}", now=now)
+    return new_id
+
+
+async def start_experiment_by(actor: str, experiment: Experiment, name: str, now: datetime) -> None:
+    async with unit_of_work():
+        await start_experiment(experiment, name, now)
+        await record_audit(actor, "experiment.start", experiment.id, after=name, now=now)
+
+
+async def stop_experiment(actor: str, experiment_id: str, *, winner: str, now: datetime) -> bool:
+    """Stop an experiment; a named winning arm (never the holdout) has its flow version republished as
+    the flow's newest version, so every customer gets it. False if there is no such experiment."""
+    async with unit_of_work():
+        arms = await flow_repo.experiment_arms(experiment_id)
+        if arms is None:
+            return False
+        await flow_repo.stop_experiment(experiment_id, winner_arm=winner or None, now=now)
+        chosen = next((arm for arm in arms if arm.id == winner and not arm.holdout), None)
+        if chosen is not None:
+            definition = await flow_repo.definition_of_version(chosen.flow_version_id)
+            await publish_flow(definition, now, note=f"Promoted arm {winner} of {experiment_id}")
+        await record_audit(actor, "experiment.stop", experiment_id, after=f"winner: {winner or 'none'}", now=now)
+    return True
+
+
+async def publish_flow_json_by(actor: str, text: str, now: datetime, note: str = "") -> int:
+    """`publish_flow_by` for a definition in its stored JSON form (the admin's JSON editor).
+
+    Raises:
+        ValueError: the text is not a flow definition (ConfigInvalid: one that fails validation).
+    """
+    return await publish_flow_by(actor, flow_repo.definition_from_json(text), now, note)

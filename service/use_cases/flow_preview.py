@@ -1,6 +1,7 @@
 """Admin previews: start a test-mode session pinned to one flow version for a made-up customer.
 
-Rules: may import flows, offers (ports only), service.db, service.security and service.use_cases.
+Rules: may import flows, offers (ports only), service.db.engine, service.repositories, service.security
+and service.use_cases.
 A preview never touches billing: the subscription is synthesised from what the admin typed (never read
 from the provider, so it works with Stripe too), and test mode keeps every offer and cancellation local.
 """
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from offers import SubscriptionSnapshot, SubscriptionStatus
-from service.db import repositories as repo
-from service.db.flow_drafts import PREVIEW_SUBSCRIPTION
+from service.db.engine import unit_of_work
+from service.repositories import flows as flow_repo
+from service.repositories.flows import PREVIEW_SUBSCRIPTION
 from service.security import EmbedClaims, Loss
 from service.use_cases.sessions import PinnedFlow, SessionView, start_preview_session
 
@@ -62,7 +64,7 @@ async def start_preview(version_id: int, customer: PreviewCustomer, *, staff_id:
         VersionNotFound: there is no such flow version.
     """
     try:
-        definition = await repo.definition_of_version(version_id)
+        definition = await flow_repo.definition_of_version(version_id)
     except LookupError as exc:
         raise VersionNotFound(version_id) from exc
     now = clock()
@@ -81,3 +83,9 @@ async def start_preview(version_id: int, customer: PreviewCustomer, *, staff_id:
     )
     pinned = PinnedFlow(version_id, definition, customer.snapshot(customer_id, now))
     return await start_preview_session(claims, pinned, clock=clock, locale=customer.locale)
+
+
+async def purge_old_previews(now: datetime) -> int:
+    """Delete preview sessions a day old and drafts a week old that nothing runs on any more."""
+    async with unit_of_work():
+        return await flow_repo.purge_previews(now, sessions_after=timedelta(days=1), drafts_after=timedelta(days=7))

@@ -1,8 +1,8 @@
 """Webhooks out to the host app: an outbox written with each state change, delivered with retries.
 
-Rules: may import flows, service.db, standardwebhooks and httpx. Deliveries are claimed with a lease
-(like billing operations), signed per the Standard Webhooks spec, retried with backoff, and every
-attempt's result is kept on the row so the admin can see and replay it.
+Rules: may import flows, service.db.engine, service.repositories, standardwebhooks and httpx.
+Deliveries are claimed with a lease (like billing operations), signed per the Standard Webhooks spec,
+retried with backoff, and every attempt's result is kept on the row so the admin can see and replay it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import httpx
 from standardwebhooks import Webhook
 
 from flows.notifications import EVENT_TYPES, notifications
-from service.db.tables import WebhookDelivery, WebhookEndpoint
-from service.db.uow import Insert, Statement, is_postgres, unit_of_work
+from service.db.engine import unit_of_work
+from service.repositories import outbox
 
 if TYPE_CHECKING:
     from flows import FlowDefinition, FlowState
@@ -51,92 +51,53 @@ async def add_endpoint(url: str, *, event_types: tuple[str, ...] = (), descripti
     if unknown:
         raise ValueError(f"Unknown event types: {', '.join(unknown)}. Known: {', '.join(EVENT_TYPES)}.")
     secret = new_secret()
-    await WebhookEndpoint.insert(
-        WebhookEndpoint(
-            url=url, secret=secret, event_types=",".join(event_types) or "*", description=description, created_at=now
+    async with unit_of_work():
+        await outbox.add_endpoint(
+            url, secret=secret, event_types=",".join(event_types) or "*", description=description, now=now
         )
-    )
     return secret
 
 
-_ADD_DELIVERY = Insert.into(
-    WebhookDelivery,
-    (
-        "endpoint",
-        "msg_id",
-        "event_type",
-        "payload",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-        "created_at",
-    ),
-)
-
-
-async def deliveries(
+async def queue_deliveries(
     definition: FlowDefinition,
     before: FlowState,
     after: FlowState,
     *,
     session: dict[str, Any],
     now: datetime,
-) -> list[Statement]:
-    """The outbox rows this transition causes, to write in the state change's transaction."""
+) -> None:
+    """Write the outbox rows this transition causes, in the state change's unit of work."""
     found = notifications(definition, before, after)
     if not found:
-        return []
-    endpoints = await WebhookEndpoint.select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
-        WebhookEndpoint.active == True  # noqa: E712 - Piccolo column comparison
-    )
-    rows = []
+        return
+    endpoints = await outbox.active_endpoints()
     for note in found:
         body = json.dumps({"type": note.type, "timestamp": now.isoformat(), "data": {**session, **note.data}})
         for endpoint in endpoints:
-            wanted = endpoint["event_types"]
-            if wanted != "*" and note.type not in wanted.split(","):
-                continue
-            msg_id = "msg_" + secrets.token_urlsafe(18)
-            rows.append(_ADD_DELIVERY.statement(endpoint["id"], msg_id, note.type, body, "pending", 0, now, "", now))
-    return rows
+            if endpoint.wants(note.type):
+                msg_id = "msg_" + secrets.token_urlsafe(18)
+                await outbox.add_delivery(endpoint.id, msg_id=msg_id, event_type=note.type, payload=body, now=now)
 
 
 async def deliver_due(*, client: httpx.AsyncClient, clock: Clock, limit: int = 50) -> int:
     """Send every due delivery once; returns how many were attempted."""
     now = clock()
-    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
     async with unit_of_work():
-        rows = await WebhookDelivery.raw(
-            "UPDATE webhook_delivery SET claimed_until = {} WHERE id IN ("  # noqa: S608 - constant SQL, values bound
-            " SELECT id FROM webhook_delivery WHERE status = 'pending' AND next_attempt_at <= {}"
-            f" AND (claimed_until IS NULL OR claimed_until < {{}}) ORDER BY id LIMIT {{}}{lock})"
-            " RETURNING id",
-            now + timedelta(minutes=2),
-            now,
-            now,
-            limit,
-        )
-    for row in rows:
-        await _deliver(row["id"], client=client, clock=clock)
-    return len(rows)
+        ids = await outbox.claim_due(now, lease=timedelta(minutes=2), limit=limit)
+    for delivery_id in ids:
+        await _deliver(delivery_id, client=client, clock=clock)
+    return len(ids)
 
 
 async def _deliver(delivery_id: int, *, client: httpx.AsyncClient, clock: Clock) -> None:
-    row = (
-        await WebhookDelivery.select(
-            *WebhookDelivery.all_columns(), WebhookDelivery.endpoint.url, WebhookDelivery.endpoint.secret
-        )
-        .where(WebhookDelivery.id == delivery_id)
-        .first()
-    )
-    if row is None:
+    delivery = await outbox.get_delivery(delivery_id)
+    if delivery is None:
         return
     now = clock()
-    signature = Webhook(row["endpoint.secret"]).sign(row["msg_id"], now, row["payload"])
+    signature = Webhook(delivery.secret).sign(delivery.msg_id, now, delivery.payload)
     headers = {
         "content-type": "application/json",
-        "webhook-id": row["msg_id"],
+        "webhook-id": delivery.msg_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
         "user-agent": "saveflow-webhooks/1",
@@ -144,42 +105,32 @@ async def _deliver(delivery_id: int, *, client: httpx.AsyncClient, clock: Clock)
     status: int | None = None
     error = ""
     try:
-        response = await client.post(
-            row["endpoint.url"], content=row["payload"], headers=headers, timeout=TIMEOUT_SECONDS
-        )
+        response = await client.post(delivery.url, content=delivery.payload, headers=headers, timeout=TIMEOUT_SECONDS)
         status = response.status_code
         if not 200 <= status < 300:
             error = f"HTTP {status}: {response.text[:300]}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
-    attempts = row["attempts"] + 1
-    changes: dict[Any, Any] = {
-        WebhookDelivery.attempts: attempts,
-        WebhookDelivery.last_status: status,
-        WebhookDelivery.last_error: error,
-        WebhookDelivery.claimed_until: None,
-    }
-    if not error:
-        changes |= {WebhookDelivery.status: "delivered", WebhookDelivery.delivered_at: clock()}
-    elif attempts >= MAX_ATTEMPTS:
-        changes[WebhookDelivery.status] = "failed"
-        log.warning("webhook %s to %s failed for good: %s", row["msg_id"], row["endpoint.url"], error)
-    else:
-        changes[WebhookDelivery.next_attempt_at] = clock() + BACKOFF[attempts - 1]
-    await WebhookDelivery.update(changes).where(WebhookDelivery.id == delivery_id)
+    attempts = delivery.attempts + 1
+    async with unit_of_work():
+        if not error:
+            await outbox.record_attempt(
+                delivery_id, attempts=attempts, status_code=status, error=error, delivered_at=clock()
+            )
+        elif attempts >= MAX_ATTEMPTS:
+            log.warning("webhook %s to %s failed for good: %s", delivery.msg_id, delivery.url, error)
+            await outbox.record_attempt(delivery_id, attempts=attempts, status_code=status, error=error, failed=True)
+        else:
+            await outbox.record_attempt(
+                delivery_id,
+                attempts=attempts,
+                status_code=status,
+                error=error,
+                next_attempt_at=clock() + BACKOFF[attempts - 1],
+            )
 
 
 async def replay_delivery(delivery_id: int, now: datetime) -> bool:
     """Send a delivery again (same webhook-id, so a receiver that already processed it can dedupe)."""
-    updated = (
-        await WebhookDelivery.update(
-            {
-                WebhookDelivery.status: "pending",
-                WebhookDelivery.next_attempt_at: now,
-                WebhookDelivery.claimed_until: None,
-            }
-        )
-        .where(WebhookDelivery.id == delivery_id)
-        .returning(WebhookDelivery.id)
-    )
-    return bool(updated)
+    async with unit_of_work():
+        return await outbox.reopen_delivery(delivery_id, now)

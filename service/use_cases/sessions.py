@@ -1,9 +1,9 @@
-"""Session use cases: start or resume a session, handle one user event (deciding from the remembered or
-stored state; service.use_cases.step_writes saves it, service.use_cases.billing_effects runs its billing).
+"""Session use cases: start or resume a session, and handle one user event in the cosmicpython shape.
 
-Rules: may import flows, offers (ports and apply, never providers), service.db and service.security.
-Order of work, always: decide → persist state, event and pending billing operation (commit) →
-call billing outside the transaction → feed the result back as an event (second commit).
+Rules: may import flows, offers (ports, never providers), service.db.engine, service.repositories,
+service.security and service.use_cases. `handle_event` is the one way to load, decide and save:
+load once in a unit of work → decide → save state, event, pending billing work and outbox (commit) →
+call billing outside the transaction → feed the result back through decide → save (commit) → return.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ import msgspec
 
 from flows import (
     CustomerContext,
-    Effect,
     Event,
     FlowDefinition,
     FlowState,
-    InvalidTransition,
     SessionId,
     Started,
     decide,
@@ -34,12 +32,24 @@ from offers import (
     SubscriptionSnapshot,
     SubscriptionStatus,
 )
-from service.db import repositories as repo
-from service.db.uow import unit_of_work
+from service.db.engine import unit_of_work
+from service.repositories import flows as flow_repo
+from service.repositories import sessions as session_repo
+from service.repositories.sessions import SessionNotFound, StoredSession
 from service.security import EmbedClaims, TokenError, TokenProblem
-from service.use_cases.billing_effects import run_effect
-from service.use_cases.recent_sessions import recent
-from service.use_cases.step_writes import persist_step
+from service.use_cases.billing_effects import call_billing, record_outcome
+from service.use_cases.step_writes import save_step
+
+__all__ = [
+    "FlowNotConfigured",
+    "SessionNotFound",
+    "SessionView",
+    "handle_event",
+    "load_session",
+    "session_history",
+    "start_preview_session",
+    "start_session",
+]
 
 Clock = Callable[[], datetime]
 DEFAULT_FLOW_KEY = "default"
@@ -53,7 +63,7 @@ class FlowNotConfigured(Exception):
 class SessionView:
     """What the widget needs to render the current step."""
 
-    session: repo.StoredSession
+    session: StoredSession
     definition: FlowDefinition
 
     @property
@@ -100,15 +110,15 @@ class FlowChoice:
 
 async def choose_flow(customer_id: str, attributes: dict[str, Scalar]) -> FlowChoice:
     """First matching segment picks the flow; a running experiment on it picks the version (and holdout)."""
-    segment = pick_segment(await repo.segments_by_priority(), attributes)
+    segment = pick_segment(await flow_repo.segments_by_priority(), attributes)
     flow_key = segment.flow_key if segment else DEFAULT_FLOW_KEY
     segment_id = segment.id if segment else None
-    experiment = await repo.running_experiment(flow_key)
+    experiment = await flow_repo.running_experiment(flow_key)
     if experiment is not None:
         arm = assign_arm(experiment, customer_id)
-        definition = await repo.definition_of_version(arm.flow_version_id)
+        definition = await flow_repo.definition_of_version(arm.flow_version_id)
         return FlowChoice(arm.flow_version_id, definition, segment_id, experiment.id, arm.id, arm.holdout)
-    published = await repo.published_version(flow_key) or await repo.published_version(DEFAULT_FLOW_KEY)
+    published = await flow_repo.published_version(flow_key) or await flow_repo.published_version(DEFAULT_FLOW_KEY)
     if published is None:
         raise FlowNotConfigured(flow_key)
     return FlowChoice(published[0], published[1], segment_id, None, None, False)
@@ -118,7 +128,7 @@ async def start_session(
     claims: EmbedClaims, *, billing: BillingProvider, clock: Clock, locale: str = "en"
 ) -> SessionView:
     """Start the session a verified embed token asks for, or resume it if this token started it."""
-    existing = await repo.find_session_by_jti(claims.jti)
+    existing = await session_repo.find_by_jti(claims.jti)
     if existing is not None:
         return await _resume(existing, claims)
     # Reads happen before the write transaction so it stays short.
@@ -146,7 +156,7 @@ async def _begin(
     preview: bool = False,
 ) -> SessionView:
     test_mode = claims.test or preview
-    history = await repo.redemptions_of(claims.sub)
+    history = await session_repo.redemptions_of(claims.sub)
     now = clock()
     country = attributes.get("country")
     context = CustomerContext(
@@ -160,7 +170,7 @@ async def _begin(
     session_id = new_session_id()
     started = Started(at=now)
     decision = decide(choice.definition, initial_state(session_id), started, context)
-    stored = repo.StoredSession(
+    stored = StoredSession(
         id=session_id,
         token_jti=claims.jti,
         customer_id=claims.sub,
@@ -182,84 +192,58 @@ async def _begin(
         async with unit_of_work():
             plan = str(attributes.get("plan", snapshot.price_id))
             interval = str(attributes.get("interval", snapshot.interval))[:16]
-            await repo.insert_session(
+            await session_repo.add(
                 stored, choice.definition, mrr_cents=snapshot.amount_cents, plan=plan, interval=interval, now=now
             )
-            await repo.append_event(session_id, decision.state.version, started)
+            await session_repo.append_event(session_id, decision.state.version, started)
     except Exception:
         # Two tabs racing with the same token: the unique jti lets exactly one insert win.
-        raced = await repo.find_session_by_jti(claims.jti)
+        raced = await session_repo.find_by_jti(claims.jti)
         if raced is None:
             raise
         return await _resume(raced, claims)
     return SessionView(stored, choice.definition)
 
 
-async def _resume(session: repo.StoredSession, claims: EmbedClaims) -> SessionView:
+async def _resume(session: StoredSession, claims: EmbedClaims) -> SessionView:
     if session.customer_id != claims.sub or session.subscription_id != claims.subscription_id:
         raise TokenError(TokenProblem.REUSED, "jti already used for another customer")
-    return SessionView(session, await repo.definition_of_version(session.flow_version_id))
+    return SessionView(session, await flow_repo.definition_of_version(session.flow_version_id))
 
 
 async def load_session(session_id: str) -> SessionView:
-    session = await repo.get_session(session_id)
+    """The session as stored, for rendering its current step."""
+    session = await session_repo.get(session_id)
     if session is None:
-        raise repo.SessionNotFound(session_id)
-    return SessionView(session, await repo.definition_of_version(session.flow_version_id))
+        raise SessionNotFound(session_id)
+    return SessionView(session, await flow_repo.definition_of_version(session.flow_version_id))
+
+
+async def session_history(session_id: str) -> tuple[SessionView, list[Event]]:
+    """The session and its event log, oldest first."""
+    view = await load_session(session_id)
+    return view, await session_repo.events_of(session_id)
 
 
 async def handle_event(session_id: str, event: Event, *, billing: BillingProvider, clock: Clock) -> SessionView:
     """Apply a user's event; run and settle any billing effect it causes.
 
+    Concurrent events on one session queue on its row lock (Postgres) or the write lock (SQLite), so
+    each decides from the state the previous one saved: a double-clicked "Accept" finds the offer
+    already pending and is refused as an invalid transition.
+
     Raises:
         SessionNotFound, InvalidTransition, InvalidInput: nothing was changed.
     """
-    view, effects = await _decide_and_persist(session_id, event, clock)
-    if not effects:
-        return view  # nothing else can have changed it: no need to read it back
-    for effect in effects:
-        await run_effect(session_id, effect, billing=billing, clock=clock)
-    return await load_session(session_id)
-
-
-# A step decides from the session as this process last saved it (recent_sessions), or else reads it
-# without a lock, and saves only if nobody saved another state since (the UPDATE checks the version):
-# one or two trips to the database, no lock held while deciding. A lost race, or a refused event on a
-# remembered copy that may be stale, reads and decides again (a double click then finds its step already
-# taken); after a few lost races the step takes the row lock, so it cannot lose again.
-OPTIMISTIC_ATTEMPTS = 3
-
-
-class _MaybeStale(Exception):
-    """The event did not fit the remembered copy of the session; the database may know a later state."""
-
-
-async def _decide_and_persist(session_id: str, event: Event, clock: Clock) -> tuple[SessionView, tuple[Effect, ...]]:
-    for attempt in range(OPTIMISTIC_ATTEMPTS):
-        try:
-            return await _step(session_id, event, clock, remembered=attempt == 0)
-        except (repo.ConcurrentUpdate, _MaybeStale):
-            continue
     async with unit_of_work():
-        return await _step(session_id, event, clock, remembered=False, for_update=True)
-
-
-async def _step(
-    session_id: str, event: Event, clock: Clock, *, remembered: bool, for_update: bool = False
-) -> tuple[SessionView, tuple[Effect, ...]]:
-    session = recent.get(session_id) if remembered else None
-    from_memory = session is not None
-    if session is None:
-        session = await repo.get_session(session_id, for_update=for_update)
-    if session is None:
-        raise repo.SessionNotFound(session_id)
-    definition = await repo.definition_of_version(session.flow_version_id)
-    try:
+        session = await session_repo.get(session_id, for_update=True)
+        if session is None:
+            raise SessionNotFound(session_id)
+        definition = await flow_repo.definition_of_version(session.flow_version_id)
         decision = decide(definition, session.state, event, session.context)
-    except InvalidTransition:
-        if from_memory:
-            recent.forget(session_id)
-            raise _MaybeStale from None
-        raise
-    saved = await persist_step(session, definition, decision.state, event, clock(), decision.effects)
-    return SessionView(saved, definition), decision.effects
+        session = await save_step(session, definition, decision.state, event, clock(), decision.effects)
+    for effect in decision.effects:
+        outcome = await call_billing(session, effect, billing, clock)
+        async with unit_of_work():
+            session = await record_outcome(session, definition, effect, outcome, clock)
+    return SessionView(session, definition)

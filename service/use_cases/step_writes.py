@@ -1,7 +1,7 @@
-"""Saving a decided step: its state (checked against the version it was decided from), its event, the
-billing work and webhooks it causes, all or nothing; and what this process remembers of it afterwards.
+"""Saving a decided step: the session's new state, its event, the billing work it queues and the webhooks
+it causes, all in the caller's unit of work.
 
-Rules: may import flows, service.db and service.use_cases.{outbound, recent_sessions}.
+Rules: may import flows, service.repositories, service.observability and service.use_cases.outbound.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from service.db import billing_ledger as ledger
-from service.db import repositories as repo
-from service.db.uow import in_transaction
 from service.observability import SESSIONS_FINISHED
+from service.repositories import billing_ledger as ledger
+from service.repositories import sessions as session_repo
 from service.use_cases import outbound
-from service.use_cases.recent_sessions import recent
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -22,49 +20,30 @@ if TYPE_CHECKING:
     from flows import Effect, Event, FlowDefinition, FlowState
 
 
-async def persist_step(
-    session: repo.StoredSession,
+async def save_step(
+    session: session_repo.StoredSession,
     definition: FlowDefinition,
     new_state: FlowState,
     event: Event,
     now: datetime,
     effects: tuple[Effect, ...] = (),
-) -> repo.StoredSession:
-    """Save the new state (if the session is still at the version read), its event, the billing work it
-    queues and the webhooks it causes: all or nothing, in the caller's transaction if there is one.
+) -> session_repo.StoredSession:
+    """Write the step inside the caller's unit of work; returns the session as saved.
 
     Raises:
-        repo.ConcurrentUpdate: another state was saved since `session` was read; nothing was written.
+        session_repo.ConcurrentUpdate: the stored session is no longer the one `session` was loaded as.
     """
-    writes = [
-        repo.save_state_statement(
-            session.id,
-            new_state,
-            definition,
-            expected_version=session.state.version,
-            now=now,
-            outcome_unchanged=new_state.outcome is session.state.outcome,
-        ),
-        repo.append_event_statement(session.id, new_state.version, event),
-        *(ledger.pending_operation_statement(session.id, effect, now) for effect in effects),
-    ]
-    if not session.context.preview:  # a preview's fake customer is nobody the host app knows
+    await session_repo.save_state(session.id, new_state, definition, expected_version=session.state.version, now=now)
+    await session_repo.append_event(session.id, new_state.version, event)
+    for effect in effects:
+        await ledger.add_pending(session.id, effect, now)  # committed before billing is called
+    if not session.context.preview:  # a preview's made-up customer is nobody the host app knows
         about = {
             "customer_id": session.customer_id,
             "subscription_id": session.subscription_id,
             "test_mode": session.test_mode,
         }
-        writes += await outbound.deliveries(definition, session.state, new_state, session=about, now=now)
-    try:
-        await repo.write_step(writes)
-    except repo.ConcurrentUpdate:
-        recent.forget(session.id)
-        raise
-    saved = dataclasses.replace(session, state=new_state)
-    if in_transaction():
-        recent.forget(session.id)  # not committed yet: the caller's transaction may still roll back
-    else:
-        recent.remember(saved)
+        await outbound.queue_deliveries(definition, session.state, new_state, session=about, now=now)
     if new_state.outcome is not None and session.state.outcome is None:
         SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
-    return saved
+    return dataclasses.replace(session, state=new_state)

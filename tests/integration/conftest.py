@@ -15,8 +15,8 @@ from flows import default_definition
 from offers.providers.memory import InMemoryBillingProvider
 from service.app import create_app
 from service.db.engine import close_engine, open_engine
-from service.db.repositories import publish_version
 from service.db.tables import ALL_TABLES
+from service.repositories.flows import publish_version
 from service.settings import Settings
 from tests.conftest import FakeClock
 

@@ -8,8 +8,8 @@ import re
 import httpx
 
 from flows import default_definition
-from service.db import repositories as repo
 from service.db.tables import Experiment, FlowSession
+from service.repositories import flows as repo
 from service.settings import Settings
 from service.use_cases.flow_config import publish_flow
 from tests.conftest import FakeClock

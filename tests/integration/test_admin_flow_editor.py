@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -20,13 +19,13 @@ from flows.experiments import Arm, Experiment
 from offers import PauseOffer
 from offers.providers.memory import InMemoryBillingProvider
 from service.app import create_app
-from service.db import repositories as repo
 from service.db.engine import close_engine, open_engine
-from service.db.flow_drafts import purge_previews
 from service.db.tables import AuditLog, BillingOperation, FlowSession, FlowVersion, WebhookDelivery
+from service.repositories import flows as repo
 from service.settings import Settings
 from service.use_cases import outbound
 from service.use_cases.flow_config import ConfigInvalid, start_experiment
+from service.use_cases.flow_preview import purge_old_previews
 from tests.conftest import FakeClock, make_settings
 from tests.integration.test_admin_http import csrf_of
 from tests.integration.test_admin_pages import login_as
@@ -347,12 +346,12 @@ async def test_old_previews_and_unused_drafts_are_purged_published_versions_neve
     await flow.post("continue")
     published = await FlowVersion.count().where(FlowVersion.status == "published")
 
-    assert await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7)) == 0
+    assert await purge_old_previews(clock()) == 0
     clock.advance(days=2)  # the session goes; its draft stays a week
-    assert await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7)) == 1
+    assert await purge_old_previews(clock()) == 1
     assert await FlowSession.count().where(FlowSession.id == flow.session_id) == 0
     assert await FlowVersion.count().where(FlowVersion.status == "draft") == 1
     clock.advance(days=7)
-    assert await purge_previews(clock(), sessions_after=timedelta(days=1), drafts_after=timedelta(days=7)) == 1
+    assert await purge_old_previews(clock()) == 1
     assert await FlowVersion.count().where(FlowVersion.status == "draft") == 0
     assert await FlowVersion.count().where(FlowVersion.status == "published") == published

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import httpx
 
-from admin.auth import create_staff_user
 from service.settings import Settings
+from service.use_cases.staff import create_staff_user
 from tests.conftest import FakeClock
 from tests.integration.widget_client import start
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from litestar import Litestar
 
-from admin import metrics
+from admin import metrics, queries
 from flows import (
     CancelConfirmed,
     CancelRequested,
@@ -76,7 +76,7 @@ def window(clock: FakeClock, **kwargs: object) -> metrics.Filters:
 
 
 async def test_totals_rates_and_money(crafted: dict[str, str], clock: FakeClock) -> None:
-    totals = await metrics.totals(window(clock))
+    totals = metrics.count(await queries.cells(window(clock)))
     assert (totals.sessions, totals.saved, totals.cancelled, totals.abandoned, totals.open) == (4, 1, 1, 1, 1)
     assert totals.save_rate == 0.5  # 1 saved ÷ (1 saved + 1 cancelled): abandons are not "saves"
     assert totals.deflection_rate == pytest.approx(2 / 3)
@@ -84,31 +84,35 @@ async def test_totals_rates_and_money(crafted: dict[str, str], clock: FakeClock)
 
 
 async def test_test_mode_is_excluded_unless_asked_for(crafted: dict[str, str], clock: FakeClock) -> None:
-    with_tests = await metrics.totals(window(clock, include_test=True))
+    with_tests = metrics.count(await queries.cells(window(clock, include_test=True)))
     assert (with_tests.sessions, with_tests.saved) == (5, 2)
 
 
 async def test_filters_narrow_every_figure(crafted: dict[str, str], clock: FakeClock) -> None:
-    team = await metrics.totals(window(clock, plan="price_team_monthly"))  # no plan attribute: the price id
+    # no plan attribute: the plan is the price id
+    team = metrics.count(await queries.cells(window(clock, plan="price_team_monthly")))
     assert (team.sessions, team.cancelled) == (1, 1)
     today = clock().date()
-    before = await metrics.totals(metrics.Filters(start=today - timedelta(days=9), end=today))
+    before = metrics.count(await queries.cells(metrics.Filters(start=today - timedelta(days=9), end=today)))
     assert before.sessions == 0
 
 
 async def test_breakdowns_by_reason_offer_and_trend(crafted: dict[str, str], clock: FakeClock) -> None:
-    by_reason = {b.key: b.counts for b in await metrics.breakdown(window(clock), "reason")}
+    by_reason = {b.key: b.counts for b in metrics.breakdown_of(await queries.cells(window(clock)), "reason")}
     assert (by_reason["too_expensive"].saved, by_reason["too_expensive"].cancelled) == (1, 1)
     assert by_reason["competitor"].abandoned == 1
     assert by_reason[""].open == 1  # no reason given yet
-    by_offer = {b.key: b.counts.saved for b in await metrics.breakdown(window(clock), "offer_kind", saved_only=True)}
+    by_offer = {
+        b.key: b.counts.saved
+        for b in metrics.breakdown_of(await queries.cells(window(clock)), "offer_kind", saved_only=True)
+    }
     assert by_offer == {"pause": 1}
-    (day,) = await metrics.trend(window(clock), "day")
+    (day,) = metrics.trend_of(await queries.cells(window(clock)), "day")
     assert (day.key, day.counts.sessions, day.counts.saved) == (f"{clock():%Y-%m-%d}", 4, 1)
 
 
 async def test_funnel_counts_sessions_reaching_each_step(crafted: dict[str, str], clock: FakeClock) -> None:
-    funnel = dict(await metrics.funnel(window(clock)))
+    funnel = dict(metrics.funnel_of(await queries.cells(window(clock))))
     assert funnel["Opened the flow"] == 4
     assert funnel["Went past what they would lose"] == 4
     assert funnel["Gave a reason"] == 3
@@ -118,26 +122,28 @@ async def test_funnel_counts_sessions_reaching_each_step(crafted: dict[str, str]
 
 
 async def test_verified_rate_counts_only_mature_sessions(crafted: dict[str, str], clock: FakeClock) -> None:
-    young = await metrics.verified(window(clock), now=clock(), after=timedelta(days=30))
+    young = metrics.verified_of(
+        await queries.cells(window(clock)), metrics.maturity_cutoff(clock(), timedelta(days=30))
+    )
     assert young.mature_decided == 0 and young.rate is None  # too early to say: not 0 %
     await FlowSession.update({FlowSession.verified_at: clock()}).where(FlowSession.id == crafted["saved"])
     later = clock() + timedelta(days=31)
-    mature = await metrics.verified(window(clock), now=later, after=timedelta(days=30))
+    mature = metrics.verified_of(await queries.cells(window(clock)), metrics.maturity_cutoff(later, timedelta(days=30)))
     assert (mature.mature_decided, mature.verified, mature.rate) == (2, 1, 0.5)
 
 
 async def test_interval_filter_uses_the_subscription_billing_interval(
     crafted: dict[str, str], clock: FakeClock
 ) -> None:
-    monthly = await metrics.totals(window(clock, interval="month"))
+    monthly = metrics.count(await queries.cells(window(clock, interval="month")))
     assert monthly.sessions == 4  # the demo subscriptions are all billed monthly
-    assert (await metrics.totals(window(clock, interval="year"))).sessions == 0
+    assert metrics.count(await queries.cells(window(clock, interval="year"))).sessions == 0
 
 
 async def test_holdout_compares_cancel_rates_within_the_same_experiments(
     crafted: dict[str, str], clock: FakeClock
 ) -> None:
-    assert await metrics.holdout(window(clock)) is None  # no experiment, no holdout figure
+    assert metrics.holdout_of(await queries.cells(window(clock))) is None  # no experiment, no holdout figure
     held = (FlowSession.id == crafted["cancelled"]) | (FlowSession.id == crafted["abandoned"])
     await FlowSession.update(
         {FlowSession.experiment_id: "exp", FlowSession.arm_id: "holdout", FlowSession.holdout: True}
@@ -145,7 +151,7 @@ async def test_holdout_compares_cancel_rates_within_the_same_experiments(
     await FlowSession.update({FlowSession.experiment_id: "exp", FlowSession.arm_id: "a"}).where(
         FlowSession.id == crafted["saved"]
     )
-    result = await metrics.holdout(window(clock))
+    result = metrics.holdout_of(await queries.cells(window(clock)))
     assert result is not None
     assert (result.holdout.sessions, result.treated.sessions) == (2, 1)  # the open session is in no experiment
     assert (result.holdout_cancel_rate, result.treated_cancel_rate) == (0.5, 0.0)

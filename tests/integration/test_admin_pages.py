@@ -11,9 +11,9 @@ import re
 import httpx
 import pytest
 
-from admin.auth import create_staff_user
 from service.db.tables import AuditLog, FlowVersion, FollowUpTask
 from service.settings import Settings
+from service.use_cases.staff import create_staff_user
 from tests.conftest import FakeClock
 from tests.integration.test_admin_http import csrf_of
 from tests.integration.widget_client import start

@@ -52,6 +52,14 @@ def test_the_deployment_commands(tmp_path: Path) -> None:
     assert "Recomputed the dashboard rollup for 0 day(s)." in cli("refresh-rollup", env=env).stdout
 
 
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="SQLite mode")
+def test_several_workers_on_sqlite_are_refused_with_a_pointer_to_postgres(tmp_path: Path) -> None:
+    env = {**os.environ, "SQLITE_PATH": str(tmp_path / "w.sqlite"), "SAVEFLOW_SECRETS_FILE": str(tmp_path / "s.json")}
+    refused = cli("serve", "--workers", "2", "--port", "1", env=env)
+    assert refused.returncode == 2
+    assert "--workers 2 needs Postgres" in refused.stderr and "DATABASE_URL" in refused.stderr
+
+
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="runs against its own SQLite file")
 def test_upgrading_a_database_with_sessions_backfills_the_rollup(tmp_path: Path) -> None:
     """A database from the first release keeps its history: intervals are backfilled, days rolled up."""

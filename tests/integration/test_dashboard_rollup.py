@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from admin import metrics
+from admin import metrics, queries
 from service.db.rollup import refresh_dirty_days
 from service.db.tables import DashboardRollup, FlowEvent, FlowSession, FlowVersion, RollupDirtyDay
 
@@ -171,20 +171,20 @@ def _random_filters(rng: random.Random) -> metrics.Filters:
 
 async def _check(rows: list[Row], f: metrics.Filters) -> None:
     chosen = [r for r in rows if _matches(r, f)]
-    assert await metrics.totals(f) == _expected_counts(chosen), f
-    by_reason = {b.key: b.counts for b in await metrics.breakdown(f, "reason")}
+    assert metrics.count(await queries.cells(f)) == _expected_counts(chosen), f
+    by_reason = {b.key: b.counts for b in metrics.breakdown_of(await queries.cells(f), "reason")}
     reasons = {r.reason or "" for r in chosen}
     assert by_reason == {k: _expected_counts([r for r in chosen if (r.reason or "") == k]) for k in reasons}
-    trend = {b.key: b.counts.sessions for b in await metrics.trend(f, "day")}
+    trend = {b.key: b.counts.sessions for b in metrics.trend_of(await queries.cells(f), "day")}
     days = {f"{r.started_at:%Y-%m-%d}" for r in chosen}
     assert trend == {d: sum(1 for r in chosen if f"{r.started_at:%Y-%m-%d}" == d) for d in days}
-    funnel = dict(await metrics.funnel(f))
+    funnel = dict(metrics.funnel_of(await queries.cells(f)))
     assert funnel["Opened the flow"] == len(chosen)
     assert funnel["Gave a reason"] == sum(1 for r in chosen if "ReasonChosen" in r.events)
     assert funnel["Answered an offer"] == sum(1 for r in chosen if {"OfferAccepted", "OfferDeclined"} & set(r.events))
     assert funnel["Confirmed the cancellation"] == sum(1 for r in chosen if "CancelConfirmed" in r.events)
     now = BASE + timedelta(days=9, hours=5)
-    verified = await metrics.verified(f, now=now, after=timedelta(days=5))
+    verified = metrics.verified_of(await queries.cells(f), metrics.maturity_cutoff(now, timedelta(days=5)))
     cutoff: date = (now - timedelta(days=5)).date()
     mature = [
         r for r in chosen if r.outcome in ("saved", "cancelled") and r.finished_at and r.finished_at.date() < cutoff

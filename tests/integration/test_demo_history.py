@@ -16,7 +16,7 @@ from tests.conftest import FakeClock
 async def test_sample_history_fills_every_dashboard_figure(app: Litestar, clock: FakeClock) -> None:
     assert await seed_history(clock(), count=60, days=60) == 60
     today = clock().date()
-    board = await metrics.dashboard(
+    board = await queries.dashboard(
         metrics.Filters(start=today - timedelta(days=60), end=today + timedelta(days=1)),
         bucket="week",
         now=clock(),

@@ -9,8 +9,8 @@ import httpx
 from flows import ReasonDef, ReasonId, default_definition
 from flows.experiments import Arm, Experiment, assign_arm
 from flows.segments import Condition, Op, Segment
-from service.db import repositories as repo
 from service.db.tables import FlowSession
+from service.repositories import flows as repo
 from service.settings import Settings
 from tests.conftest import FakeClock
 from tests.integration.widget_client import start, step_of

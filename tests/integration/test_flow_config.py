@@ -11,10 +11,10 @@ from flows import ReasonId, default_definition
 from flows.experiments import Arm, Experiment
 from flows.segments import Condition, Op, Segment
 from offers import OfferId
-from service.db import repositories as repo
 from service.db.tables import Experiment as ExperimentRow
 from service.db.tables import FlowVersion
 from service.db.tables import Segment as SegmentRow
+from service.repositories import flows as repo
 from service.use_cases.flow_config import ConfigInvalid, publish_flow, save_segment, start_experiment
 from tests.conftest import FakeClock
 

@@ -13,7 +13,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from flows import default_definition
-from service.i18n import LOCALES_DIR, SUPPORTED, date_text, money_text, negotiate
+from service.i18n import LOCALES_DIR, SUPPORTED, date_text, gettext_callables, money_text, negotiate
 
 ROOT = Path(__file__).resolve().parents[3]
 TRANSLATED = [lang for lang in SUPPORTED if lang != "en"]
@@ -102,3 +102,18 @@ def test_dates_and_money_follow_the_locale() -> None:
     assert money_text(4900, "usd", "en") == "$49"
     assert money_text(4900, "eur", "de") == "49\xa0€"
     assert money_text(1999, "eur", "fr") == "19,99\xa0€"
+
+
+def test_templates_translate_through_jinja_i18n_with_each_renders_own_language() -> None:
+    from service.app import build_templates
+
+    engine = build_templates().instance
+    assert engine is not None
+    template = engine.engine.from_string(
+        '{{ _("Back") }}|{% trans %}Back{% endtrans %}|{{ _("Step %(n)s of %(total)s", n=1, total="<b>") }}'
+    )
+    german, french = gettext_callables("de"), gettext_callables("fr")
+    # Interleaved renders in two languages: nothing is installed on the shared environment.
+    assert template.render(**german) == "Zurück|Zurück|Schritt 1 von &lt;b&gt;"
+    assert template.render(**french) == "Retour|Retour|Étape 1 sur &lt;b&gt;"
+    assert template.render() == "Back|Back|Step 1 of &lt;b&gt;"  # no language given: English

@@ -1,4 +1,4 @@
-"""Embed/flow/admin tokens and passwords: what is accepted and every way a token is refused."""
+"""Embed/flow/admin tokens and passwords: what is accepted, every way a token is refused, key rotation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from itsdangerous import URLSafeSerializer
 
 from service.security import (
+    FLOW_TOKEN_LIFETIME,
+    FLOW_TOKEN_SALT,
+    FlowTokenError,
     TokenError,
     TokenProblem,
     hash_password,
@@ -21,7 +25,7 @@ from service.security import (
     verify_flow_token,
     verify_password,
 )
-from service.settings import Settings
+from service.settings import ConfigError, Settings
 from tests.conftest import make_settings
 
 SETTINGS = make_settings()
@@ -121,58 +125,103 @@ def test_tampered_claims_break_the_signature() -> None:
     assert _problem(f"{header}.{forged}.{signature}") is TokenProblem.BAD_SIGNATURE
 
 
-def test_flow_tokens_are_bound_to_their_session_and_audience() -> None:
+def test_flow_tokens_are_bound_to_their_session_and_purpose() -> None:
     token = mint_flow_token(
         SETTINGS, session_id="ses_a", customer_id="cus_1", parent_origin="https://h.example", now=NOW
     )
-    assert verify_flow_token(token, "ses_a", SETTINGS, NOW).po == "https://h.example"
-    with pytest.raises(TokenError) as other:
+    assert verify_flow_token(token, "ses_a", SETTINGS, NOW).parent_origin == "https://h.example"
+    with pytest.raises(FlowTokenError) as other:
         verify_flow_token(token, "ses_b", SETTINGS, NOW)
     assert other.value.problem is TokenProblem.WRONG_SESSION
     admin = mint_admin_token(SETTINGS, user_id=1, session_version=1, now=NOW)
-    with pytest.raises(TokenError):
+    with pytest.raises(FlowTokenError):
         verify_flow_token(admin, "ses_a", SETTINGS, NOW)  # an admin cookie is no flow token
     with pytest.raises(TokenError):
         verify_admin_token(token, SETTINGS, NOW)  # and vice versa
     assert verify_admin_token(admin, SETTINGS, NOW) == (1, 1)
 
 
-def test_embed_secret_does_not_sign_flow_tokens() -> None:
-    forged = jwt.encode(
-        {"sid": "ses_a", "sub": "c", "exp": int(NOW.timestamp()) + 60, "aud": "saveflow:flow"},
-        SETTINGS.embed_secret,
-        algorithm="HS256",
-    )
-    with pytest.raises(TokenError):
-        verify_flow_token(forged, "ses_a", SETTINGS, NOW)
+def test_other_secrets_do_not_sign_flow_tokens() -> None:
+    claims = {"session_id": "ses_a", "customer_id": "c", "expires_at": int(NOW.timestamp()) + 60}
+    for forged in (
+        jwt.encode(claims, SETTINGS.embed_secret, algorithm="HS256"),
+        URLSafeSerializer(SETTINGS.embed_secret, salt=FLOW_TOKEN_SALT).dumps(claims),
+        URLSafeSerializer(SETTINGS.session_secret, salt="another purpose").dumps(claims),
+    ):
+        with pytest.raises(FlowTokenError):
+            verify_flow_token(forged, "ses_a", SETTINGS, NOW)
 
 
-def _flow_problem(token: str, now: datetime = NOW) -> TokenProblem:
-    with pytest.raises(TokenError) as refused:
-        verify_flow_token(token, "ses_a", SETTINGS, now)
+def _flow_problem(token: str | None, now: datetime = NOW, settings: Settings = SETTINGS) -> TokenProblem:
+    with pytest.raises(FlowTokenError) as refused:
+        verify_flow_token(token, "ses_a", settings, now)
     return refused.value.problem
 
 
-def test_flow_tokens_carry_their_claims_and_expire_on_the_app_clock() -> None:
+def test_flow_tokens_carry_readable_claims_and_expire_on_the_app_clock() -> None:
     token = mint_flow_token(
         SETTINGS, session_id="ses_a", customer_id="cus_1", parent_origin="", now=NOW, return_url="https://h.example/x"
     )
     claims = verify_flow_token(token, "ses_a", SETTINGS, NOW + timedelta(hours=1, minutes=59))
-    assert (claims.sid, claims.sub, claims.po, claims.ru) == ("ses_a", "cus_1", "", "https://h.example/x")
+    assert (claims.session_id, claims.customer_id, claims.parent_origin, claims.return_url) == (
+        "ses_a",
+        "cus_1",
+        "",
+        "https://h.example/x",
+    )
+    assert claims.expires_at == int((NOW + FLOW_TOKEN_LIFETIME).timestamp())
+    _, payload = URLSafeSerializer("", salt=FLOW_TOKEN_SALT).loads_unsafe(token)  # what anyone can read
+    assert set(payload) == {"session_id", "customer_id", "parent_origin", "return_url", "expires_at"}
     assert _flow_problem(token, NOW + timedelta(hours=2, minutes=1)) is TokenProblem.EXPIRED
 
 
 def test_a_flow_token_with_any_byte_changed_is_refused() -> None:
     token = mint_flow_token(SETTINGS, session_id="ses_a", customer_id="cus_1", parent_origin="", now=NOW)
-    version, body, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    claims["sub"] = "cus_someone_else"
+    body, _, signature = token.rpartition(".")
+    claims = {"session_id": "ses_a", "customer_id": "cus_someone_else", "expires_at": int(NOW.timestamp()) + 60}
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    assert _flow_problem(f"{version}.{forged}.{signature}") is TokenProblem.BAD_SIGNATURE
+    assert _flow_problem(f"{forged}.{signature}") is TokenProblem.BAD_SIGNATURE
     flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
-    assert _flow_problem(f"{version}.{body}.{flipped}") is TokenProblem.BAD_SIGNATURE
-    for malformed in (f"{body}.{signature}", f"f0.{body}.{signature}", token + ".x", "é" * 10, token + "A" * 5000):
-        assert _flow_problem(malformed) is TokenProblem.MALFORMED
+    assert _flow_problem(f"{body}.{flipped}") is TokenProblem.BAD_SIGNATURE
+    for garbage in (body, f"{body}.", "é" * 10, "a.b.c"):
+        assert _flow_problem(garbage) is TokenProblem.BAD_SIGNATURE
+    assert _flow_problem(None) is TokenProblem.MISSING
+    assert _flow_problem(token + "A" * 5000) is TokenProblem.MALFORMED
+
+
+OLD_SECRET, NEW_SECRET = "o" * 64, "n" * 64
+
+
+def test_key_rotation_a_previous_secret_still_verifies_until_it_is_removed() -> None:
+    before = make_settings(session_secret=OLD_SECRET)
+    rotating = make_settings(session_secret=NEW_SECRET, previous_session_secrets=(OLD_SECRET,))
+    after = make_settings(session_secret=NEW_SECRET)
+    old_token = mint_flow_token(before, session_id="ses_a", customer_id="cus_1", parent_origin="", now=NOW)
+    assert verify_flow_token(old_token, "ses_a", rotating, NOW).customer_id == "cus_1"  # accepted: still listed
+    assert _flow_problem(old_token, settings=after) is TokenProblem.BAD_SIGNATURE  # removed: refused
+
+    new_token = mint_flow_token(rotating, session_id="ses_a", customer_id="cus_1", parent_origin="", now=NOW)
+    assert verify_flow_token(new_token, "ses_a", after, NOW).session_id == "ses_a"  # the current secret signs
+    assert _flow_problem(new_token, settings=before) is TokenProblem.BAD_SIGNATURE
+
+    old_admin = mint_admin_token(before, user_id=7, session_version=2, now=NOW)
+    assert verify_admin_token(old_admin, rotating, NOW) == (7, 2)
+    with pytest.raises(TokenError) as refused:
+        verify_admin_token(old_admin, after, NOW)
+    assert refused.value.problem is TokenProblem.BAD_SIGNATURE
+
+
+def test_previous_session_secrets_come_from_the_environment_and_must_be_long() -> None:
+    environ = {
+        "SAVEFLOW_EMBED_SECRET": "e" * 64,
+        "SAVEFLOW_API_KEY": "a" * 64,
+        "SAVEFLOW_SESSION_SECRET": NEW_SECRET,
+        "SAVEFLOW_PREVIOUS_SESSION_SECRETS": f" {OLD_SECRET} , {'p' * 40},",
+    }
+    assert Settings.from_env(environ).previous_session_secrets == (OLD_SECRET, "p" * 40)
+    assert Settings.from_env({**environ, "SAVEFLOW_PREVIOUS_SESSION_SECRETS": ""}).previous_session_secrets == ()
+    with pytest.raises(ConfigError):
+        Settings.from_env({**environ, "SAVEFLOW_PREVIOUS_SESSION_SECRETS": "short"})
 
 
 def test_passwords_are_argon2_hashed_and_verified() -> None:

@@ -1,0 +1,271 @@
+"""The session aggregate: a customer's walk through a flow (`flow_session`) and its event log (`flow_event`).
+
+Rules: may import piccolo, service.db and flows/offers types. No business decisions: use cases decide,
+this module loads and stores. Writes belong inside the caller's `unit_of_work()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flows import CustomerContext, Event, FlowDefinition, FlowState, SessionId
+from offers import OfferId, OfferKind, Redemption
+from service.db import codec
+from service.db.engine import lock_rows_if_postgres
+from service.db.tables import BillingOperation, FlowEvent, FlowSession
+
+
+class SessionNotFound(Exception):
+    """No session has this id."""
+
+
+class ConcurrentUpdate(Exception):
+    """The session was saved by someone else since it was loaded; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    id: SessionId
+    token_jti: str
+    customer_id: str
+    subscription_id: str
+    flow_version_id: int
+    state: FlowState
+    context: CustomerContext
+    losses_json: str
+    attrs_json: str
+    locale: str
+    email: str | None
+    test_mode: bool
+    started_at: datetime
+    segment_id: str | None = None
+    experiment_id: str | None = None
+    arm_id: str | None = None
+
+
+_COLUMNS = (
+    FlowSession.id,
+    FlowSession.token_jti,
+    FlowSession.customer_id,
+    FlowSession.subscription_id,
+    FlowSession.flow_version,
+    FlowSession.state,
+    FlowSession.context,
+    FlowSession.losses,
+    FlowSession.attrs,
+    FlowSession.locale,
+    FlowSession.email,
+    FlowSession.test_mode,
+    FlowSession.started_at,
+    FlowSession.segment_id,
+    FlowSession.experiment_id,
+    FlowSession.arm_id,
+)
+
+
+def _to_session(row: dict[str, Any]) -> StoredSession:
+    return StoredSession(
+        id=SessionId(row["id"]),
+        token_jti=row["token_jti"],
+        customer_id=row["customer_id"],
+        subscription_id=row["subscription_id"],
+        flow_version_id=int(row["flow_version"]),
+        state=codec.state_from_json(row["state"]),
+        context=codec.context_from_json(row["context"]),
+        losses_json=row["losses"],
+        attrs_json=row["attrs"],
+        locale=row["locale"],
+        email=row["email"],
+        test_mode=bool(row["test_mode"]),
+        started_at=row["started_at"],
+        segment_id=row["segment_id"],
+        experiment_id=row["experiment_id"],
+        arm_id=row["arm_id"],
+    )
+
+
+async def get(session_id: str, *, for_update: bool = False) -> StoredSession | None:
+    """The session, or None. `for_update` (inside a unit of work) locks its row until the commit."""
+    query = FlowSession.select(*_COLUMNS).where(FlowSession.id == session_id)
+    if for_update:
+        query = lock_rows_if_postgres(query)
+    rows = await query
+    return _to_session(rows[0]) if rows else None
+
+
+async def find_by_jti(jti: str) -> StoredSession | None:
+    row = await FlowSession.select(*_COLUMNS).where(FlowSession.token_jti == jti).first()
+    return _to_session(row) if row else None
+
+
+def _state_columns(state: FlowState, definition: FlowDefinition, now: datetime) -> dict[str, Any]:
+    """The session's state as JSON plus the columns denormalised from it for lists and analytics."""
+    offer = definition.offer(state.accepted_offer) if state.accepted_offer else None
+    return {
+        "step": state.step.value,
+        "outcome": state.outcome.value if state.outcome else None,
+        "reason": state.reason,
+        "offer_id": offer.id if offer else None,
+        "offer_kind": offer.kind.value if offer else None,
+        "state": codec.dumps(state),
+        "version": state.version,
+        "updated_at": now,
+        "finished_at": now if state.finished else None,
+    }
+
+
+async def add(
+    session: StoredSession, definition: FlowDefinition, *, mrr_cents: int, plan: str, interval: str, now: datetime
+) -> None:
+    await FlowSession.insert(
+        FlowSession(
+            id=session.id,
+            token_jti=session.token_jti,
+            customer_id=session.customer_id,
+            subscription_id=session.subscription_id,
+            email=session.email,
+            locale=session.locale,
+            flow_version=session.flow_version_id,
+            test_mode=session.test_mode,
+            mrr_cents=mrr_cents,
+            plan=plan,
+            billing_interval=interval,
+            context=codec.dumps(session.context),
+            losses=session.losses_json,
+            attrs=session.attrs_json,
+            started_at=session.started_at,
+            segment_id=session.segment_id,
+            experiment_id=session.experiment_id,
+            arm_id=session.arm_id,
+            holdout=session.context.holdout,
+            **_state_columns(session.state, definition, now),
+        )
+    )
+
+
+async def save_state(
+    session_id: str, state: FlowState, definition: FlowDefinition, *, expected_version: int, now: datetime
+) -> None:
+    """Store the session's new state if it is still at `expected_version`.
+
+    The check costs nothing (the row is locked anyway) and turns a logic slip, such as saving a state
+    that was loaded outside the unit of work, into an error instead of a lost update.
+
+    Raises:
+        ConcurrentUpdate: the row is at another version; nothing was written.
+    """
+    columns = {getattr(FlowSession, name): value for name, value in _state_columns(state, definition, now).items()}
+    updated = (
+        await FlowSession.update(columns)
+        .where((FlowSession.id == session_id) & (FlowSession.version == expected_version))
+        .returning(FlowSession.id)
+    )
+    if not updated:
+        raise ConcurrentUpdate(session_id)
+
+
+async def append_event(session_id: str, seq: int, event: Event) -> None:
+    await FlowEvent.insert(
+        FlowEvent(
+            session=session_id,
+            seq=seq,
+            type=codec.event_type_name(event),
+            payload=codec.dumps(event),
+            at=event.at,
+        )
+    )
+
+
+async def events_of(session_id: str) -> list[Event]:
+    rows = (
+        await FlowEvent.select(FlowEvent.type, FlowEvent.payload)
+        .where(FlowEvent.session == session_id)
+        .order_by(FlowEvent.seq)
+    )
+    return [codec.event_from_json(r["type"], r["payload"]) for r in rows]
+
+
+async def redemptions_of(customer_id: str) -> tuple[Redemption, ...]:
+    """Offers this customer accepted and we applied before (feeds eligibility cooldowns)."""
+    rows = await BillingOperation.select(
+        BillingOperation.offer_id, BillingOperation.offer_kind, BillingOperation.updated_at
+    ).where(
+        (BillingOperation.session.customer_id == customer_id)
+        & (BillingOperation.session.test_mode == False)  # noqa: E712 - test mode changed nothing in billing
+        & (BillingOperation.action == "offer")
+        & (BillingOperation.status == "applied")
+    )
+    return tuple(Redemption(OfferId(r["offer_id"]), OfferKind(r["offer_kind"]), r["updated_at"]) for r in rows)
+
+
+async def latest_subscription_of(customer_id: str) -> str | None:
+    """The subscription of the customer's most recent session, if they ever had one."""
+    row = (
+        await FlowSession.select(FlowSession.subscription_id)
+        .where(FlowSession.customer_id == customer_id)
+        .order_by(FlowSession.started_at, ascending=False)
+        .first()
+    )
+    return str(row["subscription_id"]) if row else None
+
+
+# ------------------------------------------------------------------ verified saves (from reconciliation)
+def _saved_unsettled(subscription_id: str) -> Any:
+    return (
+        (FlowSession.subscription_id == subscription_id)
+        & (FlowSession.outcome == "saved")
+        & FlowSession.verified_at.is_null()
+        & FlowSession.save_lapsed_at.is_null()
+    )
+
+
+async def mark_saves_lapsed(subscription_id: str, now: datetime) -> None:
+    await FlowSession.update({FlowSession.save_lapsed_at: now}).where(_saved_unsettled(subscription_id))
+
+
+async def mark_saves_verified(subscription_id: str, now: datetime, *, finished_before: datetime) -> None:
+    await FlowSession.update({FlowSession.verified_at: now}).where(
+        _saved_unsettled(subscription_id) & (FlowSession.finished_at <= finished_before)
+    )
+
+
+async def subscriptions_with_saves_to_verify(finished_before: datetime, limit: int) -> list[str]:
+    """Subscriptions with a real (not test-mode) save, finished before the cut-off and not yet settled."""
+    rows = (
+        await FlowSession.select(FlowSession.subscription_id)
+        .where(
+            (FlowSession.outcome == "saved")
+            & (FlowSession.test_mode == False)  # noqa: E712 - Piccolo column comparison
+            & FlowSession.verified_at.is_null()
+            & FlowSession.save_lapsed_at.is_null()
+            & (FlowSession.finished_at <= finished_before)
+        )
+        .distinct()
+        .limit(limit)
+    )
+    return [str(r["subscription_id"]) for r in rows]
+
+
+async def backdate_save_verification(session_id: str, *, verified: bool, at: datetime) -> None:
+    """For the demo's sample history: settle one save as the sweep would have, at a past time."""
+    column = FlowSession.verified_at if verified else FlowSession.save_lapsed_at
+    await FlowSession.update({column: at}).where(FlowSession.id == session_id)
+
+
+async def any_exist() -> bool:
+    return bool(await FlowSession.exists())
+
+
+# admin
+async def feedback_tags(session_id: str) -> str | None:
+    """The session's CS triage tags ("a,b"), or None when there is no such session."""
+    row = await FlowSession.select(FlowSession.feedback_tags).where(FlowSession.id == session_id).first()
+    return str(row["feedback_tags"]) if row else None
+
+
+async def triage_feedback(session_id: str, *, tags: str, reviewed_at: datetime | None) -> None:
+    await FlowSession.update({FlowSession.feedback_tags: tags, FlowSession.feedback_reviewed_at: reviewed_at}).where(
+        FlowSession.id == session_id
+    )
