@@ -5,7 +5,10 @@ Rules: standard library only; owned by its consumers (flows and the service use 
 Exception hierarchy::
 
     BillingError                    base; never shown raw to end users
-    ├── ProviderUnavailable         network/timeout/5xx: retry later with the SAME idempotency key
+    ├── ProviderUnavailable         network, timeout, 409 key in flight: retry later with the SAME key
+    ├── ProviderFailed              the provider answered 5xx: it stores and replays that answer for the
+    │                               key, so retrying with it is futile; re-read, then use a fresh key
+    ├── ProviderAuthFailed          401/403: our credentials are wrong (an operator fault, not the user's)
     ├── ProviderRejected            the provider refused the request definitively (card, invalid request)
     ├── OfferNotApplicable          the subscription's state makes the offer impossible (e.g. not trialing)
     ├── SubscriptionNotFound        no such subscription at the provider
@@ -61,6 +64,17 @@ class BillingError(Exception):
 
 class ProviderUnavailable(BillingError):
     """Transient: the call may or may not have happened; retry with the same idempotency key."""
+
+
+class ProviderFailed(BillingError):
+    """The provider answered with a server error. Stripe stores that answer under the idempotency key and
+    replays it for 24 hours (https://docs.stripe.com/api/idempotent_requests), so the same key can only
+    fail again: read the subscription, and if the change is absent retry under a fresh key."""
+
+
+class ProviderAuthFailed(BillingError):
+    """The provider refused our credentials (401/403). Nothing the user did: the operation stays pending
+    until an operator fixes the key, and the user is told the service is briefly unavailable."""
 
 
 class ProviderRejected(BillingError):

@@ -104,6 +104,7 @@ def date_text(moment: datetime, locale: str) -> str:
     return format_date(moment.date(), format="long", locale=locale)
 
 
+@lru_cache(maxsize=1024)  # pure, and a widget shows the same few prices over and over
 def money_text(cents: int, currency: str, locale: str) -> str:
     """`cents` in `currency`, formatted for `locale`; whole amounts without decimals ("$49")."""
     amount = Decimal(cents) / 100
