@@ -12,7 +12,7 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Sum
 
-from service.db.rollup import refresh_dirty_days
+from service.db.rollup import MEASURES, refresh_dirty_days
 from service.db.tables import DashboardRollup
 
 
@@ -55,17 +55,6 @@ class RollupCell:
 
 
 _KEYS = ("day", "reason", "offer_kind", "segment_id", "experiment_id", "holdout", "outcome", "finished_day")
-_SUMS = (
-    "sessions",
-    "mrr_cents",
-    "verified",
-    "lapsed",
-    "reached_continued",
-    "reached_reason",
-    "answered_offer",
-    "accepted_offer",
-    "confirmed_cancel",
-)
 
 
 async def refresh() -> int:
@@ -80,7 +69,7 @@ async def rollup_cells(where: RollupFilter) -> tuple[RollupCell, ...]:
     """The filtered rollup, summed over the dimensions the dashboard does not show (`refresh` first)."""
     column = DashboardRollup._meta.get_column_by_name
     keys = [column(name) for name in _KEYS]
-    query = DashboardRollup.select(*keys, *(Sum(column(name), alias=name) for name in _SUMS)).where(
+    query = DashboardRollup.select(*keys, *(Sum(column(name), alias=name) for name in MEASURES)).where(
         (DashboardRollup.day >= f"{where.start:%Y-%m-%d}") & (DashboardRollup.day < f"{where.end:%Y-%m-%d}")
     )
     for name, value in (
@@ -101,7 +90,7 @@ async def rollup_cells(where: RollupFilter) -> tuple[RollupCell, ...]:
 
 
 def _to_cell(r: dict[str, Any]) -> RollupCell:
-    sums = [int(r[name] or 0) for name in _SUMS]
+    sums = [int(r[name] or 0) for name in MEASURES]
     return RollupCell(
         r["day"],
         r["reason"],
