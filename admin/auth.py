@@ -3,7 +3,8 @@
 Rules: may import admin.queries, service.use_cases, service.security and litestar; never service.http
 or a repository.
 The cookie holds a signed token (user id + session version), so it works across workers with no
-server-side session store; bumping `session_version` logs a user out everywhere.
+server-side session store; bumping `session_version` logs a user out everywhere. Logging out bumps it,
+so a copy of the old cookie is refused afterwards (as it is once a user is deactivated).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from admin import queries
 from service.deps import ClockDep, SettingsDep
 from service.security import TokenError, mint_admin_token, verify_admin_token
 from service.settings import Settings
-from service.use_cases.staff import authenticate
+from service.use_cases.staff import authenticate, end_session
 
 COOKIE = "sf_admin"
 Clock = Callable[[], datetime]
@@ -67,7 +68,7 @@ async def login_page(next_url: FromQuery[str | None] = None) -> Template:
     return Template(template_name="admin/login.html", context={"error": None, "email": "", "next": next_url or ""})
 
 
-# Per client address, on top of the per-account lockout above (in-memory per worker). Only on this
+# Per client address, on top of the per (email, address) lockout (in-memory per worker). Only on this
 # route: as an app-wide middleware it ran its check for every request, in a worker thread.
 LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10))
 
@@ -81,7 +82,8 @@ LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10))
 async def login_submit(request: Request[Any, Any, Any], settings: SettingsDep, clock: ClockDep) -> Template | Redirect:
     form = await request.form()
     email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1000]
-    result = await authenticate(email, password, clock())
+    address = request.client.host if request.client else ""
+    result = await authenticate(email, password, clock(), address=address)
     if isinstance(result, str):
         return Template(
             template_name="admin/login.html",
@@ -103,7 +105,13 @@ async def login_submit(request: Request[Any, Any, Any], settings: SettingsDep, c
 
 
 @post("/admin/logout", name="admin:logout", include_in_schema=False)
-async def logout() -> Redirect:
+async def logout(request: Request[Any, Any, Any], settings: SettingsDep, clock: ClockDep) -> Redirect:
+    try:
+        user_id, version = verify_admin_token(request.cookies.get(COOKIE), settings, clock())
+    except TokenError:
+        pass  # no valid session to end: just clear the cookie
+    else:
+        await end_session(user_id, version)
     response = Redirect(path="/admin/login", status_code=303)
     response.delete_cookie(COOKIE, path="/admin")
     return response

@@ -5,6 +5,7 @@ Rules: standard library and `offers.model` only.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from offers.model import Offer
@@ -39,3 +40,20 @@ class CancelSubscription:
 
 
 Effect = ApplyOffer | CancelSubscription
+
+
+def action_of(effect: Effect) -> str:
+    """The action part of the effect's idempotency key (`offer:<id>` or `cancel`)."""
+    return offer_action(effect.offer.id) if isinstance(effect, ApplyOffer) else CANCEL_ACTION
+
+
+def next_attempt(effect: Effect, session_id: str) -> Effect:
+    """The same billing work as the next attempt, under that attempt's deterministic key.
+
+    Used after a provider's server error: Stripe replays a stored 5xx for the spent key, so a retry
+    needs the next key, and the same inputs always give the same one.
+    """
+    attempt = effect.attempt + 1
+    return dataclasses.replace(
+        effect, attempt=attempt, idempotency_key=idempotency_key(session_id, action_of(effect), attempt)
+    )

@@ -118,18 +118,26 @@ def _cancel(definition: FlowDefinition, state: FlowState) -> Decision:
 
 
 def _show_next_offer(definition: FlowDefinition, state: FlowState, *, user_asked: bool = True) -> Decision:
-    if state.offer_queue:
-        offer_id, *rest = state.offer_queue
-        return Decision(
-            dataclasses.replace(
-                state,
-                step=StepKind.OFFER,
-                current_offer=offer_id,
-                offer_queue=tuple(rest),
-                offers_shown=(*state.offers_shown, offer_id),
+    """Show the next queued offer the session's budget allows, else go on to the cancel path.
+
+    `max_offers` counts per session (the editor's wording), not per reason: after going back and
+    choosing another reason only offers already shown, or new ones while fewer than `max_offers`
+    distinct offers have been shown, may appear. `offers_shown` records each offer once.
+    """
+    shown = state.offers_shown
+    for index, offer_id in enumerate(state.offer_queue):
+        seen = offer_id in shown
+        if seen or len(set(shown)) < definition.max_offers:
+            return Decision(
+                dataclasses.replace(
+                    state,
+                    step=StepKind.OFFER,
+                    current_offer=offer_id,
+                    offer_queue=state.offer_queue[index + 1 :],
+                    offers_shown=shown if seen else (*shown, offer_id),
+                )
             )
-        )
-    return _to_cancel_path(definition, state, user_asked=user_asked)
+    return _to_cancel_path(definition, dataclasses.replace(state, offer_queue=()), user_asked=user_asked)
 
 
 def _enter_offers(definition: FlowDefinition, state: FlowState, ctx: CustomerContext, event: Event) -> Decision:

@@ -78,7 +78,7 @@ class FlowDefinition:
     feedback: bool = False
     confirm: bool = True
     final_offer_id: OfferId | None = None
-    max_offers: int = 2
+    max_offers: int = 2  # distinct offers one session may show in total, across every reason chosen
     cancel_always_available: bool = True
     click_to_cancel_countries: tuple[str, ...] = ()  # ISO codes where click-to-cancel is on regardless
     cancel_at_period_end: bool = True
@@ -126,7 +126,7 @@ class FlowState:
     comment: str | None = None
     offer_queue: tuple[OfferId, ...] = ()  # offers still to show, best first
     current_offer: OfferId | None = None
-    offers_shown: tuple[OfferId, ...] = ()
+    offers_shown: tuple[OfferId, ...] = ()  # each offer once, in the order first shown
     offers_declined: tuple[OfferId, ...] = ()
     accepted_offer: OfferId | None = None
     feedback: str | None = None

@@ -21,7 +21,8 @@ def route_offers(
 ) -> tuple[OfferId, ...]:
     """The reason's ranked offers, then the definition's final offer, filtered by eligibility.
 
-    At most `definition.max_offers` are returned; the holdout arm of an experiment gets none.
+    At most `definition.max_offers` are returned; the holdout arm of an experiment gets none. The
+    per-session budget across reasons (after going back) is kept by `flows.machine`.
     """
     if ctx.holdout or definition.max_offers <= 0:
         return ()

@@ -53,6 +53,9 @@ async def apply_offer(
 ) -> OfferResult:
     """Apply `offer` to the subscription in `snapshot` with one idempotent billing call.
 
+    Every parameter comes from `offer`, `snapshot` and `now`, which the caller keeps frozen: a retry
+    under the same key sends the same request (providers replay or refuse anything else).
+
     Raises:
         BillingError: any subclass from `offers.ports`; nothing was applied unless the provider
             later replays the same key.
@@ -67,7 +70,11 @@ async def apply_offer(
         return OfferResult(offer.id, offer.kind, f"{summary}, resumes {resumes_at:%Y-%m-%d}")
     if isinstance(offer, DowngradeOffer):
         await billing.change_price(
-            sub, price_id=offer.price_id, at_period_end=offer.at_period_end, idempotency_key=idempotency_key
+            sub,
+            price_id=offer.price_id,
+            at_period_end=offer.at_period_end,
+            snapshot=snapshot,
+            idempotency_key=idempotency_key,
         )
         when = f"from {snapshot.current_period_end:%Y-%m-%d}" if offer.at_period_end else "now"
         return OfferResult(offer.id, offer.kind, f"Moved to {offer.plan_name} {when}")
@@ -76,7 +83,7 @@ async def apply_offer(
         await billing.extend_trial(sub, trial_end=trial_end, idempotency_key=idempotency_key)
         return OfferResult(offer.id, offer.kind, f"Trial extended to {trial_end:%Y-%m-%d}")
     if isinstance(offer, DiscountOffer):
-        await billing.apply_discount(sub, coupon_id=offer.coupon_id, idempotency_key=idempotency_key)
+        await billing.apply_discount(sub, coupon_id=offer.coupon_id, snapshot=snapshot, idempotency_key=idempotency_key)
         return OfferResult(offer.id, offer.kind, f"{offer.percent_off}% off for {offer.duration_months} months")
     if isinstance(offer, TrainingOffer):
         return OfferResult(offer.id, offer.kind, "Session with our team requested", booking_url=offer.booking_url)

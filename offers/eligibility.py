@@ -80,7 +80,7 @@ def ineligibility(
     """
     policy = policy or EligibilityPolicy()
     past = tuple(history)
-    if not snapshot.is_live or snapshot.cancel_at_period_end:
+    if has_ended(snapshot):
         return Ineligibility.SUBSCRIPTION_ENDED
     if sum(1 for r in past if r.offer_id == offer.id) >= policy.max_redemptions_per_offer:
         return Ineligibility.MAX_REDEMPTIONS
@@ -88,6 +88,16 @@ def ineligibility(
     if cooldown and any(r.kind == offer.kind and now - r.at < cooldown for r in past):
         return Ineligibility.COOLDOWN
     return _kind_rule(offer, snapshot, now)
+
+
+def has_ended(snapshot: SubscriptionSnapshot) -> bool:
+    """Cancelled, never started, or set to end: no offer applies.
+
+    Deliberately not `not snapshot.is_live`: a `past_due` or `unpaid` subscription is not paying (so a
+    save is not verified), but it has not ended, and an offer may still keep that customer.
+    """
+    ended = snapshot.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE)
+    return ended or snapshot.cancel_at_period_end
 
 
 def _kind_rule(offer: Offer, snapshot: SubscriptionSnapshot, now: datetime) -> Ineligibility | None:

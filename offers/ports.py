@@ -5,15 +5,23 @@ Rules: standard library only; owned by its consumers (flows and the service use 
 Exception hierarchy::
 
     BillingError                    base; never shown raw to end users
-    ├── ProviderUnavailable         network, timeout, 409 key in flight: retry later with the SAME key
+    ├── ProviderUnavailable         network, timeout, 429, 409 key in flight: retry later with the SAME key
     ├── ProviderFailed              the provider answered 5xx: it stores and replays that answer for the
     │                               key, so retrying with it is futile; re-read, then use a fresh key
     ├── ProviderAuthFailed          401/403: our credentials are wrong (an operator fault, not the user's)
     ├── ProviderRejected            the provider refused the request definitively (card, invalid request)
-    ├── OfferNotApplicable          the subscription's state makes the offer impossible (e.g. not trialing)
+    ├── OfferNotApplicable          the subscription's state makes the offer impossible (not trialing,
+    │                               or it follows a subscription schedule we did not create)
     ├── SubscriptionNotFound        no such subscription at the provider
     ├── IdempotencyConflict         the same key was reused with different parameters (a bug on our side)
     └── WebhookRejected             an incoming billing webhook failed signature or shape checks
+
+Idempotency (every provider keeps Stripe's rules, https://docs.stripe.com/api/idempotent_requests):
+a key's first result is stored and replayed for 24 hours, errors included; the same key with other
+parameters raises IdempotencyConflict; a key whose first request is still running raises
+ProviderUnavailable at once. So a write's parameters depend only on its arguments, including the
+frozen `snapshot` some writes take, never on a fresh read: a retry under the same key sends the
+same body.
 """
 
 from __future__ import annotations
@@ -51,11 +59,14 @@ class SubscriptionSnapshot:
     cancel_at_period_end: bool = False
     canceled_at: datetime | None = None
     scheduled_price_id: str | None = None
+    # The provider's ids of the discounts above, same order (Stripe's `di_…`); a write that must keep
+    # them (Stripe replaces the whole `discounts` list) names them by id. Older stored snapshots lack it.
+    discount_ids: tuple[str, ...] = ()
 
     @property
     def is_live(self) -> bool:
-        """Still subscribed (paused or not), i.e. not cancelled or about to end."""
-        return self.status not in (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE)
+        """Subscribed and paying (paused or not): not cancelled, never started, nor behind on payment."""
+        return self.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING)
 
 
 class BillingError(Exception):
@@ -116,7 +127,13 @@ class BillingWebhooks(Protocol):
 
 @runtime_checkable  # Litestar validates injected dependencies against their annotation
 class BillingProvider(Protocol):
-    """Async billing operations. Every write carries a deterministic idempotency key."""
+    """Async billing operations. Every write carries a deterministic idempotency key.
+
+    `snapshot` (where a write takes one) is the subscription as the caller froze it, e.g. at the
+    session's start: the provider derives every parameter it needs from the subscription from it, so
+    the same key always carries the same request. A cancel first releases any subscription schedule
+    (under its own key derived from the cancel's), so click-to-cancel always works.
+    """
 
     async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot: ...
 
@@ -127,7 +144,13 @@ class BillingProvider(Protocol):
     async def resume(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot: ...
 
     async def change_price(
-        self, subscription_id: str, *, price_id: str, at_period_end: bool, idempotency_key: str
+        self,
+        subscription_id: str,
+        *,
+        price_id: str,
+        at_period_end: bool,
+        snapshot: SubscriptionSnapshot,
+        idempotency_key: str,
     ) -> SubscriptionSnapshot: ...
 
     async def extend_trial(
@@ -135,7 +158,7 @@ class BillingProvider(Protocol):
     ) -> SubscriptionSnapshot: ...
 
     async def apply_discount(
-        self, subscription_id: str, *, coupon_id: str, idempotency_key: str
+        self, subscription_id: str, *, coupon_id: str, snapshot: SubscriptionSnapshot, idempotency_key: str
     ) -> SubscriptionSnapshot: ...
 
     async def cancel(

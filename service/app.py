@@ -36,7 +36,7 @@ from service.db.rollup import refresh_dirty_days
 from service.http import demo as demo_http
 from service.http._widget_view import money
 from service.http.api import BEARER_SCHEME, ApiController
-from service.http.errors import EXCEPTION_HANDLERS
+from service.http.errors import EXCEPTION_HANDLERS, FormRequest, read_page_forms_first
 from service.http.headers import security_headers
 from service.http.health import health
 from service.http.webhooks import stripe_webhook
@@ -161,7 +161,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             "clock": Provide(lambda: clock, sync_to_thread=False),
         },
         template_config=build_templates(),
-        plugins=[HTMXPlugin()],  # every request is an HTMXRequest: `request.htmx` says whether htmx sent it
+        plugins=[HTMXPlugin()],
+        # Every request is an HTMXRequest (`request.htmx` says whether htmx sent it) whose broken forms are 400s.
+        request_class=FormRequest,
+        before_request=read_page_forms_first,
+        # Logging is set up once by service.observability.configure_logging (JSON lines, tokens redacted);
+        # Litestar's default config would replace that root handler.
+        logging_config=None,
         csrf_config=CSRFConfig(
             secret=settings.session_secret,
             cookie_name="sf_csrf",

@@ -1,9 +1,11 @@
 """Operations visibility: JSON logs carrying a request id, and Prometheus metrics at /metrics.
 
-Rules: may import prometheus_client and litestar. Each request gets an id (the caller's
-`X-Request-ID` when it is sane, else a new one); it is echoed in the response and added to every log
-line written while the request runs. With several workers, set PROMETHEUS_MULTIPROC_DIR as the
-prometheus_client docs describe.
+Rules: may import prometheus_client, litestar and service.security. Each request gets an id (the
+caller's `X-Request-ID` when it is sane, else a new one); it is echoed in the response and added to
+every log line written while the request runs. Bearer tokens never reach a log: a filter redacts
+`token`-like query parameters in our lines and in uvicorn's access lines. /metrics answers only the
+API key (`Authorization: Bearer …`, which Prometheus scrape configs support) or an address in
+SAVEFLOW_METRICS_ALLOW.
 """
 
 from __future__ import annotations
@@ -17,15 +19,23 @@ import secrets
 import time
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import unquote_plus
 
 from litestar import get
 from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException
 from litestar.response import Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from service.security import address_allowed, api_key_presented
+
 if TYPE_CHECKING:
+    from litestar.connection import ASGIConnection
+    from litestar.handlers.base import BaseRouteHandler
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+    from service.settings import Settings
 
 request_id: ContextVar[str] = ContextVar("request_id", default="")
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -58,6 +68,11 @@ LATENCY = Histogram(
 )
 SESSIONS_FINISHED = Counter("saveflow_sessions_finished_total", "Flows that reached an outcome", ["outcome"])
 BILLING_CALLS = Counter("saveflow_billing_calls_total", "Billing writes and how they ended", ["action", "result"])
+BILLING_AUTH_FAILURES = Counter(
+    "saveflow_billing_auth_failures_total",
+    "Billing calls refused our credentials (401/403): an operator fault",
+    ["action"],
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -77,12 +92,52 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
+# A query parameter whose name ends in "token" (token, flow_token, access_token…) carries a bearer secret.
+# Names are compared percent-decoded, as the app reads them (`%74oken=` is `token=`).
+_QUERY_PARAM = re.compile(r"(^|[?&;\s])([^=?&;#\s]+)=([^&;#\s\"']+)")
+REDACTED = "[redacted]"
+
+
+def _redact_param(match: re.Match[str]) -> str:
+    if unquote_plus(match.group(2)).lower().endswith("token"):
+        return f"{match.group(1)}{match.group(2)}={REDACTED}"
+    return match.group(0)
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with the value of every token-like query parameter replaced by [redacted]."""
+    return _QUERY_PARAM.sub(_redact_param, text) if "=" in text else text
+
+
+class RedactTokens(logging.Filter):
+    """Redacts bearer tokens in a record's message and arguments, keeping their shape (uvicorn's access
+    formatter unpacks its five arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_tokens(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_tokens(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: redact_tokens(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        return True
+
+
+def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """JSON lines on stderr (or `stream`), tokens redacted; also redacts uvicorn's access log lines.
+
+    uvicorn's access logger keeps its own handler and does not propagate, so it gets the filter itself
+    (a logger's filters survive uvicorn's logging set-up, which runs before the app is created).
+    """
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
 
 
 def _route_label(scope: Scope) -> str:
@@ -127,6 +182,18 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-@get("/metrics", name="metrics", include_in_schema=False, sync_to_thread=False)
+def metrics_readers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The guard of /metrics: the API key as a bearer token, or a client address on the allow-list."""
+    settings: Settings = connection.app.state.settings
+    if api_key_presented(connection.headers.get("authorization"), settings.api_key):
+        return
+    if settings.metrics_allow and address_allowed(
+        connection.client.host if connection.client else None, settings.metrics_allow
+    ):
+        return
+    raise NotAuthorizedException("Send the API key as 'Authorization: Bearer <key>' (or see SAVEFLOW_METRICS_ALLOW).")
+
+
+@get("/metrics", name="metrics", include_in_schema=False, sync_to_thread=False, guards=[metrics_readers_only])
 def metrics() -> Response[bytes]:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

@@ -1,4 +1,4 @@
-"""Signed tokens and passwords: embed-token verification, flow and admin session tokens, argon2.
+"""Signed tokens and passwords: embed-token verification, flow and admin session tokens, argon2, API-key checks.
 
 Rules: may import jwt, itsdangerous, argon2, msgspec and service.settings. Embed and admin tokens are
 JWTs, HS256 with the algorithm pinned; the flow token is an itsdangerous-signed JSON object (see
@@ -14,6 +14,7 @@ Exceptions::
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,6 +28,8 @@ from itsdangerous import BadPayload, BadSignature, URLSafeSerializer
 from jwt.exceptions import InvalidIssuedAtError, InvalidJTIError, InvalidSubjectError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from service.settings import Settings
 
 ALGORITHM = "HS256"
@@ -282,3 +285,20 @@ def safe_return_url(url: str | None, settings: Settings) -> str:
     scheme, _, rest = url.partition("://")
     origin = f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
     return url if origin in settings.allowed_origins else ""
+
+
+def api_key_presented(authorization: str | None, api_key: str) -> bool:
+    """Whether an `Authorization: Bearer <key>` header value carries `api_key` (compared in constant time)."""
+    scheme, _, key = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(key.strip().encode(), api_key.encode())
+
+
+def address_allowed(host: str | None, allowed: Iterable[str]) -> bool:
+    """Whether the client address `host` lies in one of the `allowed` addresses or networks (CIDR)."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:  # no address, or a name (a test client, a Unix socket)
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1 on a dual-stack socket
+    return any(address in ipaddress.ip_network(network, strict=False) for network in allowed)

@@ -7,6 +7,7 @@ generated once into a git-ignored JSON file and reused on the next start.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -101,6 +102,9 @@ class Settings:
     # rotate, move the old secret here, set the new one, and drop the old one after the longest token
     # lifetime (admin sessions: 8 hours). A secret removed from here no longer verifies anything.
     previous_session_secrets: tuple[str, ...] = ()
+    # Client addresses or networks (SAVEFLOW_METRICS_ALLOW, comma-separated, e.g. "10.0.0.0/8, ::1")
+    # that may read /metrics without the API key; anyone else sends `Authorization: Bearer <api key>`.
+    metrics_allow: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in GENERATED_SECRETS:
@@ -108,6 +112,11 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 32 characters long")
         if any(len(secret) < 32 for secret in self.previous_session_secrets):
             raise ConfigError("each previous session secret must be at least 32 characters long")
+        for network in self.metrics_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"metrics allow-list entry {network!r} is not an address or network") from exc
         for origin in self.allowed_origins:
             if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
                 raise ConfigError(f"allowed origin {origin!r} must look like https://app.example.com (no path)")
@@ -149,6 +158,9 @@ class Settings:
                 if secret.strip()
             ),
             verify_saves_after_days=_int(environ.get("SAVEFLOW_VERIFY_SAVES_AFTER_DAYS"), 30),
+            metrics_allow=tuple(
+                a.strip() for a in (environ.get("SAVEFLOW_METRICS_ALLOW") or "").split(",") if a.strip()
+            ),
             theme=Theme(
                 brand=environ.get("SAVEFLOW_THEME_BRAND") or DEFAULT_BRAND,
                 brand_contrast=environ.get("SAVEFLOW_THEME_BRAND_CONTRAST") or DEFAULT_BRAND_CONTRAST,

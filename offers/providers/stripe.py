@@ -3,18 +3,30 @@
 Rules: may import stripe and offers.ports only. It owns every Stripe-specific fact the rest of the
 service must not know:
 - a paused subscription stays `active` with `pause_collection`; resuming unsets it;
-- trial extensions pass `proration_behavior=none`, or Stripe prorates them;
-- `discounts` replaces the whole list, so existing discounts are re-sent with the new coupon;
+- a trial is extended only while the subscription is trialing (Stripe itself accepts `trial_end` on an
+  active subscription and starts a new trial), with `proration_behavior=none`, or Stripe prorates it;
+- `discounts` replaces the whole list, so the snapshot's discounts are re-sent by id with the new coupon;
 - the period end moved onto subscription items (API 2025+);
-- a downgrade at period end is a two-phase subscription schedule;
-- retries reuse the same idempotency key; a multi-request operation derives one key per request.
+- a downgrade at period end is a two-phase subscription schedule marked as ours in its metadata; both
+  phases keep the snapshot's discounts, and a schedule someone else created is never overwritten;
+- Stripe refuses to change the cancellation of a subscription that a schedule manages, so a cancel
+  releases the schedule first, under the cancel's key + ":release";
+- cancelling now is a DELETE, on which Stripe ignores idempotency keys and answers a repeat with 404:
+  a subscription already cancelled is that cancel's success.
+
+Idempotency (https://docs.stripe.com/api/idempotent_requests): retries reuse the same key, and a
+multi-request operation derives one key per request. Stripe replays a key's first answer and refuses
+the key with other parameters, so every parameter comes from the arguments and the caller's frozen
+snapshot; a read supplies only what a retry cannot change (the item's id, the schedule's id and the
+start of its current phase). Errors map to the port's hierarchy in `_translate`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import contextlib
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import stripe
 
@@ -23,6 +35,8 @@ from offers.ports import (
     BillingEvent,
     IdempotencyConflict,
     OfferNotApplicable,
+    ProviderAuthFailed,
+    ProviderFailed,
     ProviderRejected,
     ProviderUnavailable,
     SubscriptionNotFound,
@@ -30,110 +44,88 @@ from offers.ports import (
     SubscriptionStatus,
     WebhookRejected,
 )
+from offers.providers.stripe_shapes import (
+    PAUSE_BEHAVIORS,
+    SCHEDULE_MARKER,
+    STRIPE_FEEDBACK,
+    discount_entries,
+    scheduled_price,
+    snapshot_from_stripe,
+    subscription_of,
+    ts,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable
+
+    from stripe import RequestOptions
     from stripe.params import (
+        SubscriptionCancelParams,
         SubscriptionScheduleUpdateParams,
+        SubscriptionScheduleUpdateParamsPhaseDiscount,
         SubscriptionUpdateParams,
+        SubscriptionUpdateParamsCancellationDetails,
         SubscriptionUpdateParamsDiscount,
     )
 
 API_VERSION = "2026-10-28.endive"  # pinned: the shapes below are tested against this version's fixtures
-
-Feedback = Literal[
-    "customer_service",
-    "low_quality",
-    "missing_features",
-    "other",
-    "switched_service",
-    "too_complex",
-    "too_expensive",
-    "unused",
-]
-# Our reason ids (defaults) → Stripe's cancellation_details.feedback enum; anything else is "other".
-STRIPE_FEEDBACK: dict[str, Feedback] = {
-    "too_expensive": "too_expensive",
-    "not_using": "unused",
-    "temporary": "unused",
-    "no_value": "low_quality",
-    "missing_features": "missing_features",
-    "competitor": "switched_service",
-    "technical": "low_quality",
-    "too_complex": "too_complex",
-    "customer_service": "customer_service",
-}
-PAUSE_BEHAVIORS = ("void", "keep_as_draft", "mark_uncollectible")
-
-
-def _ts(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def _dt(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=UTC) if value else None
-
-
-def snapshot_from_stripe(sub: dict[str, Any]) -> SubscriptionSnapshot:
-    """Map a Stripe subscription (as a plain dict, `discounts` expanded or not) to our snapshot."""
-    item = sub["items"]["data"][0]
-    price = item["price"]
-    period_end = item.get("current_period_end") or sub.get("current_period_end")
-    pause = sub.get("pause_collection") or None
-    coupons: list[str] = []
-    for discount in sub.get("discounts") or []:
-        if isinstance(discount, dict):
-            coupon = (discount.get("source") or {}).get("coupon") or discount.get("coupon")
-            coupons.append(coupon["id"] if isinstance(coupon, dict) else str(coupon or discount["id"]))
-        else:
-            coupons.append(str(discount))
-    try:
-        status = SubscriptionStatus(sub["status"])
-    except ValueError:
-        status = SubscriptionStatus.INCOMPLETE  # incomplete_expired, paused (trial without payment method)
-    return SubscriptionSnapshot(
-        id=sub["id"],
-        customer_id=sub["customer"] if isinstance(sub["customer"], str) else sub["customer"]["id"],
-        status=status,
-        price_id=price["id"],
-        amount_cents=int(price.get("unit_amount") or 0) * int(item.get("quantity") or 1),
-        currency=price.get("currency") or sub.get("currency") or "usd",
-        interval=(price.get("recurring") or {}).get("interval", "month"),
-        current_period_end=_dt(period_end) or datetime.now(UTC),
-        trial_end=_dt(sub.get("trial_end")) if status is SubscriptionStatus.TRIALING else None,
-        # A pause with no resume date is open-ended: report it as paused "until further notice".
-        paused_until=(_dt(pause.get("resumes_at")) or datetime.max.replace(tzinfo=UTC)) if pause else None,
-        discount_coupon_ids=tuple(coupons),
-        cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
-        canceled_at=_dt(sub.get("canceled_at")) if status is SubscriptionStatus.CANCELED else None,
-    )
+# Upper bound on one port call, all its HTTP requests included (and the HTTP client's own timeout). Past
+# it the call raises ProviderUnavailable; Stripe may still be executing the request, and a retry under its
+# key then gets 409 until that finishes. The sweep's minimum age must be longer than this.
+REQUEST_TIMEOUT_SECONDS = 15.0
+EXPAND = ["discounts", "schedule"]
 
 
 def _translate(exc: stripe.StripeError) -> BillingError:
     """Stripe's exception → our hierarchy; the caller decides retry vs. new attempt from the type."""
     message = f"{type(exc).__name__}: {exc.user_message or exc}"
+    status = exc.http_status
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
         return ProviderUnavailable(message)
+    if status == 409 or exc.code == "idempotency_key_in_use":  # the key's first request is still running
+        return ProviderUnavailable(message)
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return ProviderAuthFailed(message)
     if isinstance(exc, stripe.IdempotencyError):
         return IdempotencyConflict(message)
     if isinstance(exc, stripe.InvalidRequestError):
         if exc.code == "resource_missing" and exc.param in (None, "id", "subscription", "subscription_exposed_id"):
             return SubscriptionNotFound(message)
         return OfferNotApplicable(message)
-    if isinstance(exc, stripe.APIError) and (exc.http_status or 500) >= 500:
-        return ProviderUnavailable(message)
-    return ProviderRejected(message)  # card errors, authentication and permission problems
+    if isinstance(exc, stripe.APIError):
+        # A 5xx is stored and replayed for its key; anything else unreadable is of unknown outcome.
+        return ProviderFailed(message) if (status or 0) >= 500 else ProviderUnavailable(message)
+    return ProviderRejected(message)  # card errors and other definitive refusals
 
 
 class StripeBillingProvider:
     """Stripe through `StripeClient` (async, pinned API version), one idempotency key per write."""
 
-    def __init__(self, api_key: str, *, http_client: stripe.HTTPClient | None = None, api_base: str | None = None):
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        http_client: stripe.HTTPClient | None = None,
+        api_base: str | None = None,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
         options: dict[str, Any] = {"stripe_version": API_VERSION, "max_network_retries": 0}
         if api_base:
             options["base_addresses"] = {"api": api_base}
-        self._client = stripe.StripeClient(api_key, http_client=http_client or stripe.HTTPXClient(), **options)
+        self.timeout = timeout
+        http_client = http_client or stripe.HTTPXClient(timeout=timeout)
+        self._client = stripe.StripeClient(api_key, http_client=http_client, **options)
 
-    async def _call(self, request: Any) -> dict[str, Any]:
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        """The whole port call (every request it makes) within `timeout`; past it, unavailable."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                yield
+        except TimeoutError as exc:
+            raise ProviderUnavailable(f"no answer from Stripe within {self.timeout} s") from exc
+
+    async def _call(self, request: Awaitable[Any]) -> dict[str, Any]:
         try:
             result = await request
         except stripe.StripeError as exc:
@@ -143,89 +135,95 @@ class StripeBillingProvider:
 
     async def _retrieve(self, subscription_id: str) -> dict[str, Any]:
         subs = self._client.v1.subscriptions
-        return await self._call(subs.retrieve_async(subscription_id, {"expand": ["discounts"]}))
+        return await self._call(subs.retrieve_async(subscription_id, {"expand": EXPAND}))
 
     async def _update(self, subscription_id: str, params: SubscriptionUpdateParams, key: str) -> SubscriptionSnapshot:
         subs = self._client.v1.subscriptions
-        params["expand"] = ["discounts"]
+        params["expand"] = EXPAND
         request = subs.update_async(subscription_id, params, {"idempotency_key": key})
         return snapshot_from_stripe(await self._call(request))
 
     async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
-        return snapshot_from_stripe(await self._retrieve(subscription_id))
+        async with self._deadline():
+            return snapshot_from_stripe(await self._retrieve(subscription_id))
 
     async def pause(
         self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
     ) -> SubscriptionSnapshot:
         if behavior not in PAUSE_BEHAVIORS:
             raise OfferNotApplicable(f"unknown pause behavior {behavior!r}")
-        params: SubscriptionUpdateParams = {"pause_collection": {"behavior": behavior, "resumes_at": _ts(resumes_at)}}
-        return await self._update(subscription_id, params, idempotency_key)
+        params: SubscriptionUpdateParams = {"pause_collection": {"behavior": behavior, "resumes_at": ts(resumes_at)}}
+        async with self._deadline():
+            return await self._update(subscription_id, params, idempotency_key)
 
     async def resume(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:
-        return await self._update(subscription_id, {"pause_collection": ""}, idempotency_key)
+        async with self._deadline():
+            return await self._update(subscription_id, {"pause_collection": ""}, idempotency_key)
 
     async def change_price(
-        self, subscription_id: str, *, price_id: str, at_period_end: bool, idempotency_key: str
+        self,
+        subscription_id: str,
+        *,
+        price_id: str,
+        at_period_end: bool,
+        snapshot: SubscriptionSnapshot,
+        idempotency_key: str,
     ) -> SubscriptionSnapshot:
-        current = await self._retrieve(subscription_id)
-        item = current["items"]["data"][0]
-        if not at_period_end:
-            params: SubscriptionUpdateParams = {
-                "items": [{"id": item["id"], "price": price_id}],
-                "proration_behavior": "create_prorations",
-            }
-            return await self._update(subscription_id, params, idempotency_key)
-        # At period end: a schedule whose first phase keeps today's price until the period ends and
-        # whose second phase switches to the cheaper price; then the schedule releases the subscription.
+        async with self._deadline():
+            current = await self._retrieve(subscription_id)
+            if not at_period_end:
+                item_id = current["items"]["data"][0]["id"]  # an item keeps its id when its price changes
+                params: SubscriptionUpdateParams = {
+                    "items": [{"id": item_id, "price": price_id}],
+                    "proration_behavior": "create_prorations",
+                }
+                return await self._update(subscription_id, params, idempotency_key)
+            schedule = await self._own_schedule(current, idempotency_key)
+            phases = _two_phases(schedule, snapshot, price_id)
+            schedules = self._client.v1.subscription_schedules
+            options: RequestOptions = {"idempotency_key": f"{idempotency_key}:phases"}
+            await self._call(schedules.update_async(schedule["id"], phases, options))
+            return snapshot_from_stripe(await self._retrieve(subscription_id))
+
+    async def _own_schedule(self, current: dict[str, Any], key: str) -> dict[str, Any]:
+        """The subscription's schedule if we created it, else a new one; someone else's: OfferNotApplicable.
+
+        A schedule not (yet) marked may be the one this very operation created before it was interrupted:
+        creating under the same key replays it (for 24 hours). For anyone else's, Stripe refuses the create.
+        """
+        existing = current.get("schedule")
+        if isinstance(existing, dict) and scheduled_price(existing) is not None:
+            return existing
         schedules = self._client.v1.subscription_schedules
-        schedule_id = current.get("schedule")
-        if isinstance(schedule_id, dict):
-            schedule_id = schedule_id["id"]
-        if not schedule_id:
-            created = await self._call(
-                schedules.create_async(
-                    {"from_subscription": subscription_id}, {"idempotency_key": f"{idempotency_key}:schedule"}
-                )
-            )
-            schedule_id = created["id"]
-        period_end = int(item.get("current_period_end") or current["current_period_end"])
-        phase_start = int(item.get("current_period_start") or current["current_period_start"])
-        quantity = int(item.get("quantity") or 1)
-        phases: SubscriptionScheduleUpdateParams = {
-            "end_behavior": "release",
-            "phases": [
-                {
-                    "items": [{"price": item["price"]["id"], "quantity": quantity}],
-                    "start_date": phase_start,
-                    "end_date": period_end,
-                },
-                {"items": [{"price": price_id, "quantity": quantity}], "proration_behavior": "none"},
-            ],
-            "metadata": {"saveflow_scheduled_price": price_id},
-        }
-        await self._call(
-            schedules.update_async(str(schedule_id), phases, {"idempotency_key": f"{idempotency_key}:phases"})
-        )
-        snapshot = snapshot_from_stripe(await self._retrieve(subscription_id))
-        return dataclasses.replace(snapshot, scheduled_price_id=price_id)
+        request = schedules.create_async({"from_subscription": current["id"]}, {"idempotency_key": f"{key}:schedule"})
+        try:
+            return await self._call(request)
+        except OfferNotApplicable as exc:
+            if existing:
+                raise OfferNotApplicable(f"{current['id']} follows a schedule we did not create: {exc}") from exc
+            raise
 
     async def extend_trial(
         self, subscription_id: str, *, trial_end: datetime, idempotency_key: str
     ) -> SubscriptionSnapshot:
-        params: SubscriptionUpdateParams = {"trial_end": _ts(trial_end), "proration_behavior": "none"}
-        return await self._update(subscription_id, params, idempotency_key)
+        params: SubscriptionUpdateParams = {"trial_end": ts(trial_end), "proration_behavior": "none"}
+        async with self._deadline():
+            current = snapshot_from_stripe(await self._retrieve(subscription_id))
+            if current.status is not SubscriptionStatus.TRIALING:
+                raise OfferNotApplicable(f"{subscription_id} is {current.status.value}: only a trial can be extended")
+            return await self._update(subscription_id, params, idempotency_key)
 
     async def apply_discount(
-        self, subscription_id: str, *, coupon_id: str, idempotency_key: str
+        self, subscription_id: str, *, coupon_id: str, snapshot: SubscriptionSnapshot, idempotency_key: str
     ) -> SubscriptionSnapshot:
-        current = await self._retrieve(subscription_id)
-        # `discounts` replaces the list: keep every existing discount, then add the coupon.
-        existing = [d["id"] if isinstance(d, dict) else str(d) for d in current.get("discounts") or []]
-        discounts: list[SubscriptionUpdateParamsDiscount] = [{"discount": d} for d in existing]
+        # `discounts` replaces the list: the snapshot's discounts (never a fresh read), then the coupon.
+        discounts: list[SubscriptionUpdateParamsDiscount] = [
+            {"discount": value} if kind == "discount" else {"coupon": value}
+            for kind, value in discount_entries(snapshot)
+        ]
         discounts.append({"coupon": coupon_id})
-        params: SubscriptionUpdateParams = {"discounts": discounts}
-        return await self._update(subscription_id, params, idempotency_key)
+        async with self._deadline():
+            return await self._update(subscription_id, {"discounts": discounts}, idempotency_key)
 
     async def cancel(
         self,
@@ -236,36 +234,66 @@ class StripeBillingProvider:
         comment: str | None,
         idempotency_key: str,
     ) -> SubscriptionSnapshot:
-        details: Any = {"feedback": STRIPE_FEEDBACK.get(reason or "", "other")}
+        details: SubscriptionUpdateParamsCancellationDetails = {"feedback": STRIPE_FEEDBACK.get(reason or "", "other")}
         if comment:
             details["comment"] = comment[:500]
-        if at_period_end:
-            params: SubscriptionUpdateParams = {"cancel_at_period_end": True, "cancellation_details": details}
-            return await self._update(subscription_id, params, idempotency_key)
+        async with self._deadline():
+            current = await self._retrieve(subscription_id)
+            if current.get("status") == "canceled":
+                return snapshot_from_stripe(current)  # nothing left to do (a retry after a lost answer)
+            if schedule := current.get("schedule"):
+                await self._release(schedule["id"] if isinstance(schedule, dict) else str(schedule), idempotency_key)
+            if at_period_end:
+                params: SubscriptionUpdateParams = {"cancel_at_period_end": True, "cancellation_details": details}
+                return await self._update(subscription_id, params, idempotency_key)
+            return await self._cancel_now(subscription_id, details, idempotency_key)
+
+    async def _release(self, schedule_id: str, key: str) -> None:
+        """Detach the subscription from its schedule (phases stop; the subscription stays as it is)."""
+        schedules = self._client.v1.subscription_schedules
+        await self._call(schedules.release_async(schedule_id, {}, {"idempotency_key": f"{key}:release"}))
+
+    async def _cancel_now(
+        self, subscription_id: str, details: SubscriptionUpdateParamsCancellationDetails, key: str
+    ) -> SubscriptionSnapshot:
         subs = self._client.v1.subscriptions
-        request = subs.cancel_async(
-            subscription_id,
-            {"cancellation_details": details, "expand": ["discounts"]},
-            {"idempotency_key": idempotency_key},
-        )
-        return snapshot_from_stripe(await self._call(request))
+        params: SubscriptionCancelParams = {"cancellation_details": details, "expand": EXPAND}
+        # Stripe ignores idempotency keys on a DELETE (the key only shows in its request log), and answers a
+        # repeat with 404: a subscription that reads as cancelled is that earlier request's success.
+        request = subs.cancel_async(subscription_id, params, {"idempotency_key": key})
+        try:
+            return snapshot_from_stripe(await self._call(request))
+        except SubscriptionNotFound:
+            again = snapshot_from_stripe(await self._retrieve(subscription_id))  # a cancelled one is still readable
+            if again.status is SubscriptionStatus.CANCELED:
+                return again
+            raise
 
 
-def _subscription_of(obj: dict[str, Any]) -> str | None:
-    """Which subscription a webhook's object concerns (invoices moved the field under `parent` in 2025)."""
-    kind = obj.get("object")
-    if kind == "subscription":
-        return str(obj["id"])
-    candidates = [
-        obj.get("subscription"),
-        ((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription"),
+def _two_phases(
+    schedule: dict[str, Any], snapshot: SubscriptionSnapshot, price_id: str
+) -> SubscriptionScheduleUpdateParams:
+    """Today's price until the snapshot's period end, then `price_id`; both phases keep the snapshot's discounts."""
+    phase = (schedule.get("phases") or [{}])[0]
+    start = (schedule.get("current_phase") or {}).get("start_date") or phase["start_date"]
+    quantity = int(((phase.get("items") or [{}])[0]).get("quantity") or 1)
+    keep: list[SubscriptionScheduleUpdateParamsPhaseDiscount] = [
+        {"discount": value} if kind == "discount" else {"coupon": value} for kind, value in discount_entries(snapshot)
     ]
-    for candidate in candidates:
-        if isinstance(candidate, dict):
-            return str(candidate["id"])
-        if candidate:
-            return str(candidate)
-    return None
+    params: SubscriptionScheduleUpdateParams = {
+        "end_behavior": "release",
+        "phases": [
+            {
+                "items": [{"price": snapshot.price_id, "quantity": quantity}],
+                "start_date": int(start),
+                "end_date": ts(snapshot.current_period_end),
+                "discounts": keep,
+            },
+            {"items": [{"price": price_id, "quantity": quantity}], "proration_behavior": "none", "discounts": keep},
+        ],
+        "metadata": {SCHEDULE_MARKER: price_id},
+    }
+    return params
 
 
 class StripeWebhooks:
@@ -283,5 +311,5 @@ class StripeWebhooks:
         obj = (data.get("data") or {}).get("object") or {}
         created = datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC)
         return BillingEvent(
-            id=str(data["id"]), type=str(data.get("type", "")), subscription_id=_subscription_of(obj), created=created
+            id=str(data["id"]), type=str(data.get("type", "")), subscription_id=subscription_of(obj), created=created
         )

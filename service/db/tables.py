@@ -124,7 +124,10 @@ class BillingOperation(Table, tablename="billing_operation"):
     effect = Text()  # JSON of the effect, so the sweep can redo it without the session's context
     error = Text(default="")
     summary = Text(default="")
-    claimed_until = Timestamptz(null=True, default=None)  # a sweeper's lease on a pending operation
+    # The attempt clock: when the running attempt (a request's or the sweep's) started, and its lease;
+    # the sweep takes over only once the lease has run out.
+    attempt_started_at = Timestamptz(null=True, default=None)
+    claimed_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -215,6 +218,22 @@ class AuditLog(Table, tablename="audit_log"):
     at = Timestamptz(index=True)
 
 
+class LoginThrottle(Table, tablename="login_throttle"):
+    """Failed admin logins per (email, client address), whether or not the email has an account.
+
+    Five in a row lock that pair out for a while, so a stranger elsewhere cannot lock a staff member out.
+    The pair is also the primary key, `key` = "<address> <email>" (Piccolo adds a two-column UNIQUE
+    constraint with ALTER TABLE, which SQLite does not have).
+    """
+
+    key = Varchar(length=400, primary_key=True)
+    email = Varchar(length=320)
+    address = Varchar(length=64)  # the client's IP address as the server saw it
+    failures = Integer(default=0)
+    locked_until = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz(index=True)
+
+
 class DashboardRollup(Table, tablename="dashboard_rollup"):
     """Session counts per start day and every dashboard dimension, rebuilt exactly from flow_session.
 
@@ -269,6 +288,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     WebhookEndpoint,
     WebhookDelivery,
     StaffUser,
+    LoginThrottle,
     FollowUpTask,
     AuditLog,
 )

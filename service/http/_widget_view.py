@@ -185,6 +185,7 @@ def step_context(
     parent_origin: str,
     return_url: str,
     logo_url: str,
+    public_url: str,
     error: str | None = None,
     error_field: str | None = None,
 ) -> dict[str, Any]:
@@ -220,6 +221,9 @@ def step_context(
         "confirm": f"{base}/confirm",
         "back": f"{base}/back",
         "close": f"{base}/close?flow_token={flow_token}",
+        # embed.js posts this from the HOST page when the widget is closed early, so it must name the
+        # service itself (a relative URL would reach the host app's own origin).
+        "abandon": f"{public_url.rstrip('/')}{base}/close?flow_token={flow_token}",
     }
     page = Page(urls, flow_token, click_to_cancel, can_go_back, done, total, notice, error_text, session.test_mode)
     return {

@@ -4,6 +4,9 @@ Rules: the one place that maps exceptions to responses; `service.app.create_app`
 EXCEPTION_HANDLERS for the whole app. Users never see exception text: the widget shows a message chosen
 by kind (widget/steps/_error.html), JSON callers a fixed sentence. Handlers raise and let this module
 answer, except where they can do better themselves (the widget re-renders a step for InvalidInput).
+A body that cannot be read as a form (broken multipart, an unknown charset, bytes that are not UTF-8)
+is an UnreadableBody, raised by the app's request class (FormRequest) and read early for pages by
+read_page_forms_first: a 400 with the friendly page in the widget and the admin, never a 500.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 
 import asyncpg
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.datastructures import FormMultiDict
+from litestar.exceptions import ClientException, HTTPException
 from litestar.exceptions.responses import create_exception_response
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
@@ -42,6 +46,40 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
     TimeoutError,
 )
 RETRY_AFTER_SECONDS = "5"
+
+
+class UnreadableBody(ClientException):
+    """The request body is not a readable form (400, or 413 when it is over the route's size limit)."""
+
+
+class FormRequest(HTMXRequest):
+    """The app's request class: an HTMXRequest whose form() fails as a 400, however the body is broken.
+
+    Litestar's multipart parser answers a bad structure with a 400 itself, but lets a part in an
+    unknown charset (LookupError) or in bytes that are not UTF-8 (UnicodeDecodeError) escape as a 500.
+    The CSRF middleware reads forms through this class too.
+    """
+
+    async def form(self) -> FormMultiDict:
+        try:
+            return await super().form()
+        except UnreadableBody:
+            raise
+        except ClientException as exc:  # includes ValidationException ("multipart boundary missing")
+            raise UnreadableBody(detail="The form could not be read.", status_code=exc.status_code) from exc
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise UnreadableBody(detail="The form could not be read.") from exc
+
+
+async def read_page_forms_first(request: Request[Any, Any, Any]) -> None:
+    """The app's before_request hook: a multipart POST to a page (/w, /admin) is parsed before the handler.
+
+    Page handlers read their forms as URL-encoded bodies, which never fails, so a broken multipart body
+    would otherwise pass as an empty form; parsed here, it is a 400 page, and a sound one is the form.
+    """
+    page = request.scope["path"].startswith(("/w/", "/admin"))
+    if page and request.method == "POST" and request.content_type[0] == "multipart/form-data":
+        await request.form()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +119,8 @@ def problem_of(exc: Exception) -> Problem:
             return Problem(422, "bad_request", exc.message)
         case InvalidTransition():
             return Problem(409, "bad_request", "The session cannot take that step now.")
+        case UnreadableBody():
+            return Problem(exc.status_code, "bad_request", exc.detail)
         case HTTPException():
             page = "not_found" if exc.status_code in (404, 405) else "bad_request"
             return Problem(exc.status_code, page if exc.status_code < 500 else "down", exc.detail)
@@ -96,7 +136,8 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     headers = {"Cache-Control": "no-store"}
     if problem.retry:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
-    if request.url.path.startswith("/w/"):
+    path = request.url.path
+    if path.startswith("/w/") or (isinstance(exc, UnreadableBody) and path.startswith("/admin")):
         return error_page(request, problem.page, problem.status, headers)
     if isinstance(exc, HTTPException):
         return create_exception_response(request, exc)  # Litestar's own answer, as without this handler

@@ -26,9 +26,10 @@ def content_security_policies(settings: Settings) -> tuple[str, str]:
     )
     widget_ancestors = " ".join(("'self'", *settings.allowed_origins))
     # Other pages (demo host, admin) may load the widget from the public URL even when they are
-    # reached under another name (e.g. localhost vs 127.0.0.1), as a real host app would.
+    # reached under another name (e.g. localhost vs 127.0.0.1), as a real host app would; embed.js
+    # there posts an early close to the service's absolute URL, hence connect-src too.
     pages = base.replace("script-src 'self'", f"script-src 'self' {settings.public_url}")
-    pages += f"frame-src 'self' {settings.public_url}; frame-ancestors 'self'"
+    pages += f"connect-src 'self' {settings.public_url}; frame-src 'self' {settings.public_url}; frame-ancestors 'self'"
     return base + f"frame-ancestors {widget_ancestors}", pages
 
 

@@ -91,6 +91,7 @@ def render_step(
         parent_origin=parent_origin,
         return_url=return_url,
         logo_url=settings.theme.logo_url,
+        public_url=settings.public_url,
         error=error.message if error else None,
         error_field=error.field if error else None,
     )

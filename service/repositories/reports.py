@@ -75,6 +75,11 @@ class OperationRecord:
     error: str
     created_at: datetime
 
+    @property
+    def credentials_refused(self) -> bool:
+        """The billing provider refused our API key (401/403): an operator must fix the configuration."""
+        return "ProviderAuthFailed" in self.error
+
 
 @dataclass(frozen=True, slots=True)
 class FeedbackRecord:

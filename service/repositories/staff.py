@@ -1,4 +1,4 @@
-"""The staff aggregate: admin accounts (`staff_user`) and the audit log of their changes (`audit_log`).
+"""The staff aggregate: admin accounts (`staff_user`), failed logins (`login_throttle`) and the audit log.
 
 Rules: may import piccolo and service.db.tables. No business decisions (lockout rules, password policy
 and roles live in service.use_cases.staff); writes belong inside the caller's `unit_of_work()`.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.db.tables import AuditLog, StaffUser
+from service.db.tables import AuditLog, LoginThrottle, StaffUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,6 @@ class Credentials:
     id: int
     password_hash: str
     active: bool
-    locked_until: datetime | None
     session_version: int
 
 
@@ -65,15 +64,13 @@ async def member(user_id: int, session_version: int) -> StaffMember | None:
 
 async def credentials(email: str) -> Credentials | None:
     row = (
-        await StaffUser.select(
-            StaffUser.id, StaffUser.password_hash, StaffUser.active, StaffUser.locked_until, StaffUser.session_version
-        )
+        await StaffUser.select(StaffUser.id, StaffUser.password_hash, StaffUser.active, StaffUser.session_version)
         .where(StaffUser.email == email)
         .first()
     )
     if row is None:
         return None
-    return Credentials(row["id"], row["password_hash"], row["active"], row["locked_until"], row["session_version"])
+    return Credentials(row["id"], row["password_hash"], row["active"], row["session_version"])
 
 
 async def email_taken(email: str) -> bool:
@@ -111,27 +108,64 @@ async def add_user(email: str, password_hash: str, role: str, now: datetime) -> 
     return user_id
 
 
-async def count_failed_login(user_id: int) -> int:
-    """Add one failed login to the user's count; returns the new count."""
-    rows = (
-        await StaffUser.update({StaffUser.failed_logins: StaffUser.failed_logins + 1})
-        .where(StaffUser.id == user_id)
-        .returning(StaffUser.failed_logins)
+def _throttle_key(email: str, address: str) -> str:
+    return f"{address} {email}"  # an address has no space, so the pair is unambiguous
+
+
+async def locked_until(email: str, address: str) -> datetime | None:
+    """Until when logins for `email` from `address` are refused (None: not locked)."""
+    row = (
+        await LoginThrottle.select(LoginThrottle.locked_until)
+        .where(LoginThrottle.key == _throttle_key(email, address))
+        .first()
     )
-    failed: int = rows[0]["failed_logins"] if rows else 0
+    until: datetime | None = row["locked_until"] if row else None
+    return until
+
+
+async def count_failed_login(email: str, address: str, now: datetime) -> int:
+    """Add one failed login for (email, address); returns the new count. Safe under concurrent failures."""
+    key = _throttle_key(email, address)
+    await LoginThrottle.insert(
+        LoginThrottle(key=key, email=email, address=address, failures=0, updated_at=now)
+    ).on_conflict(target=LoginThrottle.key, action="DO NOTHING")
+    rows = (
+        await LoginThrottle.update({LoginThrottle.failures: LoginThrottle.failures + 1, LoginThrottle.updated_at: now})
+        .where(LoginThrottle.key == key)
+        .returning(LoginThrottle.failures)
+    )
+    failed: int = rows[0]["failures"] if rows else 0
     return failed
 
 
-async def lock_out(user_id: int, until: datetime) -> None:
-    """Refuse every login until `until`; the failed count starts again from zero afterwards."""
-    await StaffUser.update({StaffUser.failed_logins: 0, StaffUser.locked_until: until}).where(StaffUser.id == user_id)
+async def lock_out(email: str, address: str, until: datetime) -> None:
+    """Refuse logins for (email, address) until `until`; the failed count starts again from zero."""
+    await LoginThrottle.update({LoginThrottle.failures: 0, LoginThrottle.locked_until: until}).where(
+        LoginThrottle.key == _throttle_key(email, address)
+    )
 
 
-async def clear_failed_logins(user_id: int, *, new_password_hash: str | None = None) -> None:
-    changes: dict[Any, Any] = {StaffUser.failed_logins: 0, StaffUser.locked_until: None}
-    if new_password_hash is not None:
-        changes[StaffUser.password_hash] = new_password_hash
-    await StaffUser.update(changes).where(StaffUser.id == user_id)
+async def clear_failed_logins(email: str, address: str) -> None:
+    await LoginThrottle.delete().where(LoginThrottle.key == _throttle_key(email, address))
+
+
+async def forget_failed_logins_before(cutoff: datetime) -> None:
+    """Drop throttle rows untouched since `cutoff` whose lockout is over (keeps the table small)."""
+    await LoginThrottle.delete().where(
+        (LoginThrottle.updated_at < cutoff)
+        & (LoginThrottle.locked_until.is_null() | (LoginThrottle.locked_until < cutoff))
+    )
+
+
+async def set_password_hash(user_id: int, password_hash: str) -> None:
+    await StaffUser.update({StaffUser.password_hash: password_hash}).where(StaffUser.id == user_id)
+
+
+async def end_sessions(user_id: int, session_version: int) -> None:
+    """Refuse every session cookie of this user minted for `session_version` (a newer version; no-op if stale)."""
+    await StaffUser.update({StaffUser.session_version: StaffUser.session_version + 1}).where(
+        (StaffUser.id == user_id) & (StaffUser.session_version == session_version)
+    )
 
 
 async def set_access(user_id: int, *, role: str, active: bool) -> None:

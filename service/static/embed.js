@@ -1,6 +1,7 @@
 /* SaveFlow.open({token, baseUrl?, locale?}) -> Promise<{outcome, sessionId, offer?}>.
    Messages are accepted only from the widget's exact origin and iframe. Full screen on phones; Tab stays
-   in the dialog; closing early tells the service (abandoned); "close" waits a tick for the iframe's key. */
+   in the dialog; closing early POSTs the widget's absolute closeUrl, as given, so the service (not the
+   host) records "abandoned"; "close" waits a tick for the iframe's key. */
 (function (w, d) {
   "use strict";
   var script = d.currentScript, defaultBase = script ? new URL(script.src).origin : location.origin;

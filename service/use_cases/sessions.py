@@ -245,5 +245,5 @@ async def handle_event(session_id: str, event: Event, *, billing: BillingProvide
     for effect in decision.effects:
         outcome = await call_billing(session, effect, billing, clock)
         async with unit_of_work():
-            session = await record_outcome(session, definition, effect, outcome, clock)
+            session = await record_outcome(session, definition, outcome, clock)
     return SessionView(session, definition)

@@ -1,4 +1,4 @@
-"""Staff accounts: create users, sign in with lockout, change access, and the audit log of admin changes.
+"""Staff accounts: create users, sign in with lockout, log out, change access, and the audit log of admin changes.
 
 Rules: may import service.repositories.staff, service.security and service.db.engine. Password hashing
 is slow on purpose, so hashes are checked before a unit of work starts, never while it holds the write
@@ -19,6 +19,7 @@ ROLES = ("viewer", "editor", "admin")
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+FORGET_FAILURES_AFTER = timedelta(days=1)  # a failed login this old no longer counts towards a lockout
 WRONG_LOGIN = "Wrong email or password."
 LOCKED = "Too many failed attempts. Try again in a few minutes."
 
@@ -57,27 +58,40 @@ async def create_staff_user_by(actor: str, email: str, password: str, role: str,
         await record_audit(actor, "user.create", normalise_email(email), after=role, now=now)
 
 
-async def authenticate(email: str, password: str, now: datetime) -> tuple[int, int] | str:
+async def authenticate(email: str, password: str, now: datetime, *, address: str) -> tuple[int, int] | str:
     """(user id, session version) on success; otherwise a message safe to show on the login page.
 
-    Five wrong passwords in a row lock the account for 15 minutes, on top of the login route's rate
-    limit per client address.
+    Five wrong logins in a row for one email from one client address lock that pair for 15 minutes,
+    whether or not the email has an account, so the messages never tell known and unknown emails
+    apart, and a stranger elsewhere cannot lock a staff member out. The login route's rate limit per
+    address comes on top.
     """
-    found = await repo.credentials(normalise_email(email))
-    if found is None:
-        verify_password(_DUMMY_HASH, password)  # same work either way: no user enumeration by timing
-        return WRONG_LOGIN
-    if found.locked_until is not None and found.locked_until > now:
+    email = normalise_email(email)
+    address = address[:64]
+    until = await repo.locked_until(email, address)
+    if until is not None and until > now:
         return LOCKED
-    if not found.active or not verify_password(found.password_hash, password):
+    found = await repo.credentials(email)
+    # The same work either way: no user enumeration by timing.
+    valid = verify_password(found.password_hash if found else _DUMMY_HASH, password)
+    if found is None or not found.active or not valid:
         async with unit_of_work():
-            if await repo.count_failed_login(found.id) >= MAX_FAILED_LOGINS:
-                await repo.lock_out(found.id, now + LOCKOUT)
+            if await repo.count_failed_login(email, address, now) >= MAX_FAILED_LOGINS:
+                await repo.lock_out(email, address, now + LOCKOUT)
+            await repo.forget_failed_logins_before(now - FORGET_FAILURES_AFTER)
         return WRONG_LOGIN
     rehashed = hash_password(password) if password_needs_rehash(found.password_hash) else None
     async with unit_of_work():
-        await repo.clear_failed_logins(found.id, new_password_hash=rehashed)
+        await repo.clear_failed_logins(email, address)
+        if rehashed is not None:
+            await repo.set_password_hash(found.id, rehashed)
     return found.id, found.session_version
+
+
+async def end_session(user_id: int, session_version: int) -> None:
+    """Log out: every cookie minted for this session version is refused from now on, on every worker."""
+    async with unit_of_work():
+        await repo.end_sessions(user_id, session_version)
 
 
 _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")

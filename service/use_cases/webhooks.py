@@ -1,32 +1,112 @@
 """Inbound billing webhooks (a ledger after dj-stripe) and reconciliation into verified saves.
 
-Rules: may import offers (ports), service.db.engine and service.repositories. Order: store raw →
-verify → dedupe → process in a transaction. Processing never trusts the payload's state: it re-fetches
-the subscription and reconciles, so event order, duplicates and API-version skew do not matter.
+Rules: may import offers (ports), service.db.engine and service.repositories. Order: verify the
+signature → store → dedupe → process. Nothing is stored before the signature checks out, so a
+stranger cannot fill the ledger; a signed body that is not an event is stored as failed with its
+reason and answered 400. Only a *processed* delivery makes a later one a duplicate: when Stripe
+redelivers an event whose processing failed, it is processed again, and the failed row is marked
+superseded (at most one failed row per event, so `replay-webhooks` never runs an event twice).
+Processing never trusts the payload's state: it re-fetches the subscription and reconciles, so event
+order, duplicates and API-version skew do not matter.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from offers import BillingProvider, BillingWebhooks, SubscriptionNotFound, SubscriptionSnapshot, WebhookRejected
+from offers import (
+    BillingEvent,
+    BillingProvider,
+    BillingWebhooks,
+    SubscriptionNotFound,
+    SubscriptionSnapshot,
+    SubscriptionStatus,
+    WebhookRejected,
+)
 from service.db.engine import unit_of_work
 from service.repositories import sessions as session_repo
 from service.repositories import stripe_events as ledger
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-MAX_PAYLOAD_BYTES = 512 * 1024
+MAX_PAYLOAD_BYTES = 512 * 1024  # also the route's request_max_body_size: a longer body is refused unread
+MAX_ID_LENGTH = 255  # the ledger's event and subscription id columns
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookOutcome:
     status_code: int
     message: str
+
+
+class _Unsigned(Exception):
+    """The signature, its timestamp or the header was refused: nothing in the body may be trusted."""
+
+
+class _Malformed(Exception):
+    """The signature checked out, but the body is not a usable event."""
+
+
+def _verified_event(webhooks: BillingWebhooks, payload: bytes, signature: str) -> BillingEvent:
+    """The signed event in `payload`.
+
+    Raises:
+        _Unsigned: the signature does not check out (or the body cannot have been signed).
+        _Malformed: signed, but not an event; the message says why.
+    """
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:  # Stripe signs UTF-8 text: these bytes cannot carry its signature
+        raise _Unsigned("the body is not UTF-8") from exc
+    try:
+        event = webhooks.parse(payload, signature)
+    except WebhookRejected as exc:
+        # stripe.Webhook.construct_event checks the signature first and decodes the JSON after it, so a
+        # refusal caused by a ValueError (a JSON error) is about a body that was signed.
+        if not isinstance(exc.__cause__, ValueError):
+            raise _Unsigned(str(exc)) from exc
+        raise _Malformed(_shape_problem(payload) or "the body is not JSON") from exc
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # raised after the signature checked out
+        raise _Malformed(_shape_problem(payload) or f"the event cannot be read ({type(exc).__name__})") from exc
+    problem = _shape_problem(payload)
+    if problem is None and len(event.subscription_id or "") > MAX_ID_LENGTH:
+        problem = "the subscription id is too long"
+    if problem:
+        raise _Malformed(problem)
+    return event
+
+
+def _shape_problem(payload: bytes) -> str | None:
+    """Why a signed body is not a Stripe event (an object with an id, a type and a data object), or None."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return "the body is not JSON"
+    if not isinstance(data, dict):
+        return "the body is not a JSON object"
+    if data.get("object", "event") != "event":
+        return "the object is not an event"
+    for field, limit in (("id", MAX_ID_LENGTH), ("type", 100)):
+        value = data.get(field)
+        if not isinstance(value, str) or not value.strip():
+            return f"the event has no {field}"
+        if len(value) > limit:
+            return f"the event's {field} is too long"
+    inner = data.get("data")
+    if not isinstance(inner, dict) or not isinstance(inner.get("object"), dict):
+        return "the event has no data object"
+    return None
+
+
+def _text(raw: bytes | str) -> str:
+    """Storable text: Postgres text holds no NUL."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return text.replace("\x00", "\ufffd")
 
 
 async def receive_webhook(
@@ -44,16 +124,26 @@ async def receive_webhook(
         return WebhookOutcome(400, "Missing Stripe-Signature header.")
     if len(payload) > MAX_PAYLOAD_BYTES:
         return WebhookOutcome(413, "Payload too large.")
-    row_id = await ledger.add_received(payload.decode("utf-8", errors="replace"), signature[:2000], clock())
     try:
-        event = webhooks.parse(payload, signature)
-    except WebhookRejected as exc:
-        await ledger.mark_invalid(row_id, str(exc))
+        event = _verified_event(webhooks, payload, signature)
+    except _Unsigned as exc:
+        log.warning("stripe webhook refused: %s", exc)
         return WebhookOutcome(400, "Invalid signature.")
-    seen = await ledger.already_handled(event.id)
-    await ledger.identify(
-        row_id, event_id=event.id, type=event.type, subscription_id=event.subscription_id, duplicate=seen
-    )
+    except _Malformed as exc:
+        row_id = await ledger.add_malformed(_text(payload), _text(signature[:2000]), clock(), f"malformed: {exc}")
+        log.warning("stripe webhook %s is signed but not an event: %s", row_id, exc)
+        return WebhookOutcome(400, f"Not a Stripe event: {exc}.")
+    async with unit_of_work():
+        seen = await ledger.already_processed(event.id)
+        row_id = await ledger.add_identified(
+            _text(payload),
+            _text(signature[:2000]),
+            clock(),
+            event_id=event.id,
+            type=event.type,
+            subscription_id=event.subscription_id,
+            duplicate=seen,
+        )
     if seen:
         return WebhookOutcome(200, "Duplicate ignored.")
     return await process_webhook(row_id, billing=billing, clock=clock, verify_after=verify_after)
@@ -65,6 +155,8 @@ async def process_webhook(
     row = await ledger.get(row_id)
     if row is None:
         return WebhookOutcome(404, "No such webhook.")
+    if row["event_id"] is None:
+        return WebhookOutcome(400, "This delivery is not an event; there is nothing to process.")
     try:
         if row["subscription_id"]:
             try:
@@ -75,10 +167,14 @@ async def process_webhook(
                 await reconcile_subscription(snapshot, now=clock(), verify_after=verify_after)
     except Exception as exc:
         # Stored with its traceback for `python -m service replay-webhooks`; 500 makes Stripe retry too.
-        await ledger.mark_failed(row_id, "".join(traceback.format_exception(exc))[-4000:])
+        async with unit_of_work():
+            await ledger.mark_failed(row_id, "".join(traceback.format_exception(exc))[-4000:])
+            await ledger.supersede_other_failures(row["event_id"], row_id)
         log.exception("webhook %s failed", row["event_id"])
         return WebhookOutcome(500, "Processing failed; it is recorded and will be retried.")
-    await ledger.mark_processed(row_id, clock())
+    async with unit_of_work():
+        await ledger.mark_processed(row_id, clock())
+        await ledger.supersede_other_failures(row["event_id"], row_id)
     return WebhookOutcome(200, "Processed.")
 
 
@@ -92,17 +188,20 @@ async def replay_failed_webhooks(*, billing: BillingProvider, clock: Clock, veri
 async def reconcile_subscription(snapshot: SubscriptionSnapshot, *, now: datetime, verify_after: timedelta) -> None:
     """Update our saved sessions for this subscription from billing's current truth.
 
-    A save is *verified* once the customer is still subscribed and not leaving `verify_after` after
-    it; it *lapsed* if the subscription ended or is set to end before then.
+    A save is *verified* once the subscription is `active` (paying: not trialing, not paused, not
+    behind) and not set to end, `verify_after` after the save; it *lapsed* if the subscription ended,
+    is set to end, or went unpaid. `past_due` is neither yet: Stripe is still retrying the payment.
     """
-    leaving = not snapshot.is_live or snapshot.cancel_at_period_end
-    if not leaving and snapshot.paused_until is not None and snapshot.paused_until > now:
-        return  # not paying yet: a pause is verified only once billing has resumed
-    async with unit_of_work():
-        if leaving:
+    ended = snapshot.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.UNPAID, SubscriptionStatus.INCOMPLETE)
+    if ended or snapshot.cancel_at_period_end:
+        async with unit_of_work():
             await session_repo.mark_saves_lapsed(snapshot.id, now)
-        else:
-            await session_repo.mark_saves_verified(snapshot.id, now, finished_before=now - verify_after)
+        return
+    paused = snapshot.paused_until is not None and snapshot.paused_until > now
+    if snapshot.status is not SubscriptionStatus.ACTIVE or paused:
+        return  # trialing, paused or past_due: not paying (yet), so nothing is verified
+    async with unit_of_work():
+        await session_repo.mark_saves_verified(snapshot.id, now, finished_before=now - verify_after)
 
 
 async def verify_due_saves(*, billing: BillingProvider, clock: Clock, verify_after: timedelta, limit: int = 100) -> int:

@@ -1,84 +1,15 @@
-"""One contract, two providers: the in-memory default and Stripe over recorded, real-shaped HTTP."""
+"""One contract, two providers: each offer kind and cancel behave alike in memory and on Stripe over recorded HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
-from offers import (
-    BillingProvider,
-    OfferNotApplicable,
-    SubscriptionNotFound,
-    SubscriptionSnapshot,
-    SubscriptionStatus,
-)
-from offers.providers.memory import InMemoryBillingProvider, Price
-from offers.providers.stripe import StripeBillingProvider
-from tests.support.stripe_http import NOW, Failure, FakeStripe, make_subscription
+from offers import OfferNotApplicable, SubscriptionNotFound, SubscriptionStatus
+from tests.contract.harness import START, Harness
 
-START = datetime.fromtimestamp(NOW, tz=UTC)
-
-
-@dataclass
-class Harness:
-    provider: BillingProvider
-    writes: Callable[[], int]
-    fake: FakeStripe | None = None  # the recorded HTTP behind the Stripe adapter
-
-
-def memory() -> Harness:
-    provider = InMemoryBillingProvider(clock=lambda: START)
-    provider.add_price(Price("price_pro_monthly", 4900))
-    provider.add_price(Price("price_starter_monthly", 1900))
-    provider.coupons.update({"save30_3m", "loyal10"})
-    base = SubscriptionSnapshot(
-        "sub_1",
-        "cus_1",
-        SubscriptionStatus.ACTIVE,
-        "price_pro_monthly",
-        4900,
-        "usd",
-        "month",
-        START + timedelta(days=12),
-        discount_coupon_ids=("loyal10",),
-    )
-    provider.add_subscription(base)
-    provider.add_subscription(
-        SubscriptionSnapshot(
-            "sub_trial",
-            "cus_1",
-            SubscriptionStatus.TRIALING,
-            "price_pro_monthly",
-            4900,
-            "usd",
-            "month",
-            START + timedelta(days=12),
-            trial_end=START + timedelta(days=3),
-        )
-    )
-    return Harness(provider, lambda: len(provider.calls))
-
-
-def stripe_over_fixtures() -> Harness:
-    fake = FakeStripe()
-    fake.subscriptions["sub_1"] = make_subscription("sub_1", discounts=("loyal10",))
-    fake.subscriptions["sub_trial"] = make_subscription("sub_trial", status="trialing")
-    provider = StripeBillingProvider("sk_test_fake", http_client=fake)
-    return Harness(provider, lambda: len(fake.writes()), fake)
-
-
-PROVIDERS: dict[str, Callable[[], Harness]] = {"memory": memory, "stripe": stripe_over_fixtures}
-
-
-@pytest.fixture(params=sorted(PROVIDERS), name="harness")
-def fx_harness(request: pytest.FixtureRequest) -> Harness:
-    factory: Any = PROVIDERS[request.param]
-    harness: Harness = factory()
-    return harness
+STARTER = "price_starter_monthly"
 
 
 async def test_reads_the_subscription(harness: Harness) -> None:
@@ -92,7 +23,8 @@ async def test_reads_the_subscription(harness: Harness) -> None:
     )
     assert snap.current_period_end == START + timedelta(days=12)
     assert snap.discount_coupon_ids == ("loyal10",)
-    assert snap.paused_until is None and not snap.cancel_at_period_end
+    assert snap.paused_until is None and not snap.cancel_at_period_end and snap.scheduled_price_id is None
+    assert snap.is_live
 
 
 async def test_unknown_subscription_is_not_found(harness: Harness) -> None:
@@ -119,23 +51,53 @@ async def test_trial_extension_moves_the_trial_end(harness: Harness) -> None:
     assert snap.trial_end == new_end
 
 
+async def test_extending_the_trial_of_an_active_subscription_is_not_applicable(harness: Harness) -> None:
+    """Item 6: Stripe itself would accept `trial_end` here and start a new free trial; the adapter refuses."""
+    with pytest.raises(OfferNotApplicable):
+        await harness.provider.extend_trial("sub_1", trial_end=START + timedelta(days=9), idempotency_key="k-x")
+    after = await harness.provider.get_subscription("sub_1")
+    assert (after.status, after.trial_end) == (SubscriptionStatus.ACTIVE, None)
+
+
 async def test_discount_is_added_next_to_existing_ones(harness: Harness) -> None:
-    snap = await harness.provider.apply_discount("sub_1", coupon_id="save30_3m", idempotency_key="k-discount")
+    before = await harness.provider.get_subscription("sub_1")
+    snap = await harness.provider.apply_discount(
+        "sub_1", coupon_id="save30_3m", snapshot=before, idempotency_key="k-discount"
+    )
     assert snap.discount_coupon_ids == ("loyal10", "save30_3m")
 
 
 async def test_downgrade_now_changes_the_price(harness: Harness) -> None:
+    before = await harness.provider.get_subscription("sub_1")
     snap = await harness.provider.change_price(
-        "sub_1", price_id="price_starter_monthly", at_period_end=False, idempotency_key="k-down"
+        "sub_1", price_id=STARTER, at_period_end=False, snapshot=before, idempotency_key="k-down"
     )
-    assert snap.price_id == "price_starter_monthly"
+    assert snap.price_id == STARTER
+    assert snap.discount_coupon_ids == ("loyal10",)
 
 
-async def test_downgrade_at_period_end_schedules_it(harness: Harness) -> None:
+async def test_downgrade_at_period_end_schedules_it_and_keeps_the_discounts(harness: Harness) -> None:
+    """Item 4: the next phase carries the subscription's discounts, and a read reports the scheduled price."""
+    before = await harness.provider.get_subscription("sub_1")
     snap = await harness.provider.change_price(
-        "sub_1", price_id="price_starter_monthly", at_period_end=True, idempotency_key="k-down-later"
+        "sub_1", price_id=STARTER, at_period_end=True, snapshot=before, idempotency_key="k-down-later"
     )
-    assert (snap.price_id, snap.scheduled_price_id) == ("price_pro_monthly", "price_starter_monthly")
+    assert (snap.price_id, snap.scheduled_price_id) == ("price_pro_monthly", STARTER)
+    assert snap.discount_coupon_ids == ("loyal10",)
+    assert harness.next_phase_coupons("sub_1") == ("loyal10",)
+    assert (await harness.provider.get_subscription("sub_1")).scheduled_price_id == STARTER
+
+
+async def test_a_schedule_someone_else_created_is_never_overwritten(harness: Harness) -> None:
+    """Item 4: the offer is not applicable (the user sees it as unavailable), and their schedule stays as it was."""
+    harness.add_foreign_schedule("sub_1")
+    before = await harness.provider.get_subscription("sub_1")
+    with pytest.raises(OfferNotApplicable):
+        await harness.provider.change_price(
+            "sub_1", price_id=STARTER, at_period_end=True, snapshot=before, idempotency_key="k-down-later"
+        )
+    assert harness.has_schedule("sub_1") and harness.next_phase_coupons("sub_1") is None
+    assert (await harness.provider.get_subscription("sub_1")).scheduled_price_id is None
 
 
 async def test_cancel_at_period_end_and_now(harness: Harness) -> None:
@@ -150,26 +112,32 @@ async def test_cancel_at_period_end_and_now(harness: Harness) -> None:
     assert not now.is_live
 
 
-async def test_a_repeated_key_changes_billing_once(harness: Harness) -> None:
-    resumes = START + timedelta(days=61)
-    first = await harness.provider.pause("sub_1", resumes_at=resumes, behavior="void", idempotency_key="same")
-    writes = harness.writes()
-    second = await harness.provider.pause("sub_1", resumes_at=resumes, behavior="void", idempotency_key="same")
-    assert first == second
-    assert harness.writes() - writes <= 1  # Stripe sees the replay; neither applies it twice
-
-
-async def test_extending_the_trial_of_an_active_subscription_is_not_applicable(harness: Harness) -> None:
-    if harness.fake is not None:  # what Stripe answers for this request
-        harness.fake.failures.append(
-            Failure(
-                400,
-                {
-                    "type": "invalid_request_error",
-                    "param": "trial_end",
-                    "message": "Cannot extend the trial of a non-trialing subscription.",
-                },
-            )
+@pytest.mark.parametrize("at_period_end", [True, False], ids=["at-period-end", "now"])
+@pytest.mark.parametrize("whose", ["ours", "foreign"])
+async def test_cancelling_releases_any_schedule_first(harness: Harness, whose: str, at_period_end: bool) -> None:
+    """Item 4: click-to-cancel always works, even for a subscription a schedule manages."""
+    before = await harness.provider.get_subscription("sub_1")
+    if whose == "ours":
+        await harness.provider.change_price(
+            "sub_1", price_id=STARTER, at_period_end=True, snapshot=before, idempotency_key="k-down-later"
         )
-    with pytest.raises(OfferNotApplicable):
-        await harness.provider.extend_trial("sub_1", trial_end=START + timedelta(days=9), idempotency_key="k-x")
+    else:
+        harness.add_foreign_schedule("sub_1")
+    snap = await harness.provider.cancel(
+        "sub_1", at_period_end=at_period_end, reason="too_expensive", comment=None, idempotency_key="k-cancel"
+    )
+    assert not harness.has_schedule("sub_1")
+    assert snap.scheduled_price_id is None
+    if at_period_end:
+        assert snap.cancel_at_period_end and snap.status is SubscriptionStatus.ACTIVE
+    else:
+        assert snap.status is SubscriptionStatus.CANCELED
+
+
+async def test_cancelling_now_twice_with_one_key_is_one_cancel(harness: Harness) -> None:
+    """Stripe ignores keys on DELETE and answers a repeat with 404; the port still answers the cancel's result."""
+    first = await harness.provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k")
+    again = await harness.provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k")
+    assert again.status is SubscriptionStatus.CANCELED
+    assert again.canceled_at == first.canceled_at
+    assert harness.effects() == 1

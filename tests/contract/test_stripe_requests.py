@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import stripe
 
 from offers import (
     BillingError,
     IdempotencyConflict,
     OfferNotApplicable,
+    ProviderAuthFailed,
+    ProviderFailed,
     ProviderRejected,
     ProviderUnavailable,
     SubscriptionNotFound,
+    SubscriptionSnapshot,
 )
-from offers.providers.stripe import API_VERSION, StripeBillingProvider
+from offers.providers.stripe import API_VERSION, REQUEST_TIMEOUT_SECONDS, StripeBillingProvider
 from tests.support.stripe_http import NOW, Failure, FakeStripe, Recorded, make_subscription
 
 START = datetime.fromtimestamp(NOW, tz=UTC)
+STARTER = "price_starter_monthly"
+EXPANDED = {"expand[0]": "discounts", "expand[1]": "schedule"}
 
 
-def adapter(**subs: dict[str, object]) -> tuple[StripeBillingProvider, FakeStripe]:
+def adapter(timeout: float = REQUEST_TIMEOUT_SECONDS) -> tuple[StripeBillingProvider, FakeStripe]:
     fake = FakeStripe()
     fake.subscriptions["sub_1"] = make_subscription("sub_1", discounts=("loyal10",))
     fake.subscriptions["sub_trial"] = make_subscription("sub_trial", status="trialing")
-    return StripeBillingProvider("sk_test_fake", http_client=fake), fake
+    return StripeBillingProvider("sk_test_fake", http_client=fake, timeout=timeout), fake
+
+
+async def frozen(provider: StripeBillingProvider, fake: FakeStripe) -> SubscriptionSnapshot:
+    """The session's snapshot, read before the offer (the read is then forgotten)."""
+    snap = await provider.get_subscription("sub_1")
+    fake.requests.clear()
+    return snap
 
 
 async def test_pause_sends_pause_collection_with_resumes_at() -> None:
@@ -38,65 +52,134 @@ async def test_pause_sends_pause_collection_with_resumes_at() -> None:
             {
                 "pause_collection[behavior]": "void",
                 "pause_collection[resumes_at]": str(int(resumes.timestamp())),
-                "expand[0]": "discounts",
+                **EXPANDED,
             },
             "sf:s:offer:pause:1",
         )
     ]
 
 
-async def test_trial_extension_never_prorates() -> None:
+async def test_trial_extension_never_prorates_and_checks_the_trial_first() -> None:
     provider, fake = adapter()
     end = START + timedelta(days=17)
     await provider.extend_trial("sub_trial", trial_end=end, idempotency_key="k")
-    (write,) = fake.writes()
+    read, write = fake.requests
+    assert (read.method, read.path) == ("get", "/v1/subscriptions/sub_trial")
     assert write.params["trial_end"] == str(int(end.timestamp()))
     assert write.params["proration_behavior"] == "none"
 
 
-async def test_discount_resends_existing_discounts_before_the_new_coupon() -> None:
+async def test_no_trial_end_is_sent_for_an_active_subscription() -> None:
+    """Item 6: Stripe would start a free trial on an active subscription; the adapter sends nothing."""
     provider, fake = adapter()
-    await provider.apply_discount("sub_1", coupon_id="save30_3m", idempotency_key="k")
-    (write,) = fake.writes()
+    with pytest.raises(OfferNotApplicable):
+        await provider.extend_trial("sub_1", trial_end=START + timedelta(days=9), idempotency_key="k")
+    assert fake.writes() == []
+    assert fake.subscriptions["sub_1"]["status"] == "active"
+
+
+async def test_discount_resends_the_snapshots_discounts_by_id_and_reads_nothing() -> None:
+    provider, fake = adapter()
+    snap = await frozen(provider, fake)
+    assert snap.discount_ids == ("di_loyal10",)
+    await provider.apply_discount("sub_1", coupon_id="save30_3m", snapshot=snap, idempotency_key="k")
+    (write,) = fake.requests
     assert write.params["discounts[0][discount]"] == "di_loyal10"
     assert write.params["discounts[1][coupon]"] == "save30_3m"
-    reads = [r for r in fake.requests if r.method == "get"]
-    assert reads and reads[0].params == {"expand[0]": "discounts"}  # existing discounts are read first
+
+
+async def test_a_discount_retry_after_a_lost_answer_sends_a_byte_identical_body() -> None:
+    """Item 2: today's retry re-read the subscription and re-sent the new discount; Stripe refuses that body."""
+    provider, fake = adapter()
+    snap = await frozen(provider, fake)
+    fake.failures.append(Failure(0, applied=True))
+    with pytest.raises(ProviderUnavailable):
+        await provider.apply_discount("sub_1", coupon_id="save30_3m", snapshot=snap, idempotency_key="k")
+    retried = await provider.apply_discount("sub_1", coupon_id="save30_3m", snapshot=snap, idempotency_key="k")
+    first, second = fake.writes()
+    assert first.params == second.params and first.idempotency_key == second.idempotency_key
+    assert retried.discount_coupon_ids == ("loyal10", "save30_3m")
+    assert fake.executed == 1
 
 
 async def test_downgrade_now_swaps_the_item_price_with_prorations() -> None:
     provider, fake = adapter()
-    await provider.change_price("sub_1", price_id="price_starter_monthly", at_period_end=False, idempotency_key="k")
+    snap = await frozen(provider, fake)
+    await provider.change_price("sub_1", price_id=STARTER, at_period_end=False, snapshot=snap, idempotency_key="k")
     (write,) = fake.writes()
     assert write.params["items[0][id]"] == "si_sub_1"
-    assert write.params["items[0][price]"] == "price_starter_monthly"
+    assert write.params["items[0][price]"] == STARTER
     assert write.params["proration_behavior"] == "create_prorations"
 
 
-async def test_downgrade_at_period_end_builds_a_two_phase_schedule_with_derived_keys() -> None:
+async def test_downgrade_at_period_end_builds_a_marked_two_phase_schedule_keeping_the_discounts() -> None:
+    """Item 4: both phases carry the snapshot's discount by id; the schedule is marked as ours."""
     provider, fake = adapter()
-    await provider.change_price("sub_1", price_id="price_starter_monthly", at_period_end=True, idempotency_key="k")
+    snap = await frozen(provider, fake)
+    await provider.change_price("sub_1", price_id=STARTER, at_period_end=True, snapshot=snap, idempotency_key="k")
     create, phases = fake.writes()
     assert (create.path, create.params, create.idempotency_key) == (
         "/v1/subscription_schedules",
         {"from_subscription": "sub_1"},
         "k:schedule",
     )
-    assert phases.path == "/v1/subscription_schedules/sub_sched_sub_1"
-    assert phases.idempotency_key == "k:phases"
-    period_end = str(NOW + 12 * 86400)
+    assert (phases.path, phases.idempotency_key) == ("/v1/subscription_schedules/sub_sched_sub_1", "k:phases")
     assert phases.params["end_behavior"] == "release"
+    assert phases.params["metadata[saveflow_scheduled_price]"] == STARTER
     assert phases.params["phases[0][items][0][price]"] == "price_pro_monthly"
-    assert phases.params["phases[0][end_date]"] == period_end
-    assert phases.params["phases[1][items][0][price]"] == "price_starter_monthly"
+    assert phases.params["phases[0][start_date]"] == str(NOW - 18 * 86400)
+    assert phases.params["phases[0][end_date]"] == str(NOW + 12 * 86400)
+    assert phases.params["phases[0][discounts][0][discount]"] == "di_loyal10"
+    assert phases.params["phases[1][items][0][price]"] == STARTER
     assert phases.params["phases[1][proration_behavior]"] == "none"
+    assert phases.params["phases[1][discounts][0][discount]"] == "di_loyal10"
 
 
-async def test_cancel_at_period_end_carries_cancellation_details() -> None:
+@pytest.mark.parametrize(
+    "lost", ["/v1/subscription_schedules", "/v1/subscription_schedules/"], ids=["create", "phases"]
+)
+async def test_a_downgrade_retry_after_a_lost_answer_replays_every_schedule_request(lost: str) -> None:
+    """Item 2 for schedules: whether the create's or the update's answer was lost, the retry sends the same bodies."""
     provider, fake = adapter()
+    snap = await frozen(provider, fake)
+    fake.failures.append(Failure(0, applied=True, path=lost))
+    with pytest.raises(ProviderUnavailable):
+        await provider.change_price("sub_1", price_id=STARTER, at_period_end=True, snapshot=snap, idempotency_key="k")
+    done = await provider.change_price(
+        "sub_1", price_id=STARTER, at_period_end=True, snapshot=snap, idempotency_key="k"
+    )
+    assert done.scheduled_price_id == STARTER
+    assert fake.executed == 2  # one create, one phases update: every other write was a replay
+    sent: dict[str | None, set[tuple[tuple[str, str], ...]]] = {}
+    for write in fake.writes():
+        sent.setdefault(write.idempotency_key, set()).add(tuple(sorted(write.params.items())))
+    assert set(sent) <= {"k:schedule", "k:phases"}
+    assert all(len(bodies) == 1 for bodies in sent.values())
+
+
+async def test_a_schedule_someone_else_created_is_left_alone() -> None:
+    provider, fake = adapter()
+    foreign = fake.add_foreign_schedule("sub_1")
+    snap = await frozen(provider, fake)
+    with pytest.raises(OfferNotApplicable):
+        await provider.change_price("sub_1", price_id=STARTER, at_period_end=True, snapshot=snap, idempotency_key="k")
+    assert [w.path for w in fake.writes()] == ["/v1/subscription_schedules"]  # the create Stripe refused
+    assert fake.schedules[foreign]["metadata"] == {"created_by": "dashboard"}
+    assert len(fake.schedules[foreign]["phases"]) == 1
+
+
+async def test_cancel_at_period_end_releases_the_schedule_then_carries_cancellation_details() -> None:
+    provider, fake = adapter()
+    snap = await frozen(provider, fake)
+    await provider.change_price("sub_1", price_id=STARTER, at_period_end=True, snapshot=snap, idempotency_key="d")
+    fake.requests.clear()
     await provider.cancel("sub_1", at_period_end=True, reason="competitor", comment="Moving to X", idempotency_key="k")
-    (write,) = fake.writes()
-    assert (write.method, write.path) == ("post", "/v1/subscriptions/sub_1")
+    release, write = fake.writes()
+    assert (release.path, release.idempotency_key) == (
+        "/v1/subscription_schedules/sub_sched_sub_1/release",
+        "k:release",
+    )
+    assert (write.method, write.path, write.idempotency_key) == ("post", "/v1/subscriptions/sub_1", "k")
     assert write.params["cancel_at_period_end"] == "true"
     assert write.params["cancellation_details[feedback]"] == "switched_service"
     assert write.params["cancellation_details[comment]"] == "Moving to X"
@@ -111,10 +194,34 @@ async def test_cancel_now_deletes_with_feedback_other_for_custom_reasons() -> No
     assert "cancellation_details[comment]" not in write.params
 
 
-async def test_the_api_version_is_pinned() -> None:
+async def test_a_cancel_whose_answer_was_lost_is_found_done_on_retry() -> None:
+    provider, fake = adapter()
+    fake.failures.append(Failure(0, applied=True))
+    with pytest.raises(ProviderUnavailable):
+        await provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k")
+    snap = await provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k")
+    assert snap.status.value == "canceled"
+    assert fake.executed == 1
+
+
+async def test_the_api_version_is_pinned_and_every_call_has_a_deadline() -> None:
     assert API_VERSION.startswith("20")
     provider, _ = adapter()
     assert provider._client._requestor._options.stripe_version == API_VERSION
+    default = StripeBillingProvider("sk_test_fake")
+    http = default._client._requestor._client
+    assert isinstance(http, stripe.HTTPXClient)
+    assert http._timeout == REQUEST_TIMEOUT_SECONDS == default.timeout
+
+
+async def test_a_call_past_its_deadline_is_unavailable() -> None:
+    provider, fake = adapter(timeout=0.05)
+    fake.delay_next(0.3)
+    with pytest.raises(ProviderUnavailable):
+        await provider.pause("sub_1", resumes_at=START + timedelta(days=30), behavior="void", idempotency_key="k")
+    await asyncio.sleep(0.3)  # Stripe finished it meanwhile; the same key replays that result
+    snap = await provider.pause("sub_1", resumes_at=START + timedelta(days=30), behavior="void", idempotency_key="k")
+    assert snap.paused_until == START + timedelta(days=30)
 
 
 @pytest.mark.parametrize(
@@ -125,9 +232,15 @@ async def test_the_api_version_is_pinned() -> None:
             Failure(429, {"type": "invalid_request_error", "code": "rate_limit", "message": "slow down"}),
             ProviderUnavailable,
         ),
-        (Failure(500, {"type": "api_error", "message": "boom"}), ProviderUnavailable),
+        (
+            Failure(409, {"type": "invalid_request_error", "code": "idempotency_key_in_use", "message": "in use"}),
+            ProviderUnavailable,
+        ),
+        (Failure(500, {"type": "api_error", "message": "boom"}), ProviderFailed),
+        (Failure(503, {"type": "api_error", "message": "unavailable"}), ProviderFailed),
         (Failure(402, {"type": "card_error", "code": "card_declined", "message": "declined"}), ProviderRejected),
-        (Failure(401, {"type": "invalid_request_error", "message": "bad key"}), ProviderRejected),
+        (Failure(401, {"type": "invalid_request_error", "message": "bad key"}), ProviderAuthFailed),
+        (Failure(403, {"type": "invalid_request_error", "message": "restricted key"}), ProviderAuthFailed),
         (
             Failure(404, {"type": "invalid_request_error", "code": "resource_missing", "param": "id", "message": "no"}),
             SubscriptionNotFound,
@@ -144,7 +257,7 @@ async def test_the_api_version_is_pinned() -> None:
             IdempotencyConflict,
         ),
     ],
-    ids=["connection", "rate-limit", "5xx", "card", "auth", "missing", "invalid", "idempotency"],
+    ids=["connection", "rate-limit", "key-in-flight", "500", "503", "card", "401", "403", "missing", "invalid", "idem"],
 )
 async def test_stripe_errors_become_billing_errors(failure: Failure, expected: type[BillingError]) -> None:
     provider, fake = adapter()

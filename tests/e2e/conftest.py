@@ -1,4 +1,5 @@
-"""Browser-test fixtures: a live uvicorn server on a free port (own database) and Debian's Chromium."""
+"""Browser-test fixtures: a live uvicorn server on a free port (own database), a host app of its own on
+another loopback address (127.0.0.2) whose origin the service allows, and Debian's Chromium."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import free_port, wait_until_healthy
+from tests.support.servers import HostAppServer, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -30,6 +31,8 @@ class LiveServer:
     admin_password: str
     artifacts: Path  # screenshots a person can look at
     api_key: str
+    embed_secret: str  # what a host backend signs embed tokens with
+    foreign_host: HostAppServer  # a separate server on 127.0.0.2 (an allowed origin): a real host app
 
 
 def _fresh_postgres_database(base_url: str) -> str:
@@ -54,12 +57,13 @@ def fx_live_server() -> Iterator[LiveServer]:
     workdir = Path(tempfile.mkdtemp(prefix="saveflow-e2e-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    foreign_host = HostAppServer("127.0.0.2")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
     env.update(
         SAVEFLOW_PUBLIC_URL=url,
         SAVEFLOW_SECRETS_FILE=str(workdir / "secrets.json"),
         SAVEFLOW_DEMO="1",
-        SAVEFLOW_ALLOWED_ORIGINS=f"http://localhost:{port}",
+        SAVEFLOW_ALLOWED_ORIGINS=f"http://localhost:{port},{foreign_host.url}",
         SQLITE_PATH=str(workdir / "e2e.sqlite"),
     )
     if os.environ.get("DATABASE_URL"):
@@ -73,6 +77,7 @@ def fx_live_server() -> Iterator[LiveServer]:
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
         )
+    foreign_host.start()
     try:
         wait_until_healthy(url, process, log)
         secrets = json.loads((workdir / "secrets.json").read_text())
@@ -86,8 +91,11 @@ def fx_live_server() -> Iterator[LiveServer]:
             admin_password=password,
             artifacts=artifacts,
             api_key=secrets["api_key"],
+            embed_secret=secrets["embed_secret"],
+            foreign_host=foreign_host,
         )
     finally:
+        foreign_host.close()
         process.terminate()
         process.wait(timeout=10)
 

@@ -1,5 +1,6 @@
-"""Crash safety: the pending operation is committed before billing is called, the sweep finishes it
-exactly once, and concurrent clicks never apply an offer twice (SQLite and Postgres)."""
+"""Crash safety: the pending operation and its attempt clock are committed before billing is called, the
+sweep finishes it exactly once and never while an attempt's lease runs, and concurrent clicks never
+apply an offer twice (SQLite and Postgres)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from flows import (
     StepKind,
     replay,
 )
-from offers import OfferId, SubscriptionSnapshot
+from offers import OfferId, ProviderUnavailable, SubscriptionSnapshot
 from offers.providers.memory import InMemoryBillingProvider
 from service.db.tables import BillingOperation, FlowEvent, FlowSession
 from service.repositories import flows as flow_repo
@@ -30,6 +31,7 @@ from service.use_cases import billing_effects, sessions
 from tests.conftest import FakeClock
 
 PAUSE = OfferId("pause-2-months")
+LEASE = billing_effects.BILLING_LEASE_SECONDS
 
 
 class ProcessKilled(BaseException):
@@ -64,15 +66,28 @@ async def test_a_crash_after_commit_is_finished_once_by_the_sweep(
     with pytest.raises(ProcessKilled):
         await sessions.handle_event(sid, OfferAccepted(at=clock(), offer_id=PAUSE), billing=dying, clock=clock)
 
-    # What survived the crash: the decision and the pending operation, both committed.
+    # What survived the crash: the decision and the pending operation with its attempt clock, all committed.
     row = await FlowSession.select(FlowSession.step).where(FlowSession.id == sid).first()
     assert row == {"step": "offer_pending"}
-    ops = await BillingOperation.select(BillingOperation.status, BillingOperation.idempotency_key)
-    assert ops == [{"status": "pending", "idempotency_key": f"sf:{sid}:offer:{PAUSE}:1"}]
+    ops = await BillingOperation.select(
+        BillingOperation.status,
+        BillingOperation.idempotency_key,
+        BillingOperation.attempt_started_at,
+        BillingOperation.claimed_until,
+    )
+    assert ops == [
+        {
+            "status": "pending",
+            "idempotency_key": f"sf:{sid}:offer:{PAUSE}:1",
+            "attempt_started_at": clock(),
+            "claimed_until": clock() + _seconds(LEASE),
+        }
+    ]
     assert billing.calls == []
 
-    assert await billing_effects.sweep_pending(billing=billing, clock=clock, older_than=_seconds(30)) == 0  # too fresh
-    clock.advance(minutes=1)
+    clock.advance(seconds=LEASE - 1)
+    assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 0  # the attempt's lease still runs
+    clock.advance(seconds=1)
     assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 1
     clock.advance(minutes=5)
     assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 0
@@ -93,10 +108,47 @@ async def test_a_sweep_racing_the_request_still_applies_once(
     )
     await asyncio.sleep(0.1)
     clock.advance(minutes=1)
-    await billing_effects.sweep_pending(billing=billing, clock=clock)  # …and the sweep picks the operation up meanwhile
+    assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 0  # a live request is never swept
+    # Only a fake clock can outrun the lease (the HTTP timeout is shorter): the sweep then takes the
+    # operation over while the request's call is in flight. Stripe answers 409 for the key in flight
+    # (ProviderUnavailable), so the sweep leaves the row for later; or, if its call is served first, it
+    # gets the result stored under the same key. Either way the offer is applied once and the user saved.
+    clock.advance(seconds=LEASE)
+    assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 1
     view = await request
     assert view.state.step is StepKind.DONE
     assert len([c for c in billing.calls if c.method == "pause"]) == 1
+    assert await BillingOperation.select(BillingOperation.status) == [{"status": "applied"}]
+    stored = await session_repo.get(sid)
+    assert stored is not None
+    assert stored.state.outcome is not None
+    assert stored.state.outcome.value == "saved"
+
+
+async def test_a_reopened_retry_is_not_swept_while_its_attempt_runs(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
+) -> None:
+    """The lease starts with the attempt, not with the row: a retry of an old row is as safe as a new one."""
+    sid = await _at_offer(billing, clock)
+    billing.fail_next(ProviderUnavailable("timeout"))
+    failed = await sessions.handle_event(sid, OfferAccepted(at=clock(), offer_id=PAUSE), billing=billing, clock=clock)
+    assert failed.state.step is StepKind.OFFER  # "try again in a moment"
+    clock.advance(minutes=10)  # the row was created 10 minutes ago; the user now tries again
+    billing.delay_next(0.3)
+    retry = asyncio.create_task(
+        sessions.handle_event(sid, OfferAccepted(at=clock(), offer_id=PAUSE), billing=billing, clock=clock)
+    )
+    await asyncio.sleep(0.1)
+    clock.advance(seconds=31)
+    assert await billing_effects.sweep_pending(billing=billing, clock=clock) == 0
+    row = await BillingOperation.select(BillingOperation.attempt_started_at, BillingOperation.claimed_until).first()
+    assert row == {
+        "attempt_started_at": clock() - _seconds(31),
+        "claimed_until": clock() - _seconds(31) + _seconds(LEASE),
+    }
+    view = await retry
+    assert view.state.step is StepKind.DONE
+    assert [c.idempotency_key for c in billing.calls] == [f"sf:{sid}:offer:{PAUSE}:1"]
     assert await BillingOperation.select(BillingOperation.status) == [{"status": "applied"}]
 
 

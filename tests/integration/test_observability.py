@@ -56,7 +56,7 @@ async def test_metrics_count_requests_outcomes_and_billing_calls(
     await flow.post("continue")
     await flow.post("reason", {"reason": "too_expensive"})
     await flow.post("offers/pause-2-months/accept")
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers={"Authorization": f"Bearer {settings.api_key}"})).text
     assert 'route="/w/s/{session_id}/{intent}",status="200"' in text
     assert 'saveflow_sessions_finished_total{outcome="saved"}' in text
     assert 'saveflow_billing_calls_total{action="offer",result="applied"}' in text

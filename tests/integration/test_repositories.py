@@ -78,9 +78,11 @@ async def test_a_step_is_written_whole_or_not_at_all(
         await save_step(stored, definition, done, Continued(at=clock()), clock(), (cancel,))
     assert (await repo.get(stored.id)).state == done  # type: ignore[union-attr]
     assert [type(e).__name__ for e in await repo.events_of(stored.id)] == ["Started", "Continued"]
-    later = clock() + timedelta(seconds=1)
     async with unit_of_work():
-        pending = await ledger.claim_pending(clock(), older_than=later, lease_seconds=60)
+        assert await ledger.claim_pending(clock(), lease_seconds=60) == []  # its attempt's lease is running
+    later = clock() + timedelta(seconds=ledger.ATTEMPT_LEASE_SECONDS + 1)
+    async with unit_of_work():
+        pending = await ledger.claim_pending(later, lease_seconds=60)
     assert [(p.session_id, p.idempotency_key, p.effect) for p in pending] == [(stored.id, "k-1", cancel)]
 
 

@@ -77,12 +77,11 @@ async def test_missing_signature_is_refused_and_nothing_is_stored(client: httpx.
     assert await BillingWebhookEvent.count() == 0
 
 
-async def test_bad_signature_is_stored_as_invalid_never_processed(client: httpx.AsyncClient) -> None:
+async def test_bad_signature_is_refused_and_nothing_is_stored(client: httpx.AsyncClient) -> None:
     payload = event("evt_1")
     for bad in (sign(payload, "whsec_wrong"), sign(payload, at=int(time.time()) - 3600), "garbage"):
         assert (await post(client, payload, bad)).status_code == 400
-    rows = await BillingWebhookEvent.select(BillingWebhookEvent.status, BillingWebhookEvent.event_id)
-    assert rows == [{"status": "invalid", "event_id": None}] * 3
+    assert await BillingWebhookEvent.count() == 0  # an unsigned body is a stranger's: it never fills the ledger
 
 
 async def test_valid_events_are_processed_once_and_duplicates_ignored(client: httpx.AsyncClient) -> None:
@@ -178,3 +177,38 @@ async def test_without_a_webhook_secret_the_endpoint_says_so(unconfigured_client
     response = await post(unconfigured_client, payload, sign(payload))
     assert response.status_code == 404
     assert "STRIPE_WEBHOOK_SECRET" in response.json()["detail"]
+
+
+async def _verification_of(sid: str) -> dict[str, object]:
+    row = (
+        await FlowSession.select(FlowSession.verified_at, FlowSession.save_lapsed_at)
+        .where(FlowSession.id == sid)
+        .first()
+    )
+    assert row is not None
+    return {"verified": row["verified_at"] is not None, "lapsed": row["save_lapsed_at"] is not None}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (SubscriptionStatus.ACTIVE, {"verified": True, "lapsed": False}),
+        (SubscriptionStatus.PAST_DUE, {"verified": False, "lapsed": False}),  # Stripe still retries the card
+        (SubscriptionStatus.TRIALING, {"verified": False, "lapsed": False}),  # not paying yet
+        (SubscriptionStatus.UNPAID, {"verified": False, "lapsed": True}),
+    ],
+)
+async def test_only_a_paying_subscription_verifies_a_save(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    clock: FakeClock,
+    billing: InMemoryBillingProvider,
+    status: SubscriptionStatus,
+    expected: dict[str, object],
+) -> None:
+    sid = await saved_session(client, settings, clock)
+    sub = billing.subscriptions["sub_demo_ada"]
+    billing.subscriptions["sub_demo_ada"] = dataclasses.replace(sub, status=status)
+    clock.advance(days=31)
+    await verify_due_saves(billing=billing, clock=clock, verify_after=timedelta(days=30))
+    assert await _verification_of(sid) == expected

@@ -218,6 +218,21 @@ async def test_closing_the_widget_records_an_abandon(
     assert billing.calls == []
 
 
+async def test_the_close_url_for_embed_js_names_the_service_not_the_host(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    """embed.js posts data-close-url from the HOST page: a relative URL would reach the host app instead."""
+    page, flow = await start(client, settings, clock)
+    found = re.search(r'data-close-url="([^"]+)"', page.text)
+    assert found
+    close_url = httpx.URL(found.group(1).replace("&amp;", "&"))
+    assert str(close_url).startswith(f"{settings.public_url}/w/s/{flow.session_id}/close?flow_token=")
+    response = await client.post(close_url.raw_path.decode())
+    assert response.status_code == 303
+    row = await FlowSession.select(FlowSession.outcome).where(FlowSession.id == flow.session_id).first()
+    assert row == {"outcome": "abandoned"}
+
+
 async def test_health_reports_database_reachability(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200

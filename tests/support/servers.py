@@ -1,11 +1,14 @@
-"""Helpers for tests that run the real server as a process: a free port and a health wait."""
+"""Helpers for tests that run the real server as a process: a free port, a health wait, and a host app
+of its own (a stdlib HTTP server on another loopback address) for the cross-origin embed."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -29,3 +32,46 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"live server did not become healthy:\n{log.read_text()}")
+
+
+class HostAppServer:
+    """A stand-in for a customer's own app on a separate origin (e.g. http://127.0.0.2:<port>).
+
+    It serves `page` at every GET and answers anything else with 405, recording each request as
+    "METHOD /path" (query left off), so a test can see what the host page sent to its own origin by mistake.
+    """
+
+    def __init__(self, host: str = "127.0.0.2") -> None:
+        self.page = "<!doctype html><title>host</title>"
+        self.requests: list[str] = []
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: bytes) -> None:
+                app.requests.append(f"{self.command} {self.path.split('?', 1)[0]}")  # no tokens in test output
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._answer(200, app.page.encode())
+
+            def do_POST(self) -> None:
+                self._answer(405, b"")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # quiet: the test asserts on `requests` instead
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="host-app", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -367,8 +367,7 @@ LONG_PATH = (
     OfferFailed(at=NOW, offer_id=PAUSE, definitive=True),
     WentBack(at=NOW),
     reason("competitor", "cheaper elsewhere"),
-    decline(OfferId("discount-30-3-months")),
-    CancelRequested(at=NOW),
+    decline(DOWNGRADE),  # two offers shown already: the discount is over budget, the downgrade comes back
     CancelConfirmed(at=NOW),
     CancelFailed(at=NOW, definitive=False),
     CancelConfirmed(at=NOW),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -80,14 +81,26 @@ def events(state: FlowState | None = None) -> st.SearchStrategy[Event]:
     return _events(state.step, tuple(o for o in (state.current_offer, state.accepted_offer) if o is not None))
 
 
+def moves(state: FlowState) -> st.SearchStrategy[Event]:
+    """Only event types the current step accepts, never closing: walks deep through reasons and offers."""
+    live = tuple(o for o in (state.current_offer, state.accepted_offer) if o is not None)
+    return _events(state.step, live, fitting_only=True)
+
+
 @functools.cache  # strategies are immutable; building them per draw would dominate the runtime
-def _events(step: StepKind | None, live: tuple[OfferId, ...]) -> st.SearchStrategy[Event]:
+def _events(
+    step: StepKind | None, live: tuple[OfferId, ...], *, fitting_only: bool = False
+) -> st.SearchStrategy[Event]:
     at = st.just(NOW)
     offer = st.sampled_from(OFFERS) | st.sampled_from(live) if live else st.sampled_from(OFFERS)
+    reasons, texts = st.sampled_from(REASONS), TEXTS
+    if fitting_only:  # well-formed input only: the offer on screen, a known reason, a short comment
+        offer = st.sampled_from(live) if live else offer
+        reasons, texts = st.sampled_from(REASONS[:-1]), st.just("because")
     builders: dict[type[Event], st.SearchStrategy[Event]] = {
         Started: st.builds(Started, at=at),
         Continued: st.builds(Continued, at=at),
-        ReasonChosen: st.builds(ReasonChosen, at=at, reason=st.sampled_from(REASONS), comment=TEXTS),
+        ReasonChosen: st.builds(ReasonChosen, at=at, reason=reasons, comment=texts),
         OfferAccepted: st.builds(OfferAccepted, at=at, offer_id=offer),
         OfferDeclined: st.builds(OfferDeclined, at=at, offer_id=offer),
         OfferApplied: st.builds(OfferApplied, at=at, offer_id=offer, summary=TEXTS),
@@ -102,6 +115,8 @@ def _events(step: StepKind | None, live: tuple[OfferId, ...]) -> st.SearchStrate
     }
     fitting = [cls for cls in TRANSITIONS[step] if cls is not Closed] if step is not None else []
     types = st.sampled_from(WEIGHTED_TYPES) | st.sampled_from(fitting) if fitting else st.sampled_from(WEIGHTED_TYPES)
+    if fitting_only and fitting:
+        types = st.sampled_from(fitting)
     return types.flatmap(builders.__getitem__)
 
 
@@ -196,13 +211,16 @@ def cancels_within_two_clicks(definition: FlowDefinition, state: FlowState, ctx:
 
 
 def run(
-    definition: FlowDefinition, ctx: CustomerContext, data: st.DataObject
+    definition: FlowDefinition,
+    ctx: CustomerContext,
+    data: st.DataObject,
+    next_events: Callable[[FlowState], st.SearchStrategy[Event]] = events,
 ) -> tuple[FlowState, list[Event], list[FlowState]]:
     """Draw events one by one and apply what the engine accepts (the shell stores only those), checking each step."""
     state, accepted, visited, ledger = initial_state(SID), [], [], KeyLedger()
     length = data.draw(st.integers(0, 60), label="length")
     for index in range(length + 1):
-        event = Started(at=NOW) if index == 0 else data.draw(events(state), label=f"event {index}")
+        event = Started(at=NOW) if index == 0 else data.draw(next_events(state), label=f"event {index}")
         try:
             decision = decide(definition, state, event, ctx)
         except FlowError:
@@ -227,6 +245,7 @@ def test_random_sequences_keep_every_invariant(
 ) -> None:
     state, accepted, visited = run(definition, ctx, data)
     assert state.version == len(accepted)
+    assert_within_budget(definition, visited)
     assert replay(definition, ctx, SID, accepted) == state
     if state.step is StepKind.DONE:
         for sample in ONE_OF_EACH:
@@ -241,3 +260,22 @@ def test_random_sequences_keep_every_invariant(
         for reached in visited:
             if reached.step in USER_STEPS:
                 assert cancels_within_two_clicks(definition, reached, ctx), f"no quick cancel from {reached.step}"
+
+
+def assert_within_budget(definition: FlowDefinition, visited: list[FlowState]) -> None:
+    for reached in visited:
+        assert len(reached.offers_shown) <= definition.max_offers, f"shown {reached.offers_shown}"
+        assert reached.current_offer is None or reached.current_offer in reached.offers_shown
+
+
+WITH_SURVEY = definitions().map(lambda d: replace(d, survey=True))  # a survey to go back to and choose again
+
+
+@settings(PROPERTY_SETTINGS, max_examples=300)
+@given(WITH_SURVEY, contexts(), st.data())
+def test_no_reachable_state_has_shown_more_than_max_offers(
+    definition: FlowDefinition, ctx: CustomerContext, data: st.DataObject
+) -> None:
+    """`max_offers` is per session: going back and choosing other reasons never adds offers beyond it."""
+    _, _, visited = run(definition, ctx, data, moves)
+    assert_within_budget(definition, visited)

@@ -24,6 +24,7 @@ from offers import (
     eligible_offers,
     ineligibility,
 )
+from offers.eligibility import has_ended
 from tests.factories import NOW, make_snapshot, make_trialing_snapshot
 
 OFFERS = {o.id: o for o in DEFAULT_OFFERS}
@@ -66,6 +67,25 @@ def test_an_active_customer_without_history_may_see_every_offer_but_the_trial_ex
 def test_an_ended_or_ending_subscription_gets_no_offer(offer_id: OfferId, changes: dict[str, Any], ended: bool) -> None:
     result = check(offer_id, replace(ACTIVE, **changes))
     assert (result is Ineligibility.SUBSCRIPTION_ENDED) == ended
+
+
+@pytest.mark.parametrize(
+    ("status", "live"),
+    [
+        (SubscriptionStatus.ACTIVE, True),
+        (SubscriptionStatus.TRIALING, True),
+        (SubscriptionStatus.PAST_DUE, False),
+        (SubscriptionStatus.UNPAID, False),
+        (SubscriptionStatus.CANCELED, False),
+        (SubscriptionStatus.INCOMPLETE, False),
+    ],
+    ids=str,
+)
+def test_only_a_paying_subscription_is_live(status: SubscriptionStatus, live: bool) -> None:
+    """Item 7: a save is verified only while the subscription pays; past_due and unpaid do not (yet) pay."""
+    snapshot = replace(ACTIVE, status=status)
+    assert snapshot.is_live is live
+    assert has_ended(snapshot) is (status in (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE))
 
 
 @pytest.mark.parametrize(
@@ -209,7 +229,7 @@ def test_a_reason_is_given_exactly_when_an_offer_is_left_out(
         reason = ineligibility(offer, snapshot, history, NOW)
         assert reason is None or isinstance(reason, Ineligibility)
         assert (offer in eligible_offers([offer], snapshot, history, NOW)) == (reason is None)
-        if not snapshot.is_live or snapshot.cancel_at_period_end:
+        if has_ended(snapshot):
             assert reason is Ineligibility.SUBSCRIPTION_ENDED
 
 
