@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flows import default_definition
+from service import __version__
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ async def _create_admin(settings: Settings, email: str, role: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description="Save-flow service commands")
+    parser.add_argument("--version", action="version", version=f"saveflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations")
     seed = sub.add_parser("seed", help="publish the default flow; in demo mode create the demo admin and print it")

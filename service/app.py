@@ -30,7 +30,7 @@ from litestar.template.config import TemplateConfig
 from offers import BillingProvider
 from offers.providers.memory import InMemoryBillingProvider, Price
 from offers.providers.stripe import StripeBillingProvider, StripeWebhooks
-from service import demo
+from service import __version__, demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.db.rollup import refresh_dirty_days
 from service.http import demo as demo_http
@@ -178,7 +178,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             exclude=["^/w/", "^/api/", "^/webhooks/", "^/static/", "^/health", "^/metrics", "^/schema", "^/$"],
         ),
         openapi_config=OpenAPIConfig(
-            title="Save flow API", version="1.0.0", path="/schema", components=[BEARER_SCHEME]
+            title="Save flow API", version=__version__, path="/schema", components=[BEARER_SCHEME]
         ),
         exception_handlers={**EXCEPTION_HANDLERS, NotAuthorizedException: _not_authorized},
         lifespan=[lifespan],
