@@ -1,20 +1,22 @@
 """The structured flow editor's form: form fields ↔ `FlowDefinition`, and the add/remove/move row actions.
 
-Rules: pure (standard library, flows, offers); no HTTP. The form's raw values (`EditorForm`) are kept
-exactly as typed, so a re-render after an error or a row action never loses input. Field names:
-`reason-<i>-<name>`, `offer-<i>-<name>` (rows, in index order) and plain names for flow settings;
-per-locale copy sits on its row as `<locale>-<text>` (e.g. `reason-0-de-label`). Copy the form cannot
-show (other locales, keys of unknown rows) travels in the hidden `copy_extra` field, so nothing is lost.
+Rules: pure (standard library, flows, offers); no HTTP. The raw values (`EditorForm`) are kept as typed,
+so a re-render after an error or a row action never loses input. Field names: `reason-<i>-<name>`,
+`offer-<i>-<name>` (rows, in index order), plain names for flow settings; per-locale copy sits on its row
+as `<locale>-<text>` (e.g. `reason-0-de-label`); copy the form cannot show (other locales, keys of unknown
+rows) travels in the hidden `copy_extra` field. An empty offer limit keeps its kind's default.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from enum import Enum
+from typing import Any, ClassVar, TypeVar
 
 from flows import FlowDefinition, FollowUp, ReasonDef, ReasonId
 from offers import (
@@ -29,6 +31,7 @@ from offers import (
     TrainingOffer,
     TrialExtensionOffer,
 )
+from offers.eligibility import EligibilityPolicy, default_cooldown_days
 
 Row = dict[str, str]
 LOCALES = ("en", "de", "fr", "es")
@@ -39,6 +42,7 @@ FLAGS = STEP_FLAGS + RULE_FLAGS
 SETTINGS = ("key", "final_offer_id", "max_offers", "countries", "copy_extra", "new_offer_kind", "note", *FLAGS)
 REASON_TEXTS = {"label": "reason.{}", "prompt": "reason.{}.prompt"}
 OFFER_TEXTS = {"title": "offer.{}.title", "body": "offer.{}.body", "accept": "offer.{}.accept"}
+LIMITS = {"cooldown_days": ("the cooldown in days", 3650), "max_redemptions": ("the redemptions per customer", 1000)}
 # Every kind's parameters sit on every offer row (only the chosen kind's are read), so switching the
 # kind back and forth keeps what was typed. These are a new row's starting values.
 PARAM_DEFAULTS: Row = {
@@ -53,11 +57,13 @@ PARAM_DEFAULTS: Row = {
     "coupon_id": "",
     "percent_off": "20",
     "duration_months": "3",
+    **dict.fromkeys(LIMITS, ""),  # empty: the default for the offer's kind (offers.eligibility)
 }
 DEFAULT_PROMPT = "Anything you'd like to add?"
 MAX_ROWS = 50
 MAX_VALUE = 20_000
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+E = TypeVar("E", bound=Enum)
 _ROW_FIELD = re.compile(r"(reason|offer)-(\d{1,3})-([a-z_]+(?:-[a-z_0-9]+)?)")
 
 
@@ -68,6 +74,8 @@ class EditorForm:
     settings: Row
     reasons: tuple[Row, ...]
     offers: tuple[Row, ...]
+    default_cooldowns: ClassVar[dict[str, int]] = {kind.value: default_cooldown_days(kind) for kind in OfferKind}
+    default_max_redemptions: ClassVar[int] = EligibilityPolicy().max_redemptions_per_offer
 
     def offer_choices(self) -> list[tuple[str, str]]:
         """(id, title) of every offer row with an id: the options of the routing selects."""
@@ -91,8 +99,7 @@ class Parsed:
 
 # ------------------------------------------------------------------------------------ small codecs
 def amount_text(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+    return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
 def parse_amount(text: str) -> int | None:
@@ -105,18 +112,13 @@ def parse_amount(text: str) -> int | None:
 
 
 def _date_text(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    midnight = value.utcoffset() == timedelta(0) and value.time() == time(0)
-    return f"{value:%Y-%m-%d}" if midnight else value.isoformat()
+    midnight = value is not None and value.utcoffset() == timedelta(0) and value.time() == time(0)
+    return "" if value is None else f"{value:%Y-%m-%d}" if midnight else value.isoformat()
 
 
 def _parse_date(text: str) -> datetime | None:
-    text = text.strip()
-    if not text:
-        return None
-    value = datetime.fromisoformat(text)  # ValueError for anything else
-    return value.replace(tzinfo=UTC) if len(text) == 10 else value
+    value = datetime.fromisoformat(text.strip()) if text.strip() else None  # ValueError for anything else
+    return value.replace(tzinfo=UTC) if value is not None and len(text.strip()) == 10 else value
 
 
 def _text(value: str) -> str:
@@ -175,6 +177,7 @@ def _offer_fields(offer: Offer) -> Row:
         "title": offer.copy.title,
         "body": offer.copy.body,
         "accept": offer.copy.accept_label,
+        **{name: "" if getattr(offer, name) is None else str(getattr(offer, name)) for name in LIMITS},
     }
     if isinstance(offer, PauseOffer):
         row.update(months=str(offer.months), behavior=offer.behavior.value, until=_date_text(offer.until))
@@ -230,11 +233,18 @@ class _Problems:
         self.messages.append(message)
         self.fields.add(field)
 
-    def whole(self, field: str, value: str, what: str) -> int:
-        if re.fullmatch(r"-?\d{1,9}", value.strip()):
+    def whole(self, field: str, value: str, what: str, top: int | None = None) -> int:
+        if re.fullmatch(r"-?\d{1,9}", value.strip()) and (top is None or 0 <= int(value) <= top):
             return int(value)
-        self.add(field, f"{what} must be a whole number, like 3.")
+        self.add(field, f"{what} must be a whole number, like 3." if top is None else f"{what} must be 0 to {top}.")
         return 0
+
+    def choice(self, row: Row, prefix: str, key: str, fallback: E, message: str) -> E:
+        try:
+            return type(fallback)(row.get(key, ""))
+        except ValueError:
+            self.add(f"{prefix}-{key}", message)
+            return fallback
 
 
 def to_definition(form: EditorForm) -> Parsed:
@@ -247,13 +257,10 @@ def to_definition(form: EditorForm) -> Parsed:
     reasons = tuple(_reason(i, row, problems) for i, row in enumerate(form.reasons))
     offers = tuple(_offer(i, row, problems) for i, row in enumerate(form.offers))
     copy = _extra_copy(settings.get("copy_extra", ""), problems)
-    for rows, texts in ((form.reasons, REASON_TEXTS), (form.offers, OFFER_TEXTS)):
-        for row in rows:
-            for locale in LOCALES:
-                for name, pattern in texts.items():
-                    value = _text(row.get(f"{locale}-{name}", ""))
-                    if value:
-                        copy.setdefault(locale, {})[pattern.format(row.get("id", "").strip())] = value
+    for (rows, texts), locale in itertools.product(((form.reasons, REASON_TEXTS), (form.offers, OFFER_TEXTS)), LOCALES):
+        for row, (name, pattern) in itertools.product(rows, texts.items()):
+            if value := _text(row.get(f"{locale}-{name}", "")):
+                copy.setdefault(locale, {})[pattern.format(row.get("id", "").strip())] = value
     countries = tuple(c.upper() for c in re.split(r"[\s,;]+", settings.get("countries", "")) if c)
     bad = [c for c in countries if not re.fullmatch(r"[A-Z]{2}", c)]
     if bad:
@@ -283,36 +290,37 @@ def _check_id(field: str, value: str, what: str, problems: _Problems) -> str:
 def _reason(i: int, row: Row, problems: _Problems) -> ReasonDef:
     name = f"reason-{i}"
     reason_id = _check_id(f"{name}-id", row.get("id", "").strip(), f"Reason {i + 1}", problems)
-    try:
-        follow_up = FollowUp(row.get("follow_up", ""))
-    except ValueError:
-        problems.add(f"{name}-follow_up", f"Reason {i + 1}: choose whether it asks a follow-up question.")
-        follow_up = FollowUp.OPTIONAL
+    asks = f"Reason {i + 1}: choose whether it asks a follow-up question."
+    follow_up = problems.choice(row, name, "follow_up", FollowUp.OPTIONAL, asks)
     offer_ids = tuple(OfferId(o) for o in EditorForm.ranked(row))
     label, prompt = _text(row.get("label", "")), _text(row.get("prompt", ""))
     return ReasonDef(ReasonId(reason_id), label, offer_ids, follow_up, prompt)
 
 
 def _offer(i: int, row: Row, problems: _Problems) -> Offer:
+    own = {  # the offer's own limits; an empty box keeps the default for its kind
+        k: problems.whole(f"offer-{i}-{k}", v, f"Offer {i + 1}: {what}", top)
+        for k, (what, top) in LIMITS.items()
+        if (v := row.get(k, "").strip())
+    }
+    cooldown, cap = (own.get(k) for k in LIMITS)
+    return replace(_offer_of_kind(i, row, problems), cooldown_days=cooldown, max_redemptions=cap)
+
+
+def _offer_of_kind(i: int, row: Row, problems: _Problems) -> Offer:
     name, what = f"offer-{i}", f"Offer {i + 1}"
     offer_id = OfferId(_check_id(f"{name}-id", row.get("id", "").strip(), what, problems))
     copy = OfferCopy(_text(row.get("title", "")), _text(row.get("body", "")), _text(row.get("accept", "")))
-    try:
-        kind = OfferKind(row.get("kind", ""))
-    except ValueError:
-        problems.add(f"{name}-kind", f"{what}: choose what kind of offer it is.")
-        kind = OfferKind.TRAINING
+    which = f"{what}: choose what kind of offer it is."
+    kind = problems.choice(row, name, "kind", OfferKind.TRAINING, which)
 
     def whole(field: str, label: str) -> int:
         return problems.whole(f"{name}-{field}", row.get(field, ""), f"{what}: {label}")
 
     if kind is OfferKind.PAUSE:
         months = whole("months", "the number of months")
-        try:
-            behavior = PauseBehavior(row.get("behavior", ""))
-        except ValueError:
-            problems.add(f"{name}-behavior", f"{what}: choose what happens to invoices during the pause.")
-            behavior = PauseBehavior.VOID
+        invoices = f"{what}: choose what happens to invoices during the pause."
+        behavior = problems.choice(row, name, "behavior", PauseBehavior.VOID, invoices)
         try:
             until = _parse_date(row.get("until", ""))
         except ValueError:
@@ -351,10 +359,7 @@ def _extra_copy(text: str, problems: _Problems) -> dict[str, dict[str, str]]:
 # ------------------------------------------------------------------------------------ row actions
 def _unique(prefix: str, rows: tuple[Row, ...]) -> str:
     taken = {r.get("id", "").strip() for r in rows}
-    n = len(rows) + 1
-    while f"{prefix}-{n}" in taken:
-        n += 1
-    return f"{prefix}-{n}"
+    return next(f"{prefix}-{n}" for n in itertools.count(len(rows) + 1) if f"{prefix}-{n}" not in taken)
 
 
 def apply_action(form: EditorForm, action: str) -> EditorForm | None:
@@ -383,12 +388,9 @@ def apply_action(form: EditorForm, action: str) -> EditorForm | None:
         offers = tuple(o for i, o in enumerate(form.offers) if i != index)
         # Nothing may route to the removed offer any more: drop it from every reason and the final offer.
         kept = [[o for o in EditorForm.ranked(r) if o != gone] for r in form.reasons]
+        bare = [{k: v for k, v in r.items() if not k.startswith("offer-")} for r in form.reasons]
         reasons = tuple(
-            {
-                **{k: v for k, v in r.items() if not k.startswith("offer-")},
-                **{f"offer-{j}": o for j, o in enumerate(ids)},
-            }
-            for r, ids in zip(form.reasons, kept, strict=True)
+            {**r, **{f"offer-{j}": o for j, o in enumerate(ids)}} for r, ids in zip(bare, kept, strict=True)
         )
         settings = dict(form.settings)
         if settings.get("final_offer_id", "").strip() == gone:

@@ -1,21 +1,18 @@
 """Every metric the admin shows, defined once, as pure arithmetic over the per-day rollup's cells.
 
 Rules: standard library only; admin.queries reads the cells (exact: dirty days are recomputed first)
-and calls these folds. Definitions (shown on the dashboard in these words):
-- session: a cancellation flow that started in the range (whole UTC days; test sessions excluded
-  unless asked for);
-- saved: an offer was accepted AND billing applied it;
-- cancelled: the cancellation reached billing;
-- abandoned: closed without either; open: still in progress;
-- save rate: saved ÷ (saved + cancelled); abandons and open sessions are not in the denominator;
-- deflection rate: (saved + abandoned) ÷ finished; the share of finished sessions that did not cancel;
-- verified save rate: verified saves ÷ (saved + cancelled), over sessions that finished before the
-  start of the UTC day N days ago only, so every counted session is at least N days old;
-- MRR saved / lost: the monthly amount of the subscriptions saved / cancelled;
-- holdout: sessions an experiment showed no offers; compared with the same experiments' other arms
-  by cancel rate (cancelled ÷ finished), the offers' effect without survivorship bias.
-The rollup is refreshed (dirty days recomputed from the raw rows) before every read, so these
-figures are exactly what the same SQL over flow_session would give.
+and calls these folds. The dashboard prints DEFINITIONS verbatim, so the page and the code agree.
+
+`admin.queries.dashboard(filters, bucket=, now=, verify_after=)` returns a frozen `Dashboard`:
+- `filters`, `as_of` (UTC day money is valued on), `verify_days`, `currencies` (sorted codes seen);
+- `totals: Counts` — sessions = saved + kept + cancelled + abandoned + open + repeat; rates as
+  properties (`decided`, `save_rate`, `retention_rate`); `money` one `Money` per currency;
+- `verified: Verified` — mature_decided, mature_saved, verified, lapsed; `rate`, `share_of_saves`;
+- `by_reason`, `by_segment: tuple[Breakdown]` (key + Counts; rows add up to `totals`);
+- `offers: tuple[OfferFunnel]` — offer_id, shown, accepted, saved, verified; `accept_rate`, `verified_rate`;
+- `trend: tuple[Breakdown]` (one per day, ISO week or month, oldest first; they add up to `totals`);
+- `reasons_over_time: tuple[ReasonPeriod]` — period, then (reason, sessions) pairs;
+- `funnel: tuple[(step label, sessions)]` — sessions that reached each step.
 """
 
 from __future__ import annotations
@@ -25,7 +22,39 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+OUTCOMES = ("saved", "kept", "cancelled", "abandoned", "open")
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    ("Session", "a cancellation flow started in the date range (whole UTC days, by start); test sessions left out"),
+    ("Saved", "accepted an offer that changes billing (pause, discount, downgrade, trial) and billing applied it"),
+    ("Kept", "chose “Keep my subscription”, or took an offer that changes no billing (a call or training)"),
+    ("Cancelled", "the cancellation reached billing"),
+    ("Abandoned", "closed the widget, or did nothing for the configured idle time (default 30 minutes)"),
+    ("Open", "still in progress (younger than the idle time)"),
+    (
+        "Repeat",
+        "a flow for a subscription already set to cancel: counted here only, never again as an outcome,"
+        " in money or in a funnel",
+    ),
+    ("Save rate", "saved ÷ (saved + kept + cancelled); abandoned, open and repeat flows are not in it"),
+    ("Retention rate", "(saved + kept) ÷ (saved + kept + cancelled)"),
+    ("Money", "monthly, per currency, never converted or added across currencies; yearly prices ÷ 12"),
+    ("MRR at risk", "the monthly list price of the subscriptions whose flow was decided (saved, kept or cancelled)"),
+    (
+        "Net MRR retained",
+        "what saved customers pay after the offer, valued today: a downgrade the new price; a discount the"
+        " discounted price while it lasts; a pause 0 until billing resumes, then the resumed price; a trial"
+        " extension 0 until the first paid invoice; a new amount counts from the first full day it applies",
+    ),
+    ("MRR lost", "the monthly list price of the cancelled subscriptions"),
+    (
+        "Verified save",
+        "an invoice was paid after the save and the subscription was still active N days later; the rate"
+        " counts only sessions that finished before the UTC day N days ago",
+    ),
+    ("Offer funnel", "shown: flows that saw it; accepted: flows it saved or kept; verified: its verified saves"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,27 +71,42 @@ class Filters:
 
 
 @dataclass(frozen=True, slots=True)
+class Money:
+    """One currency's monthly amounts, in minor units (cents)."""
+
+    currency: str
+    at_risk_cents: int = 0  # list price of decided (saved + kept + cancelled) subscriptions
+    retained_cents: int = 0  # net MRR retained by saves, valued on `as_of`
+    saved_list_cents: int = 0  # list price of the saved subscriptions, before their offer
+    kept_cents: int = 0  # list price of the kept subscriptions
+    lost_cents: int = 0  # list price of the cancelled subscriptions
+
+
+@dataclass(frozen=True, slots=True)
 class Counts:
     sessions: int = 0
     saved: int = 0
+    kept: int = 0
     cancelled: int = 0
     abandoned: int = 0
     open: int = 0
-    mrr_saved_cents: int = 0
-    mrr_lost_cents: int = 0
+    repeat: int = 0
+    money: tuple[Money, ...] = ()
 
     @property
     def decided(self) -> int:
-        return self.saved + self.cancelled
+        return self.saved + self.kept + self.cancelled
 
     @property
     def save_rate(self) -> float | None:
         return self.saved / self.decided if self.decided else None
 
     @property
-    def deflection_rate(self) -> float | None:
-        finished = self.saved + self.cancelled + self.abandoned
-        return (self.saved + self.abandoned) / finished if finished else None
+    def retention_rate(self) -> float | None:
+        return (self.saved + self.kept) / self.decided if self.decided else None
+
+    def money_in(self, currency: str) -> Money:
+        return next((m for m in self.money if m.currency == currency), Money(currency))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +114,16 @@ class Verified:
     mature_decided: int
     verified: int
     lapsed: int
+    mature_saved: int = 0
 
     @property
     def rate(self) -> float | None:
+        """Verified saves ÷ mature decided sessions: the save rate that survived N days of billing."""
         return self.verified / self.mature_decided if self.mature_decided else None
+
+    @property
+    def share_of_saves(self) -> float | None:
+        return self.verified / self.mature_saved if self.mature_saved else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +133,43 @@ class Breakdown:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferFunnel:
+    offer_id: str
+    shown: int  # flows that saw the offer
+    accepted: int  # flows it ended as saved or kept
+    verified: int  # its verified saves
+    saved: int = 0  # of `accepted`, the saves (a no-billing offer keeps, it never saves)
+
+    @property
+    def accept_rate(self) -> float | None:
+        return self.accepted / self.shown if self.shown else None
+
+    @property
+    def verified_rate(self) -> float | None:
+        """Verified ÷ saved: the share of this offer's saves that still paid N days later."""
+        return self.verified / self.saved if self.saved else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonPeriod:
+    period: str
+    sessions: tuple[tuple[str, int], ...]  # (reason, sessions), every reason of the range, same order
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     filters: Filters
+    as_of: str
+    verify_days: int
+    currencies: tuple[str, ...]
     totals: Counts
     verified: Verified
     by_reason: tuple[Breakdown, ...]
-    by_offer: tuple[Breakdown, ...]
     by_segment: tuple[Breakdown, ...]
+    offers: tuple[OfferFunnel, ...]
     trend: tuple[Breakdown, ...]
+    reasons_over_time: tuple[ReasonPeriod, ...]
     funnel: tuple[tuple[str, int], ...] = field(default_factory=tuple)
-    holdout: Holdout | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +189,26 @@ class Cell:
     verified: int
     lapsed: int
     reached: tuple[int, ...]  # per FUNNEL step after "opened", in order
+    currency: str = ""
+    repeat: bool = False
+    offer_id: str = ""
+    offers_shown: str = ""  # comma-separated offer ids
+    retained_day: str = ""  # first full UTC day `retained_later_cents` applies; "" = never (or not yet)
+    monthly_cents: int = 0
+    retained_cents: int = 0
+    retained_later_cents: int = 0
+
+    @property
+    def status(self) -> str:
+        """The one bucket a session counts in: its outcome, or "repeat"."""
+        return "repeat" if self.repeat else self.outcome
+
+    def retained_on(self, day: str) -> int:
+        """Net MRR retained on `day` (saves only)."""
+        if self.status != "saved":
+            return 0
+        switched = self.retained_day != "" and self.retained_day <= day
+        return self.retained_later_cents if switched else self.retained_cents
 
 
 FUNNEL = (
@@ -125,21 +222,36 @@ FUNNEL = (
 
 
 # ---------------------------------------------------------------- pure folds over the cells
-def count(selected: list[Cell]) -> Counts:
-    by_outcome = dict.fromkeys(("saved", "cancelled", "abandoned", "open"), 0)
-    mrr = {"saved": 0, "cancelled": 0}
+def money_of(selected: Iterable[Cell], as_of: str) -> tuple[Money, ...]:
+    """One Money per currency present, sorted by code; repeat flows add nothing."""
+    sums: dict[str, dict[str, int]] = {}
     for cell in selected:
-        by_outcome[cell.outcome] = by_outcome.get(cell.outcome, 0) + cell.sessions
-        if cell.outcome in mrr:
-            mrr[cell.outcome] += cell.mrr_cents
+        status = cell.status
+        if status not in ("saved", "kept", "cancelled"):
+            continue
+        m = sums.setdefault(cell.currency, dict.fromkeys(("at_risk", "retained", "saved", "kept", "lost"), 0))
+        m["at_risk"] += cell.monthly_cents
+        m["retained"] += cell.retained_on(as_of)
+        m["saved" if status == "saved" else "kept" if status == "kept" else "lost"] += cell.monthly_cents
+    return tuple(
+        Money(c, m["at_risk"], m["retained"], m["saved"], m["kept"], m["lost"]) for c, m in sorted(sums.items())
+    )
+
+
+def count(selected: list[Cell], as_of: str = "9999-12-31") -> Counts:
+    """Sessions by status (they add up), and their money valued on `as_of` (default: after every change)."""
+    by_status = dict.fromkeys((*OUTCOMES, "repeat"), 0)
+    for cell in selected:
+        by_status[cell.status] = by_status.get(cell.status, 0) + cell.sessions
     return Counts(
         sessions=sum(c.sessions for c in selected),
-        saved=by_outcome["saved"],
-        cancelled=by_outcome["cancelled"],
-        abandoned=by_outcome["abandoned"],
-        open=by_outcome["open"],
-        mrr_saved_cents=mrr["saved"],
-        mrr_lost_cents=mrr["cancelled"],
+        saved=by_status["saved"],
+        kept=by_status["kept"],
+        cancelled=by_status["cancelled"],
+        abandoned=by_status["abandoned"],
+        open=by_status["open"],
+        repeat=by_status["repeat"],
+        money=money_of(selected, as_of),
     )
 
 
@@ -150,12 +262,12 @@ def group(selected: list[Cell], key: Callable[[Cell], str]) -> dict[str, list[Ce
     return groups
 
 
-def breakdown_of(selected: list[Cell], column: str, *, saved_only: bool = False) -> tuple[Breakdown, ...]:
+def breakdown_of(selected: list[Cell], column: str, as_of: str = "9999-12-31") -> tuple[Breakdown, ...]:
     """Counts grouped by `reason`, `offer_kind` or `segment_id`, biggest first; "" is "none"."""
     if column not in ("reason", "offer_kind", "segment_id"):
         raise ValueError(column)
-    chosen = [c for c in selected if c.outcome == "saved"] if saved_only else selected
-    rows = [Breakdown(key, count(part)) for key, part in group(chosen, lambda c: str(getattr(c, column))).items()]
+    parts = group(selected, lambda c: str(getattr(c, column))).items()
+    rows = [Breakdown(key, count(part, as_of)) for key, part in parts]
     return tuple(sorted(rows, key=lambda b: (-b.counts.sessions, b.key)))
 
 
@@ -169,12 +281,49 @@ def bucket_of(day: str, bucket: str) -> str:
     return day
 
 
-def trend_of(selected: list[Cell], bucket: str) -> tuple[Breakdown, ...]:
-    """Counts per day, ISO week or month, oldest first."""
+def trend_of(selected: list[Cell], bucket: str, as_of: str = "9999-12-31") -> tuple[Breakdown, ...]:
+    """Counts per start day, ISO week or month, oldest first (money valued on `as_of`, like the totals)."""
     ordered = sorted(selected, key=lambda c: c.day)
     return tuple(
-        Breakdown(key, count(part)) for key, part in group(ordered, lambda c: bucket_of(c.day, bucket)).items()
+        Breakdown(key, count(part, as_of)) for key, part in group(ordered, lambda c: bucket_of(c.day, bucket)).items()
     )
+
+
+def reasons_over_time(selected: list[Cell], bucket: str) -> tuple[ReasonPeriod, ...]:
+    """Sessions per reason per period (repeat flows left out), reasons biggest first overall."""
+    counted = [c for c in selected if not c.repeat]
+    totals: dict[str, int] = {}
+    for cell in counted:
+        totals[cell.reason] = totals.get(cell.reason, 0) + cell.sessions
+    reasons = sorted(totals, key=lambda r: (-totals[r], r))
+    periods = group(sorted(counted, key=lambda c: c.day), lambda c: bucket_of(c.day, bucket))
+    result = []
+    for period, part in periods.items():
+        per = dict.fromkeys(reasons, 0)
+        for cell in part:
+            per[cell.reason] += cell.sessions
+        result.append(ReasonPeriod(period, tuple(per.items())))
+    return tuple(result)
+
+
+def offers_of(selected: list[Cell]) -> tuple[OfferFunnel, ...]:
+    """Per offer: sessions that saw it, that it saved or kept, and its verified saves; most shown first."""
+    shown: dict[str, int] = {}
+    accepted: dict[str, int] = {}
+    saved: dict[str, int] = {}
+    verified: dict[str, int] = {}
+    for cell in selected:
+        if cell.repeat:
+            continue
+        for offer_id in filter(None, cell.offers_shown.split(",")):
+            shown[offer_id] = shown.get(offer_id, 0) + cell.sessions
+        if cell.offer_id and cell.outcome in ("saved", "kept"):
+            accepted[cell.offer_id] = accepted.get(cell.offer_id, 0) + cell.sessions
+            if cell.outcome == "saved":
+                saved[cell.offer_id] = saved.get(cell.offer_id, 0) + cell.sessions
+                verified[cell.offer_id] = verified.get(cell.offer_id, 0) + cell.verified
+    ids = sorted(set(shown) | set(accepted), key=lambda o: (-shown.get(o, 0), o))
+    return tuple(OfferFunnel(o, shown.get(o, 0), accepted.get(o, 0), verified.get(o, 0), saved.get(o, 0)) for o in ids)
 
 
 def maturity_cutoff(now: datetime, after: timedelta) -> str:
@@ -183,69 +332,41 @@ def maturity_cutoff(now: datetime, after: timedelta) -> str:
 
 
 def verified_of(selected: list[Cell], cutoff: str) -> Verified:
-    mature = [c for c in selected if c.outcome in ("saved", "cancelled") and "" < c.finished_day < cutoff]
-    saves = [c for c in mature if c.outcome == "saved"]
-    return Verified(sum(c.sessions for c in mature), sum(c.verified for c in saves), sum(c.lapsed for c in saves))
+    """Verified saves among decided sessions (not repeats) that finished before `cutoff`."""
+    mature = [c for c in selected if c.status in ("saved", "kept", "cancelled") and "" < c.finished_day < cutoff]
+    saves = [c for c in mature if c.status == "saved"]
+    return Verified(
+        mature_decided=sum(c.sessions for c in mature),
+        verified=sum(c.verified for c in saves),
+        lapsed=sum(c.lapsed for c in saves),
+        mature_saved=sum(c.sessions for c in saves),
+    )
 
 
 def funnel_of(selected: list[Cell]) -> tuple[tuple[str, int], ...]:
-    """How many sessions reached each step (each session counted once per step)."""
-    reached = [sum(c.sessions for c in selected)] + [
-        sum(c.reached[i] for c in selected) for i in range(len(FUNNEL) - 1)
-    ]
+    """How many sessions reached each step (each session counted once per step; repeat flows, for a
+    subscription already leaving, are not in the funnel, as they are in no outcome)."""
+    counted = [c for c in selected if not c.repeat]
+    reached = [sum(c.sessions for c in counted)] + [sum(c.reached[i] for c in counted) for i in range(len(FUNNEL) - 1)]
     return tuple((label, n) for (label, _), n in zip(FUNNEL, reached, strict=True))
-
-
-@dataclass(frozen=True, slots=True)
-class Holdout:
-    """Experiments with a holdout arm: how often customers cancelled without offers and with them."""
-
-    holdout: Counts
-    treated: Counts  # the same experiments' other arms
-
-    @staticmethod
-    def cancel_rate(counts: Counts) -> float | None:
-        finished = counts.saved + counts.cancelled + counts.abandoned
-        return counts.cancelled / finished if finished else None
-
-    @property
-    def holdout_cancel_rate(self) -> float | None:
-        return self.cancel_rate(self.holdout)
-
-    @property
-    def treated_cancel_rate(self) -> float | None:
-        return self.cancel_rate(self.treated)
-
-    @property
-    def prevented(self) -> float | None:
-        """Cancellations the offers prevented among the treated finished sessions (can be negative)."""
-        base, with_offers = self.holdout_cancel_rate, self.treated_cancel_rate
-        if base is None or with_offers is None:
-            return None
-        return (base - with_offers) * (self.treated.saved + self.treated.cancelled + self.treated.abandoned)
-
-
-def holdout_of(selected: list[Cell]) -> Holdout | None:
-    """The holdout comparison over experiments that had holdout sessions in range, or None."""
-    held_out = {c.experiment_id for c in selected if c.experiment_id and c.holdout and c.sessions}
-    if not held_out:
-        return None
-    within = [c for c in selected if c.experiment_id in held_out]
-    return Holdout(holdout=count([c for c in within if c.holdout]), treated=count([c for c in within if not c.holdout]))
 
 
 def dashboard_of(
     selected: list[Cell], filters: Filters, *, bucket: str, now: datetime, verify_after: timedelta
 ) -> Dashboard:
     """Every figure of the page from one pass over the cells."""
+    as_of = f"{now:%Y-%m-%d}"
     return Dashboard(
         filters=filters,
-        totals=count(selected),
+        as_of=as_of,
+        verify_days=verify_after.days,
+        currencies=tuple(sorted({c.currency for c in selected if c.status in ("saved", "kept", "cancelled")})),
+        totals=count(selected, as_of),
         verified=verified_of(selected, maturity_cutoff(now, verify_after)),
-        by_reason=breakdown_of(selected, "reason"),
-        by_offer=breakdown_of(selected, "offer_kind", saved_only=True),
-        by_segment=breakdown_of(selected, "segment_id"),
-        trend=trend_of(selected, bucket),
+        by_reason=breakdown_of(selected, "reason", as_of),
+        by_segment=breakdown_of(selected, "segment_id", as_of),
+        offers=offers_of(selected),
+        trend=trend_of(selected, bucket, as_of),
+        reasons_over_time=reasons_over_time(selected, bucket),
         funnel=funnel_of(selected),
-        holdout=holdout_of(selected),
     )

@@ -1,5 +1,5 @@
 """Operations in the admin: outbound webhook deliveries (replay), the Stripe webhook ledger (replay),
-pending billing operations, follow-up tasks and the audit log.
+pending billing operations, the call queue (follow-up tasks, longest waiting first) and the audit log.
 
 Rules: reads through admin.queries, writes through service.use_cases.operations (each audited there).
 """
@@ -19,13 +19,15 @@ from service.use_cases import operations
 
 
 @get("/operations", name="admin:operations", guards=[auth.at_least("viewer")])
-async def operations_page(request: Request[Any, Any, Any]) -> Template:
+async def operations_page(request: Request[Any, Any, Any], clock: ClockDep) -> Template:
+    now = clock()
     context = {
+        "now": now,
         "deliveries": await queries.recent_deliveries(),
         "ledger": await queries.recent_stripe_webhooks(),
         "pending": await queries.pending_billing_operations(),
         "audit": await queries.recent_audit(),
-        "tasks": await queries.open_tasks(),
+        "tasks": await queries.call_queue(now),
         "staff": request.state.staff,
     }
     return Template(template_name="admin/operations.html", context=context, headers={"Cache-Control": "no-store"})

@@ -5,22 +5,34 @@ Rules: the only admin module that may import service.repositories; never the tab
 arithmetic lives in admin.metrics, experiment statistics in admin.experiments. Definitions: a session
 is *saved* when an offer was accepted AND applied by billing (outcome "saved"); *cancelled* when the
 cancellation reached billing; *abandoned* when closed without either; *open* while none of those
-happened yet. An experiment arm's *decided* sessions are its saved plus cancelled ones.
+happened yet. Experiment arms are compared on cancel rate, defined in admin.experiments.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
-from admin import metrics
-from flows import FlowDefinition
+from admin import metrics, views, wording
+from admin.views import (
+    FeedbackRow,
+    FilterOptions,
+    QueuedCall,
+    SessionDetail,
+    SessionRow,
+    SessionsPage,
+    TimelineEntry,
+    session_row,
+)
+from admin.wording import Vocabulary
+from flows import FlowDefinition, SessionId
+from flows.diagram import path_diagram, session_path
 from flows.experiments import Arm
+from flows.segments import Segment
 from service.repositories import dashboard as rollup
-from service.repositories import follow_ups, outbox, reports, staff, stripe_events
-from service.repositories.flows import published_version
+from service.repositories import follow_ups, outbox, reports, session_lists, staff, stripe_events
+from service.repositories.flows import published_version, segments_by_priority
 from service.repositories.follow_ups import Task
 from service.repositories.outbox import DeliveryStatus, EndpointSummary
 from service.repositories.reports import ExperimentRecord, OperationRecord, StoredVersion, VersionRecord
@@ -35,9 +47,12 @@ __all__ = (
     "EndpointSummary",
     "ExperimentRecord",
     "FeedbackRow",
+    "FilterOptions",
     "LedgerEntry",
     "OperationRecord",
+    "QueuedCall",
     "SessionDetail",
+    "SessionFilter",
     "SessionRow",
     "SessionsPage",
     "StaffAccount",
@@ -51,185 +66,89 @@ PAGE_SIZE = 50
 
 
 # ------------------------------------------------------------------------------------ sessions
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    id: str
-    customer_id: str
-    email: str | None
-    plan: str
-    mrr_cents: int
-    outcome: str  # saved | cancelled | abandoned | open
-    step: str
-    reason: str | None
-    offer_id: str | None  # the offer that saved the session; None unless saved
-    offer_kind: str | None
-    test_mode: bool
-    started_at: datetime
+SessionFilter = session_lists.SessionQuery  # the filters of the sessions and feedback pages (and their exports)
 
 
-@dataclass(frozen=True, slots=True)
-class SessionsPage:
-    rows: tuple[SessionRow, ...]
-    page: int
-    has_next: bool
+async def _vocabularies(versions: set[int]) -> dict[int, Vocabulary]:
+    return {v: wording.vocabulary(d) for v, d in (await session_lists.definitions(sorted(versions))).items()}
 
 
-def _session_row(r: reports.SessionRecord) -> SessionRow:
-    saved = r.outcome == "saved"
-    return SessionRow(
-        id=r.id,
-        customer_id=r.customer_id,
-        email=r.email,
-        plan=r.plan,
-        mrr_cents=r.mrr_cents,
-        outcome=r.outcome or "open",
-        step=r.step,
-        reason=r.reason,
-        offer_id=r.offer_id if saved else None,
-        offer_kind=r.offer_kind if saved else None,
-        test_mode=r.test_mode,
-        started_at=r.started_at,
-    )
+async def _rows(found: tuple[session_lists.ListedSession, ...]) -> tuple[SessionRow, ...]:
+    vocab = await _vocabularies({s.flow_version for s in found})
+    return tuple(session_row(s, vocab.get(s.flow_version, Vocabulary())) for s in found)
 
 
-async def sessions_page(page: int = 1, outcome: str | None = None, search: str = "") -> SessionsPage:
+async def sessions_page(page: int = 1, filters: SessionFilter | None = None) -> SessionsPage:
     page = max(page, 1)
-    found = await reports.newest_sessions(
-        outcome=outcome, search=search, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
-    )
-    return SessionsPage(
-        rows=tuple(_session_row(r) for r in found[:PAGE_SIZE]), page=page, has_next=len(found) > PAGE_SIZE
-    )
+    found = await session_lists.find(filters or SessionFilter(), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    return SessionsPage(rows=await _rows(found[:PAGE_SIZE]), page=page, has_next=len(found) > PAGE_SIZE)
 
 
-async def export_rows(outcome: str | None, batch: int = 500) -> AsyncIterator[SessionRow]:
-    """All sessions (optionally of one outcome), oldest first, fetched in batches for streaming."""
+async def export_rows(filters: SessionFilter | None = None, batch: int = 500) -> AsyncIterator[SessionRow]:
+    """All sessions matching `filters`, oldest first, fetched in batches for streaming."""
     offset = 0
     while True:
-        found = await reports.oldest_sessions(outcome=outcome, limit=batch, offset=offset)
-        for record in found:
-            yield _session_row(record)
+        found = await session_lists.find(filters or SessionFilter(), limit=batch, offset=offset, newest_first=False)
+        for row in await _rows(found):
+            yield row
         if len(found) < batch:
             return
         offset += batch
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    at: datetime
-    kind: str  # event | billing | webhook
-    title: str
-    detail: str
+async def feedback(filters: SessionFilter | None = None, limit: int = 200) -> tuple[SessionRow, ...]:
+    """Every session with a written answer (the reason's follow-up, the feedback step), newest first."""
+    chosen = filters or SessionFilter()
+    chosen = replace(chosen, with_text=True, tag=normalise_tags(chosen.tag) if chosen.tag else "")
+    return await _rows(await session_lists.find(chosen, limit=limit))
 
 
-@dataclass(frozen=True, slots=True)
-class SessionDetail:
-    row: SessionRow
-    state: dict[str, Any]
-    timeline: tuple[TimelineEntry, ...]
-    steps_taken: tuple[str, ...]
-    flow_version_id: int
-    experiment: str | None
-    verified_at: datetime | None
-    lapsed_at: datetime | None
+async def filter_options() -> FilterOptions:
+    """Values that occur in customer sessions, labelled by the newest flow version that names them."""
+    values = await session_lists.filter_values()
+    found = await session_lists.definitions(list(values.versions))
+    vocab = wording.vocabulary(*(found[v] for v in values.versions if v in found))
+    return views.filter_options(values.outcomes, values.reasons, values.plans, values.locales, values.tags, vocab)
 
 
 async def session_detail(session_id: str) -> SessionDetail | None:
     """The session replayed from its event log, with its billing calls and the webhooks it caused."""
-    facts = await reports.session_facts(session_id)
-    if facts is None:
+    facts, log, listed = (
+        await reports.session_facts(session_id),
+        await session_lists.session_log(session_id),
+        await session_lists.by_ids([session_id]),
+    )
+    if facts is None or log is None or session_id not in listed:
         return None
-    events = await reports.session_events(session_id)
-    timeline: list[TimelineEntry] = []
-    for e in events:
-        shown = {k: v for k, v in e.payload.items() if k != "at" and v not in ("", None)}
-        timeline.append(TimelineEntry(e.at, "event", e.type, ", ".join(f"{k}: {v}" for k, v in shown.items())))
+    vocab = wording.vocabulary(log.definition)
+    timeline = [
+        TimelineEntry.of(at, "event", wording.event_sentence(kind, payload, vocab), kind)
+        for at, (kind, payload) in zip(log.times, log.payloads, strict=True)
+    ]
     for op in await reports.billing_operations(session_id):
-        what = f"{op.action} {op.offer_id or ''}".strip()
-        detail = f"status {op.status}, attempt {op.attempt}, key {op.idempotency_key}"
-        if op.error:
-            detail += f", error: {op.error}"
-        timeline.append(TimelineEntry(op.created_at, "billing", f"Billing: {what}", detail))
+        said = wording.billing_sentence(
+            op.action, op.offer_id, status=op.status, attempt=op.attempt, error=op.error, vocab=vocab
+        )
+        timeline.append(
+            TimelineEntry(op.created_at, "billing", said.text, f"{said.detail}, key {op.idempotency_key}", said.subject)
+        )
     for d in await outbox.session_deliveries(session_id):
         detail = f"{d.status} after {d.attempts} attempt(s) to {d.url}"
-        timeline.append(TimelineEntry(d.created_at, "webhook", f"Webhook {d.event_type}", detail))
+        timeline.append(TimelineEntry(d.created_at, "webhook", f"Told your app: {d.event_type}", detail))
     timeline.sort(key=lambda entry: entry.at)
+    path = session_path(log.definition, log.context, SessionId(session_id), log.events)
     return SessionDetail(
-        row=_session_row(facts.record),
-        state=facts.state,
+        row=session_row(listed[session_id], vocab),
+        state=listed[session_id].state,
+        vocab=vocab,
         timeline=tuple(timeline),
-        steps_taken=_steps_taken([e.type for e in events]),
+        path=tuple(step.value for step in path),
+        diagram=path_diagram(path),
         flow_version_id=facts.flow_version_id,
         experiment=f"{facts.experiment_id} / {facts.arm_id}" if facts.experiment_id else None,
         verified_at=facts.verified_at,
         lapsed_at=facts.lapsed_at,
     )
-
-
-_EVENT_STEP = {
-    "Started": "loss_aversion",
-    "Continued": "survey",
-    "ReasonChosen": "offer",
-    "OfferAccepted": "offer_pending",
-    "FeedbackGiven": "confirm",
-    "CancelRequested": "confirm",
-    "CancelConfirmed": "cancel_pending",
-    "OfferApplied": "done",
-    "CancelApplied": "done",
-    "Closed": "done",
-}
-
-
-def _steps_taken(event_types: list[str]) -> tuple[str, ...]:
-    steps: list[str] = []
-    for name in event_types:
-        step = _EVENT_STEP.get(name)
-        if step and step not in steps:
-            steps.append(step)
-    return tuple(steps)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackRow:
-    session_id: str
-    started_at: datetime
-    customer: str
-    plan: str
-    mrr_cents: int
-    reason: str | None
-    outcome: str
-    text: str
-    tags: tuple[str, ...] = ()
-    reviewed: bool = False
-
-
-async def feedback(
-    search: str = "", limit: int = 200, *, tag: str = "", unreviewed_only: bool = False
-) -> tuple[FeedbackRow, ...]:
-    """Every free-text answer (the reason's follow-up and the feedback step), newest first."""
-    found = await reports.sessions_with_text(
-        search, tag=normalise_tags(tag) if tag else "", unreviewed_only=unreviewed_only, limit=limit
-    )
-    rows = []
-    for f in found:
-        text = " / ".join(t for t in (f.state.get("comment"), f.state.get("feedback")) if t)
-        if text and (not search or search.lower() in text.lower()):
-            r = f.record
-            rows.append(
-                FeedbackRow(
-                    r.id,
-                    r.started_at,
-                    r.email or r.customer_id,
-                    r.plan,
-                    r.mrr_cents,
-                    r.reason,
-                    r.outcome or "open",
-                    text,
-                    tuple(t for t in f.tags.split(",") if t),
-                    f.reviewed_at is not None,
-                )
-            )
-    return tuple(rows)
 
 
 async def pending_billing_operations() -> tuple[OperationRecord, ...]:
@@ -274,6 +193,14 @@ async def cells(filters: metrics.Filters) -> list[metrics.Cell]:
             verified=c.verified,
             lapsed=c.lapsed,
             reached=(c.reached_continued, c.reached_reason, c.answered_offer, c.accepted_offer, c.confirmed_cancel),
+            currency=c.currency,
+            repeat=c.repeat,
+            offer_id=c.offer_id,
+            offers_shown=c.offers_shown,
+            retained_day=c.retained_day,
+            monthly_cents=c.monthly_cents,
+            retained_cents=c.retained_cents,
+            retained_later_cents=c.retained_later_cents,
         )
         for c in found
     ]
@@ -282,7 +209,7 @@ async def cells(filters: metrics.Filters) -> list[metrics.Cell]:
 async def dashboard(
     filters: metrics.Filters, *, bucket: str, now: datetime, verify_after: timedelta
 ) -> metrics.Dashboard:
-    """Every figure of the dashboard from one read of the rollup."""
+    """Every figure of the dashboard from one read of the rollup (fields: admin.metrics' docstring)."""
     return metrics.dashboard_of(await cells(filters), filters, bucket=bucket, now=now, verify_after=verify_after)
 
 
@@ -292,6 +219,15 @@ async def reason_labels(recent: int = 20) -> dict[str, str]:
     for definition in await reports.newest_published_definitions(recent):
         for reason in definition.reasons:
             labels.setdefault(reason.id, reason.label)
+    return labels
+
+
+async def offer_labels(recent: int = 20) -> dict[str, str]:
+    """Offer id → the title customers saw, from the newest published versions (newest title wins)."""
+    labels: dict[str, str] = {}
+    for definition in await reports.newest_published_definitions(recent):
+        for offer in definition.offers:
+            labels.setdefault(offer.id, offer.copy.title)
     return labels
 
 
@@ -323,11 +259,11 @@ async def stored_versions(version_ids: list[int]) -> dict[int, StoredVersion]:
 # ------------------------------------------------------------------------------------ experiments
 @dataclass(frozen=True, slots=True)
 class ArmCounts:
+    """One arm's exposure: customers (the unit an arm is drawn for), those of them who cancelled, sessions."""
+
+    customers: int = 0
+    cancelled: int = 0
     sessions: int = 0
-    saved: int = 0
-    decided: int = 0  # saved + cancelled
-    verified: int = 0  # saves still paying after the verification period
-    mrr_saved_cents: int = 0
 
 
 async def experiments() -> tuple[ExperimentRecord, ...]:
@@ -335,24 +271,12 @@ async def experiments() -> tuple[ExperimentRecord, ...]:
 
 
 async def arm_counts(experiment_id: str, arms: tuple[Arm, ...]) -> tuple[ArmCounts, ...]:
-    """Each arm's customer sessions (test sessions left out), in the order of `arms`."""
-    by_arm: dict[str, list[reports.ArmOutcome]] = {}
-    for row in await reports.arm_outcomes(experiment_id):
-        by_arm.setdefault(row.arm_id, []).append(row)
-    counts = []
-    for arm in arms:
-        rows = by_arm.get(arm.id, [])
-        saved = [r for r in rows if r.outcome == "saved"]
-        counts.append(
-            ArmCounts(
-                sessions=sum(r.sessions for r in rows),
-                saved=sum(r.sessions for r in saved),
-                decided=sum(r.sessions for r in rows if r.outcome in ("saved", "cancelled")),
-                verified=sum(r.verified for r in saved),
-                mrr_saved_cents=sum(r.mrr_cents for r in saved),
-            )
-        )
-    return tuple(counts)
+    """Each arm's counts in the order of `arms`, test sessions left out (definitions: admin.experiments)."""
+    found = {e.arm_id: e for e in await reports.arm_exposures(experiment_id)}
+    return tuple(
+        ArmCounts(e.customers, e.cancelled_customers, e.sessions) if (e := found.get(arm.id)) else ArmCounts()
+        for arm in arms
+    )
 
 
 # ------------------------------------------------------------------------------------ operations, staff
@@ -383,3 +307,26 @@ async def staff_accounts() -> tuple[StaffAccount, ...]:
 async def staff_member(user_id: int, session_version: int) -> StaffMember | None:
     """The signed-in staff user, if the account is active and that session has not been ended."""
     return await staff.member(user_id, session_version)
+
+
+# ------------------------------------------------------------------------------------ segments
+async def segments() -> tuple[Segment, ...]:
+    """Every segment in priority order: the first one whose conditions hold picks the customer's flow."""
+    return await segments_by_priority()
+
+
+# ------------------------------------------------------------------------------------ call queue
+async def call_queue(now: datetime) -> tuple[QueuedCall, ...]:
+    """Open follow-up tasks, longest waiting first, each due by the promise its offer's copy makes."""
+    tasks = sorted(await follow_ups.open_tasks(), key=lambda t: (t.created_at, t.id))
+    sessions = await session_lists.by_ids([t.session_id for t in tasks])
+    vocabs = await _vocabularies({s.flow_version for s in sessions.values()})
+    queue = []
+    for t in tasks:
+        s = sessions.get(t.session_id)
+        if s is None:
+            queue.append(views.queued_call(t, None, t.note, Vocabulary(), now))
+        else:
+            vocab = vocabs.get(s.flow_version, Vocabulary())
+            queue.append(views.queued_call(t, s.record.reason, s.state.comment or "", vocab, now))
+    return tuple(queue)

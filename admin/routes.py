@@ -9,25 +9,27 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Router, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from admin import auth, metrics, queries
+from admin.charts import charts_of
 from admin.experiments import experiment_handlers
 from admin.flows import flow_handlers
 from admin.operations import operation_handlers
+from admin.segments import segment_handlers
 from admin.settings_pages import settings_handlers
-from flows.diagram import mermaid
-from flows.model import StepKind
 from service.deps import ClockDep, SettingsDep
 from service.use_cases.feedback import triage_feedback as triage
 
-OUTCOME_FILTERS = ("", "saved", "cancelled", "abandoned", "open")
 BUCKETS = ("day", "week", "month")
 INTERVALS = (("", "any"), ("month", "monthly"), ("year", "yearly"), ("week", "weekly"), ("day", "daily"))
 HEADERS = {"Vary": "HX-Request", "Cache-Control": "no-store"}
@@ -84,8 +86,12 @@ async def dashboard(
         now=clock(),
         verify_after=timedelta(days=settings.verify_saves_after_days),
     )
+    reason_labels, offer_labels = await queries.reason_labels(), await queries.offer_labels()
     context = {
         "board": board,
+        "charts": charts_of(board, reason_labels, offer_labels),
+        "definitions": metrics.DEFINITIONS,
+        "offer_labels": offer_labels,
         "form": {
             "start": f"{first:%Y-%m-%d}",
             "end": f"{last:%Y-%m-%d}",
@@ -100,20 +106,84 @@ async def dashboard(
         },
         "buckets": BUCKETS,
         "intervals": INTERVALS,
-        "reason_labels": await queries.reason_labels(),
+        "reason_labels": reason_labels,
         "verify_days": settings.verify_saves_after_days,
     }
     return _page(request, "admin/dashboard.html", context, "admin/_dashboard_results.html")
 
 
-@get("/sessions", name="admin:sessions", guards=[auth.at_least("viewer")])
-async def sessions_list(
-    request: Request[Any, Any, Any], page: FromQuery[int] = 1, outcome: FromQuery[str] = "", q: FromQuery[str] = ""
-) -> Template:
-    if outcome not in OUTCOME_FILTERS:
-        outcome = ""
-    result = await queries.sessions_page(page=page, outcome=outcome or None, search=q[:100])
-    context = {"page": result, "outcome": outcome, "outcomes": OUTCOME_FILTERS, "q": q}
+@dataclass(frozen=True, slots=True)
+class FilterForm:
+    """The sessions and feedback filters as submitted (kept for the form, the pager and the export link)."""
+
+    outcome: str = ""
+    reason: str = ""
+    offer: str = ""
+    plan: str = ""
+    language: str = ""
+    start: str = ""
+    end: str = ""
+    q: str = ""
+    tag: str = ""
+    unreviewed: bool = False
+
+    def query(self, *, text_search: bool) -> queries.SessionFilter:
+        """`q` searches the written answers (feedback) or customer, email and session id (sessions)."""
+        first = _date(self.start, datetime.min.replace(tzinfo=UTC))
+        last = _date(self.end, datetime.max.replace(tzinfo=UTC) - timedelta(days=1))
+        return queries.SessionFilter(
+            outcome=self.outcome,
+            reason=self.reason,
+            offer=self.offer,
+            plan=self.plan,
+            locale=self.language,
+            start=first if self.start else None,
+            end=last + timedelta(days=1) if self.end else None,
+            search="" if text_search else self.q,
+            text=self.q if text_search else "",
+            tag=self.tag,
+            unreviewed_only=self.unreviewed,
+        )
+
+    @property
+    def qs(self) -> str:
+        return urlencode({k: "true" if v is True else v for k, v in asdict(self).items() if v})
+
+
+def filter_form(
+    outcome: FromQuery[str] = "",
+    reason: FromQuery[str] = "",
+    offer: FromQuery[str] = "",
+    plan: FromQuery[str] = "",
+    language: FromQuery[str] = "",
+    start: FromQuery[str] = "",
+    end: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    tag: FromQuery[str] = "",
+    unreviewed: FromQuery[bool] = False,
+) -> FilterForm:
+    return FilterForm(
+        outcome[:16],
+        reason[:64],
+        offer[:64],
+        plan[:64],
+        language[:16],
+        start[:10],
+        end[:10],
+        q[:100],
+        tag[:30],
+        unreviewed,
+    )
+
+
+FILTERS = {"form": Provide(filter_form, sync_to_thread=False)}
+FormDep = NamedDependency[FilterForm]
+
+
+@get("/sessions", name="admin:sessions", guards=[auth.at_least("viewer")], dependencies=FILTERS)
+async def sessions_list(request: Request[Any, Any, Any], form: FormDep, page: FromQuery[int] = 1) -> Template:
+    result = await queries.sessions_page(page=page, filters=form.query(text_search=False))
+    context = {"page": result, "form": form, "options": await queries.filter_options()}
     return _page(request, "admin/sessions.html", context, "admin/_session_rows.html")
 
 
@@ -122,25 +192,13 @@ async def session_page(request: Request[Any, Any, Any], session_id: FromPath[str
     detail = await queries.session_detail(session_id)
     if detail is None:
         raise NotFoundException("No such session.")
-    taken = [StepKind(step) for step in detail.steps_taken if step in StepKind.__members__.values()]
-    path = set(zip([StepKind.NEW, *taken], taken, strict=False))
-    context = {
-        "detail": detail,
-        "diagram": mermaid(path),
-        "steps": [s.value for s in StepKind if s is not StepKind.NEW],
-    }
-    return _page(request, "admin/session_detail.html", context)
+    return _page(request, "admin/session_detail.html", {"detail": detail})
 
 
-@get("/feedback", name="admin:feedback", guards=[auth.at_least("viewer")])
-async def feedback_page(
-    request: Request[Any, Any, Any],
-    q: FromQuery[str] = "",
-    tag: FromQuery[str] = "",
-    unreviewed: FromQuery[bool] = False,
-) -> Template:
-    rows = await queries.feedback(q[:100], tag=tag[:30], unreviewed_only=unreviewed)
-    context = {"rows": rows, "q": q, "tag": tag, "unreviewed": unreviewed}
+@get("/feedback", name="admin:feedback", guards=[auth.at_least("viewer")], dependencies=FILTERS)
+async def feedback_page(request: Request[Any, Any, Any], form: FormDep) -> Template:
+    rows = await queries.feedback(form.query(text_search=True))
+    context = {"rows": rows, "form": form, "options": await queries.filter_options()}
     return _page(request, "admin/feedback.html", context, "admin/_feedback_rows.html")
 
 
@@ -155,7 +213,8 @@ async def triage_feedback(request: Request[Any, Any, Any], session_id: FromPath[
         now=clock(),
     ):
         raise NotFoundException("No such session.")
-    return Redirect(path="/admin/feedback", status_code=303)
+    back = urlencode(parse_qsl(str(form.get("back", ""))[:1000]))  # the filters the list was showing
+    return Redirect(path=f"/admin/feedback?{back}" if back else "/admin/feedback", status_code=303)
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -165,8 +224,8 @@ def _csv_line(values: list[Any]) -> str:
     return out.getvalue()
 
 
-@get("/export/sessions.csv", name="admin:export_sessions", guards=[auth.at_least("viewer")])
-async def export_sessions(outcome: FromQuery[str] = "") -> Stream:
+@get("/export/sessions.csv", name="admin:export_sessions", guards=[auth.at_least("viewer")], dependencies=FILTERS)
+async def export_sessions(form: FormDep) -> Stream:
     async def lines() -> AsyncIterator[str]:
         yield _csv_line(
             [
@@ -183,7 +242,7 @@ async def export_sessions(outcome: FromQuery[str] = "") -> Stream:
                 "test_mode",
             ]
         )
-        async for r in queries.export_rows(outcome if outcome in OUTCOME_FILTERS and outcome else None):
+        async for r in queries.export_rows(form.query(text_search=False)):
             yield _csv_line(
                 [
                     r.id,
@@ -207,20 +266,31 @@ async def export_sessions(outcome: FromQuery[str] = "") -> Stream:
     )
 
 
-@get("/export/feedback.csv", name="admin:export_feedback", guards=[auth.at_least("viewer")])
-async def export_feedback(q: FromQuery[str] = "") -> Stream:
+FEEDBACK_COLUMNS = ["session", "started_at", "customer", "plan", "mrr_cents", "reason", "outcome"]
+FEEDBACK_LABELS = ["reason_label", "offers", "language", "tags", "reviewed", "text"]
+
+
+@get("/export/feedback.csv", name="admin:export_feedback", guards=[auth.at_least("viewer")], dependencies=FILTERS)
+async def export_feedback(form: FormDep) -> Stream:
+    """The feedback list as filtered on the page (the same filters, every matching row)."""
+
     async def lines() -> AsyncIterator[str]:
-        yield _csv_line(["session", "started_at", "customer", "plan", "mrr_cents", "reason", "outcome", "text"])
-        for r in await queries.feedback(q[:100], limit=100_000):
+        yield _csv_line(FEEDBACK_COLUMNS + FEEDBACK_LABELS)
+        for r in await queries.feedback(form.query(text_search=True), limit=100_000):
             yield _csv_line(
                 [
-                    r.session_id,
+                    r.id,
                     r.started_at.isoformat(),
-                    r.customer,
+                    r.email or r.customer_id,
                     r.plan,
                     r.mrr_cents,
                     r.reason or "",
                     r.outcome,
+                    r.reason_label,
+                    r.offers_note,
+                    r.language,
+                    ",".join(r.tags),
+                    r.reviewed,
                     r.text,
                 ]
             )
@@ -243,6 +313,7 @@ def admin_router() -> Router:
         export_feedback,
         *flow_handlers(),
         *experiment_handlers(),
+        *segment_handlers(),
         *settings_handlers(),
         *operation_handlers(),
     ]

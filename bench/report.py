@@ -18,6 +18,10 @@ EMBED_GZ_BYTES = 2048
 INTERACTIVE_MS = 300.0
 DASHBOARD_P50_MS = 300.0
 MAKE_TEST_SECONDS = 600.0
+OPEN_BYTES = 25_000  # "25 KB" read strictly (not 25,600)
+COLD_MS = 300.0
+PREPARED_MS = 50.0
+NETWORK_ROWS = ("bytes on open", "click → first step interactive, cold", "click → first step interactive, prepared")
 
 
 def flow_row(name: str, database: str, workers: int, result: LoadResult) -> dict[str, Any]:
@@ -60,6 +64,24 @@ def _flow(row: dict[str, Any]) -> Verdict:
     return Verdict(f"flow step, {row['name']}, {row['concurrency']} sessions", measured, goal, bool(row["pass"]))
 
 
+def network_verdicts(network: dict[str, Any] | None) -> list[Verdict]:
+    """bench/network.py's three figures (a slow phone network, CDP-emulated) beside their goals."""
+    if network is None:
+        return [Verdict(f"{row}, slow 4G", "not run", "", None) for row in NETWORK_ROWS]
+    p = network["profile"]
+    where = f"{p['rtt_ms']} ms RTT, {p['down_kbit_s'] / 1000:g}/{p['up_kbit_s'] / 1000:g} Mbit/s"
+    size, cold, prepared = network["open_bytes"], network["cold_ms"], network["prepared_ms"]
+    figures = [
+        (f"{size:,} bytes", f"≤ {OPEN_BYTES:,} bytes", size <= OPEN_BYTES),
+        (f"{cold:.0f} ms", f"≤ {COLD_MS:.0f} ms", cold <= COLD_MS),
+        (f"{prepared:.0f} ms", f"≤ {PREPARED_MS:.0f} ms", prepared <= PREPARED_MS),
+    ]
+    return [
+        Verdict(f"{row}, {where}", measured, goal, passed)
+        for row, (measured, goal, passed) in zip(NETWORK_ROWS, figures, strict=True)
+    ]
+
+
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
     """Every figure of a run with its goal and verdict, in the order the table prints them."""
     found = [_flow(row) for row in results["flow"]]
@@ -77,6 +99,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
             interactive <= INTERACTIVE_MS,
         )
     )
+    found += network_verdicts(results.get("network"))
     for d in results["dashboard"]:
         found.append(
             Verdict(
@@ -103,17 +126,30 @@ def all_passed(results: dict[str, Any]) -> bool:
     return not any(v.passed is False for v in verdicts(results))
 
 
-def table(results: dict[str, Any]) -> str:
-    rows = verdicts(results)
+def _rows(title: str, rows: list[Verdict], footer: str) -> str:
     head = ("figure", "measured", "goal", "verdict")
     widths = [max(len(head[i]), *(len((v.figure, v.measured, v.goal)[i]) for v in rows)) for i in range(3)]
-    lines = [
-        f"make bench at {results['commit']}: {results['wrk']}, {CONCURRENCY} sessions, "
-        f"{results['seconds']} s per flow row",
-        "  ".join(h.ljust(w) for h, w in zip(head, [*widths, 0], strict=True)).rstrip(),
-    ]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(head, [*widths, 0], strict=True)).rstrip()]
     for v in rows:
         cells = (v.figure.ljust(widths[0]), v.measured.ljust(widths[1]), v.goal.ljust(widths[2]), v.word)
         lines.append("  ".join(cells))
-    lines.append("p50/p99: wrk's, with its coordinated-omission correction; results written to bench/results.json")
+    lines.append(footer)
     return "\n".join(lines)
+
+
+def table(results: dict[str, Any]) -> str:
+    return _rows(
+        f"make bench at {results['commit']}: {results['wrk']}, {CONCURRENCY} sessions, "
+        f"{results['seconds']} s per flow row",
+        verdicts(results),
+        "p50/p99: wrk's, with its coordinated-omission correction; results written to bench/results.json",
+    )
+
+
+def network_table(network: dict[str, Any]) -> str:
+    """`python -m bench.run --only network`: the three network rows alone."""
+    return _rows(
+        f"bench network rows at {network['commit']}: median of {network['runs']} opens each, Chromium",
+        network_verdicts(network),
+        'bytes: cold opens, browser cache off; written to bench/results.json under "network"',
+    )

@@ -3,12 +3,14 @@
 Rules: may import the bench package, httpx, jwt and playwright; talks to the service only over HTTP and
 its CLI. Figures: the widget step under 20 concurrent sessions on SQLite (1 worker) and Postgres
 (2 workers, when DATABASE_URL is set); embed.js gzipped; widget open → first step interactive in
-Chromium; the admin dashboard on 1 M sessions (bench/dashboard.py); the last `make test` wall time.
-Exit status 1 when a measured figure misses its goal.
+Chromium; the widget on an emulated slow phone network (bench/network.py); the admin dashboard on 1 M
+sessions (bench/dashboard.py); the last `make test` wall time. `--only network` measures the network rows
+alone and updates them in results.json. Exit status 1 when a measured figure misses its goal.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gzip
 import json
@@ -25,7 +27,8 @@ from typing import Any
 
 from bench.dashboard import run_all as measure_dashboards
 from bench.driver import WrkMissing, run_load, start_flow_sessions, wrk_binary
-from bench.report import CONCURRENCY, all_passed, flow_row, table
+from bench.network import measure_network
+from bench.report import CONCURRENCY, all_passed, flow_row, network_table, network_verdicts, table
 from bench.server import ROOT, Server, service_cli
 
 SECONDS = max(1, math.ceil(float(os.environ.get("BENCH_SECONDS", "10"))))  # wrk takes whole seconds
@@ -88,13 +91,8 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def main() -> int:
-    try:
-        version = subprocess.run([wrk_binary(), "-v"], capture_output=True, text=True, check=False).stdout  # noqa: S603
-    except WrkMissing as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="saveflow-bench-"))
+def bench_env(workdir: Path) -> tuple[dict[str, str], str]:
+    """The service's environment for a run (fresh secrets, no database chosen yet) and its embed secret."""
     embed_secret = secrets.token_urlsafe(48)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
     env.update(
@@ -103,6 +101,43 @@ def main() -> int:
         SAVEFLOW_SESSION_SECRET=secrets.token_urlsafe(48),
         SAVEFLOW_SECRETS_FILE=str(workdir / "secrets.json"),
     )
+    return env, embed_secret
+
+
+def network(base: str) -> dict[str, Any]:
+    stamp = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit()}
+    return {**stamp, **asyncio.run(measure_network(base))}
+
+
+def network_only() -> int:
+    """Measure the three network rows on a fresh SQLite service; keep every other figure in results.json."""
+    workdir = Path(tempfile.mkdtemp(prefix="saveflow-bench-"))
+    env, _ = bench_env(workdir)
+    env["SQLITE_PATH"] = str(workdir / "bench.sqlite")
+    service_cli(env, "migrate")
+    service_cli(env, "seed")
+    with Server(env, workdir / "server-network.log") as server:
+        measured = network(server.base_url)
+    path = ROOT / "bench" / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["network"] = measured
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(network_table(measured))
+    return 1 if any(v.passed is False for v in network_verdicts(measured)) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["network"], help="measure only these rows")
+    if parser.parse_args(argv).only == "network":
+        return network_only()
+    try:
+        version = subprocess.run([wrk_binary(), "-v"], capture_output=True, text=True, check=False).stdout  # noqa: S603
+    except WrkMissing as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="saveflow-bench-"))
+    env, embed_secret = bench_env(workdir)
     sqlite_env = {**env, "SQLITE_PATH": str(workdir / "bench.sqlite")}
     database_url = os.environ.get("DATABASE_URL")
     results: dict[str, Any] = {
@@ -124,6 +159,7 @@ def main() -> int:
     results["embed_js_gzip_bytes"] = len(gzip.compress(embed, compresslevel=9))
     with Server(sqlite_env, workdir / "server-demo.log") as server:
         results["widget_interactive_ms"] = round(asyncio.run(measure_interactive(server.base_url)), 1)
+        results["network"] = network(server.base_url)
     dashboard_env = {**env, **({"DATABASE_URL": database_url} if database_url else {})}
     results["dashboard"] = asyncio.run(measure_dashboards(dashboard_env))
     last_test = ROOT / "var" / "make-test-seconds"

@@ -104,6 +104,20 @@ class Closed:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kept:
+    """The user chose "Keep my subscription": nothing changes, and the session ends as kept."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimedOut:
+    """No activity for the configured time (the shell's sweep): the session ends as abandoned."""
+
+    at: datetime
+
+
 Event = (
     Started
     | Continued
@@ -119,6 +133,8 @@ Event = (
     | CancelFailed
     | WentBack
     | Closed
+    | Kept
+    | TimedOut
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -138,5 +154,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CancelFailed,
         WentBack,
         Closed,
+        Kept,
+        TimedOut,
     )
 }

@@ -1,4 +1,4 @@
-"""A/B experiments: weighted arms (each a flow version) plus an optional holdout that sees no offers.
+"""A/B/n experiments: 2 to 8 weighted arms (each a flow version), at most one a holdout that sees no offers.
 
 Rules: standard library only; pure. Bucketing hashes (experiment id, customer id), so a customer
 always lands in the same arm, across sessions and workers, with no stored assignment needed.
@@ -7,7 +7,12 @@ always lands in the same arm, across sessions and workers, with no stored assign
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+
+MAX_ARMS = 8
+MAX_WEIGHT = 1000
+ARM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +20,7 @@ class Arm:
     id: str
     weight: int
     flow_version_id: int
-    holdout: bool = False  # sees the flow without any offers: the baseline save rate
+    holdout: bool = False  # sees the flow without any offers: the baseline cancel rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +50,24 @@ def assign_arm(experiment: Experiment, customer_id: str) -> Arm:
 
 
 def validate_experiment(experiment: Experiment) -> list[str]:
+    """Plain-language problems with this experiment's arms; empty when it can start."""
     problems: list[str] = []
     if len(experiment.arms) < 2:
         problems.append("An experiment needs at least two arms.")
+    if len(experiment.arms) > MAX_ARMS:
+        problems.append(f"An experiment can have at most {MAX_ARMS} arms.")
+    if not all(ARM_ID.fullmatch(a.id) for a in experiment.arms):
+        problems.append("Arm names are 1 to 32 letters, digits, '-' or '_', starting with a letter or digit.")
     if len({a.id for a in experiment.arms}) != len(experiment.arms):
         problems.append("Arm names must be unique.")
     if any(a.weight < 0 for a in experiment.arms):
         problems.append("Weights cannot be negative.")
+    if any(a.weight > MAX_WEIGHT for a in experiment.arms):
+        problems.append(f"Weights are whole numbers from 0 to {MAX_WEIGHT}.")
     if sum(a.weight for a in experiment.arms) <= 0:
         problems.append("At least one arm needs a positive weight.")
+    elif not any(a.weight > 0 and not a.holdout for a in experiment.arms):
+        problems.append("At least one arm other than the holdout needs a positive weight.")
     if sum(1 for a in experiment.arms if a.holdout) > 1:
         problems.append("Only one arm can be the holdout.")
     return problems

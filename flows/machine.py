@@ -26,12 +26,14 @@ from flows.events import (
     Continued,
     Event,
     FeedbackGiven,
+    Kept,
     OfferAccepted,
     OfferApplied,
     OfferDeclined,
     OfferFailed,
     ReasonChosen,
     Started,
+    TimedOut,
     WentBack,
 )
 from flows.model import (
@@ -46,6 +48,10 @@ from flows.model import (
     StepKind,
 )
 from flows.routing import route_offers
+from offers.model import OfferKind
+
+# Offers that change nothing in billing: taking one keeps the customer, it does not "save" revenue.
+NO_BILLING_KINDS = frozenset({OfferKind.TRAINING})
 
 
 class FlowError(Exception):
@@ -203,7 +209,9 @@ def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCo
     assert isinstance(e, OfferApplied)
     if e.offer_id != s.accepted_offer:
         raise InvalidTransition(s.step, e)
-    done = dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.SAVED, notice=None, result_summary=e.summary)
+    offer = d.offer(e.offer_id)
+    outcome = Outcome.KEPT if offer is not None and offer.kind in NO_BILLING_KINDS else Outcome.SAVED
+    done = dataclasses.replace(s, step=StepKind.DONE, outcome=outcome, notice=None, result_summary=e.summary)
     return Decision(done)
 
 
@@ -273,13 +281,19 @@ def _on_went_back(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContex
 
 
 def _on_closed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    """Closed the widget, or timed out: abandoned (an explicit "Keep my subscription" is `Kept`)."""
     return Decision(dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.ABANDONED, current_offer=None))
 
 
-_ANY_USER_STEP: dict[type[Event], Handler] = {
-    CancelRequested: _on_cancel_requested,
-    Closed: _on_closed,
-}
+def _on_kept(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    return Decision(
+        dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.KEPT, current_offer=None, accepted_offer=None)
+    )
+
+
+# Leaving without finishing is possible on every step the user sees (never while billing is in flight).
+_LEAVE: dict[type[Event], Handler] = {Closed: _on_closed, TimedOut: _on_closed, Kept: _on_kept}
+_ANY_USER_STEP: dict[type[Event], Handler] = {CancelRequested: _on_cancel_requested, **_LEAVE}
 
 TRANSITIONS: dict[StepKind, dict[type[Event], Handler]] = {
     StepKind.NEW: {Started: _on_started},
@@ -293,7 +307,7 @@ TRANSITIONS: dict[StepKind, dict[type[Event], Handler]] = {
     },
     StepKind.OFFER_PENDING: {OfferApplied: _on_offer_applied, OfferFailed: _on_offer_failed},
     StepKind.FEEDBACK: {FeedbackGiven: _on_feedback, WentBack: _on_went_back, **_ANY_USER_STEP},
-    StepKind.CONFIRM: {CancelConfirmed: _on_cancel_confirmed, WentBack: _on_went_back, Closed: _on_closed},
+    StepKind.CONFIRM: {CancelConfirmed: _on_cancel_confirmed, WentBack: _on_went_back, **_LEAVE},
     StepKind.CANCEL_PENDING: {CancelApplied: _on_cancel_applied, CancelFailed: _on_cancel_failed},
     StepKind.DONE: {},
 }

@@ -36,9 +36,12 @@ PENDING_STEPS = frozenset({StepKind.OFFER_PENDING, StepKind.CANCEL_PENDING})
 
 
 class Outcome(StrEnum):
-    SAVED = "saved"
-    CANCELLED = "cancelled"
-    ABANDONED = "abandoned"
+    """How a session ended; the metric definitions built on these live in admin/metrics.py."""
+
+    SAVED = "saved"  # accepted an offer that changed billing, and billing applied it
+    KEPT = "kept"  # chose "Keep my subscription", or took an offer that changes no billing (training)
+    CANCELLED = "cancelled"  # the cancellation reached billing
+    ABANDONED = "abandoned"  # closed the widget, or no activity for the configured time (TimedOut)
 
 
 class FollowUp(StrEnum):

@@ -13,6 +13,7 @@ from typing import Any
 from flows.model import FlowDefinition, FlowState, Outcome, StepKind
 from offers.model import OfferKind
 
+_TOOK_OFFER = frozenset({Outcome.SAVED, Outcome.KEPT})
 EVENT_TYPES = ("session.completed", "offer.applied", "subscription.paused", "subscription.cancelled")
 
 
@@ -31,12 +32,12 @@ def notifications(definition: FlowDefinition, before: FlowState, after: FlowStat
         "session_id": after.session_id,
         "outcome": after.outcome.value,
         "reason": after.reason,
-        "offer": {"id": offer.id, "kind": offer.kind.value} if offer and after.outcome is Outcome.SAVED else None,
+        "offer": {"id": offer.id, "kind": offer.kind.value} if offer and after.outcome in _TOOK_OFFER else None,
         "result": after.result_summary,
         "cancel_effective_at": after.cancel_effective_at.isoformat() if after.cancel_effective_at else None,
     }
     found = [Notification("session.completed", summary)]
-    if after.outcome is Outcome.SAVED and offer is not None:
+    if after.outcome in _TOOK_OFFER and offer is not None:  # kept by a no-billing offer (training) too
         found.append(Notification("offer.applied", summary))
         if offer.kind is OfferKind.PAUSE:
             found.append(Notification("subscription.paused", summary))

@@ -2,7 +2,8 @@
 
 Rules: standard library and `offers.model` / `offers.ports` only. Every rule is a small
 function returning an `Ineligibility` (why not) or None, so the admin can show why an offer
-was skipped and tests can pin each boundary.
+was skipped and tests can pin each boundary. Cooldowns count from the customer's last redemption of
+an offer of the same kind; redemption caps count redemptions of the same offer, per customer, ever.
 """
 
 from __future__ import annotations
@@ -56,10 +57,32 @@ def _default_cooldowns() -> dict[OfferKind, int]:
 
 @dataclass(frozen=True, slots=True)
 class EligibilityPolicy:
-    """Cooldown days per offer kind and how often one offer may be redeemed by one customer."""
+    """The defaults for offers that set no limits of their own: cooldown days per offer kind, and how
+    often one offer may be redeemed by one customer (0: never)."""
 
     cooldown_days: Mapping[OfferKind, int] = field(default_factory=_default_cooldowns)
     max_redemptions_per_offer: int = 1
+
+
+def default_cooldown_days(kind: OfferKind) -> int:
+    """The cooldown an offer of `kind` gets when it sets none (what the admin shows as the default)."""
+    return _default_cooldowns().get(kind, 0)
+
+
+def cooldown_days(offer: Offer, policy: EligibilityPolicy) -> int:
+    """Days after redeeming an offer of this kind before `offer` is shown again: the offer's own
+    value when it sets one (0: none), else the policy's for its kind."""
+    own = offer.cooldown_days
+    return own if own is not None and own >= 0 else policy.cooldown_days.get(offer.kind, 0)
+
+
+def redemption_cap(offer: Offer, policy: EligibilityPolicy) -> int | None:
+    """How often one customer may redeem `offer` in a lifetime (None: no cap). The offer's own value
+    when it sets one (0 there means no cap), else the policy's (where 0 means never)."""
+    own = offer.max_redemptions
+    if own is None or own < 0:
+        return policy.max_redemptions_per_offer
+    return own or None
 
 
 def ineligibility(
@@ -76,15 +99,16 @@ def ineligibility(
         snapshot: the subscription as it was when the session started.
         history: offers this customer accepted before.
         now: the decision time (passed in: the core reads no clock).
-        policy: cooldowns and redemption caps; the defaults suit most products.
+        policy: cooldowns and redemption caps for offers that set none of their own.
     """
     policy = policy or EligibilityPolicy()
     past = tuple(history)
     if has_ended(snapshot):
         return Ineligibility.SUBSCRIPTION_ENDED
-    if sum(1 for r in past if r.offer_id == offer.id) >= policy.max_redemptions_per_offer:
+    cap = redemption_cap(offer, policy)
+    if cap is not None and sum(1 for r in past if r.offer_id == offer.id) >= cap:
         return Ineligibility.MAX_REDEMPTIONS
-    cooldown = timedelta(days=policy.cooldown_days.get(offer.kind, 0))
+    cooldown = timedelta(days=cooldown_days(offer, policy))
     if cooldown and any(r.kind == offer.kind and now - r.at < cooldown for r in past):
         return Ineligibility.COOLDOWN
     return _kind_rule(offer, snapshot, now)

@@ -1,6 +1,7 @@
 """The offer catalogue: what a salvage offer is, as plain frozen data.
 
-Rules: standard library only. Offers carry their own user-facing copy; how an offer becomes a
+Rules: standard library only. Offers carry their own user-facing copy and their own limits (cooldown
+days, redemptions per customer; unset means the eligibility policy's default). How an offer becomes a
 billing call lives in `offers.apply`, whether it may be shown lives in `offers.eligibility`.
 """
 
@@ -48,6 +49,10 @@ class PauseOffer:
     months: int
     behavior: PauseBehavior = PauseBehavior.VOID
     until: datetime | None = None
+    # Per-offer limits (every kind has them): None uses the eligibility policy's default for the kind;
+    # 0 means no cooldown / no cap on redemptions.
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
     kind: OfferKind = field(default=OfferKind.PAUSE, init=False)
 
 
@@ -59,6 +64,8 @@ class DowngradeOffer:
     plan_name: str
     amount_cents: int
     at_period_end: bool = False
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
     kind: OfferKind = field(default=OfferKind.DOWNGRADE, init=False)
 
 
@@ -67,6 +74,8 @@ class TrialExtensionOffer:
     id: OfferId
     copy: OfferCopy
     days: int
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
     kind: OfferKind = field(default=OfferKind.TRIAL_EXTENSION, init=False)
 
 
@@ -77,6 +86,8 @@ class TrainingOffer:
     id: OfferId
     copy: OfferCopy
     booking_url: str
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
     kind: OfferKind = field(default=OfferKind.TRAINING, init=False)
 
 
@@ -87,6 +98,8 @@ class DiscountOffer:
     coupon_id: str
     percent_off: int
     duration_months: int
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
     kind: OfferKind = field(default=OfferKind.DISCOUNT, init=False)
 
 

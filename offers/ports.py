@@ -62,6 +62,8 @@ class SubscriptionSnapshot:
     # The provider's ids of the discounts above, same order (Stripe's `di_…`); a write that must keep
     # them (Stripe replaces the whole `discounts` list) names them by id. Older stored snapshots lack it.
     discount_ids: tuple[str, ...] = ()
+    # When the newest invoice was paid, if the provider reports it (verified saves need a paid invoice).
+    last_paid_at: datetime | None = None
 
     @property
     def is_live(self) -> bool:

@@ -94,6 +94,7 @@ class Settings:
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     verify_saves_after_days: int = 30
+    abandon_after_minutes: int = 30  # an unfinished session with no activity this long ends as abandoned
     theme: Theme = field(default_factory=Theme)
     demo_admin_email: str = "admin@example.com"
     demo_admin_password: str | None = None
@@ -158,6 +159,7 @@ class Settings:
                 if secret.strip()
             ),
             verify_saves_after_days=_int(environ.get("SAVEFLOW_VERIFY_SAVES_AFTER_DAYS"), 30),
+            abandon_after_minutes=_int(environ.get("SAVEFLOW_ABANDON_AFTER_MINUTES"), 30),
             metrics_allow=tuple(
                 a.strip() for a in (environ.get("SAVEFLOW_METRICS_ALLOW") or "").split(",") if a.strip()
             ),

@@ -29,10 +29,18 @@ DIMENSIONS = (
     "offer_kind",
     "outcome",
     "finished_day",
+    "currency",
+    "repeat",
+    "offer_id",
+    "offers_shown",
+    "retained_day",
 )
 MEASURES = (
     "sessions",
     "mrr_cents",
+    "monthly_cents",
+    "retained_cents",
+    "retained_later_cents",
     "verified",
     "lapsed",
     "reached_continued",
@@ -44,10 +52,21 @@ MEASURES = (
 FUNNEL_EVENTS = ("Continued", "ReasonChosen", "OfferAccepted", "OfferDeclined", "CancelConfirmed")
 
 
-def _finished_day() -> str:
+def _utc_day(column: str) -> str:
     if is_postgres():
-        return "COALESCE(to_char(s.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '')"
-    return "COALESCE(substr(s.finished_at, 1, 10), '')"
+        return f"COALESCE(to_char(s.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '')"
+    return f"COALESCE(substr(s.{column}, 1, 10), '')"
+
+
+def _first_full_utc_day(column: str) -> str:
+    """The first UTC day that starts at or after the moment in `column`: an amount that changes at
+    22:00 (a pause resuming) counts from the next day, so no day is valued above what it billed."""
+    if is_postgres():
+        moment = f"(s.{column} AT TIME ZONE 'UTC')"
+        day = f"date_trunc('day', {moment} + interval '1 day' - interval '1 microsecond')"
+        return f"COALESCE(to_char({day}, 'YYYY-MM-DD'), '')"
+    day = f"substr(s.{column}, 1, 10)"
+    return f"COALESCE(CASE WHEN substr(s.{column}, 12, 8) > '00:00:00' THEN date({day}, '+1 day') ELSE {day} END, '')"
 
 
 def _aggregate_sql() -> str:
@@ -67,11 +86,14 @@ def _aggregate_sql() -> str:
     grouped = (
         "COALESCE(s.plan, ''), COALESCE(s.segment_id, ''), s.flow_version, COALESCE(s.experiment_id, ''),"
         " COALESCE(s.arm_id, ''), s.holdout, COALESCE(s.locale, ''), COALESCE(s.billing_interval, ''), s.test_mode,"
-        f" COALESCE(s.reason, ''), COALESCE(s.offer_kind, ''), COALESCE(s.outcome, 'open'), {_finished_day()}"
+        f" COALESCE(s.reason, ''), COALESCE(s.offer_kind, ''), COALESCE(s.outcome, 'open'), {_utc_day('finished_at')},"
+        " COALESCE(s.currency, ''), s.repeat, COALESCE(s.offer_id, ''), COALESCE(s.offers_shown, ''),"
+        f" {_first_full_utc_day('retained_from')}"
     )
     return (
         f"INSERT INTO dashboard_rollup (day, {', '.join(DIMENSIONS)}, {', '.join(MEASURES)})"  # noqa: S608 - constants
-        f" SELECT CAST({{}} AS VARCHAR(10)), {grouped}, COUNT(*), SUM(s.mrr_cents),"
+        f" SELECT CAST({{}} AS VARCHAR(10)), {grouped}, COUNT(*), SUM(s.mrr_cents), SUM(s.monthly_cents),"
+        " SUM(s.retained_cents), SUM(s.retained_later_cents),"
         " SUM(CASE WHEN s.verified_at IS NOT NULL THEN 1 ELSE 0 END),"
         " SUM(CASE WHEN s.save_lapsed_at IS NOT NULL THEN 1 ELSE 0 END),"
         " SUM(COALESCE(ev.continued, 0)), SUM(COALESCE(ev.reason, 0)), SUM(COALESCE(ev.answered, 0)),"

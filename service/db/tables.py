@@ -70,6 +70,15 @@ class FlowSession(Table, tablename="flow_session"):
     # Verified saves: still subscribed and paying N days after the save (from reconciliation).
     verified_at = Timestamptz(null=True, default=None)
     save_lapsed_at = Timestamptz(null=True, default=None)
+    # Money and counting facts for the metrics (admin/metrics.py), set at start and at finish.
+    currency = Varchar(length=3, default="")  # the subscription's currency; money is never summed across them
+    monthly_cents = Integer(default=0)  # monthly list price before any offer (yearly ÷ 12)
+    retained_cents = Integer(default=0)  # saves: what the customer pays per month right after the offer
+    retained_later_cents = Integer(default=0)  # saves: … from `retained_from` on (pause resumed, discount over)
+    retained_from = Timestamptz(null=True, default=None)
+    paid_at = Timestamptz(null=True, default=None)  # saves: the first paid invoice after the save
+    repeat = Boolean(default=False)  # the subscription was already set to cancel: not counted again
+    offers_shown = Varchar(length=255, default="")  # offer ids shown, comma-separated, in order
     # CS triage of the free-text answers.
     feedback_tags = Varchar(length=255, default="")
     feedback_reviewed_at = Timestamptz(null=True, default=None)
@@ -255,10 +264,18 @@ class DashboardRollup(Table, tablename="dashboard_rollup"):
     test_mode = Boolean(default=False)
     reason = Varchar(length=64, default="")
     offer_kind = Varchar(length=32, default="")
-    outcome = Varchar(length=16, default="open")  # saved | cancelled | abandoned | open
+    outcome = Varchar(length=16, default="open")  # saved | kept | cancelled | abandoned | open
     finished_day = Varchar(length=10, default="")  # UTC day the session finished, "" while open
+    currency = Varchar(length=3, default="")
+    repeat = Boolean(default=False)
+    offer_id = Varchar(length=64, default="")  # the offer that ended the session (saved or kept)
+    offers_shown = Varchar(length=255, default="")
+    retained_day = Varchar(length=10, default="")  # UTC day `retained_later_cents` starts to apply, "" if never
     sessions = Integer(default=0)
     mrr_cents = BigInt(default=0)
+    monthly_cents = BigInt(default=0)
+    retained_cents = BigInt(default=0)
+    retained_later_cents = BigInt(default=0)
     verified = Integer(default=0)
     lapsed = Integer(default=0)
     reached_continued = Integer(default=0)

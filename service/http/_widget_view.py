@@ -221,6 +221,9 @@ def step_context(
         "confirm": f"{base}/confirm",
         "back": f"{base}/back",
         "close": f"{base}/close?flow_token={flow_token}",
+        "keep": f"{base}/keep?flow_token={flow_token}",
+        # The host page posts this when "Keep my subscription" closed the embedded widget (see "abandon").
+        "keep_abs": f"{public_url.rstrip('/')}{base}/keep?flow_token={flow_token}",
         # embed.js posts this from the HOST page when the widget is closed early, so it must name the
         # service itself (a relative URL would reach the host app's own origin).
         "abandon": f"{public_url.rstrip('/')}{base}/close?flow_token={flow_token}",

@@ -111,7 +111,7 @@ class SessionOut(msgspec.Struct):
     customer_id: str
     subscription_id: str
     step: str
-    outcome: Literal["saved", "cancelled", "abandoned"] | None
+    outcome: Literal["saved", "kept", "cancelled", "abandoned"] | None
     reason: str | None
     comment: str | None
     offers_shown: list[str]
@@ -170,7 +170,7 @@ class ApiController(Controller):
             reason=state.reason,
             comment=state.comment,
             offers_shown=list(state.offers_shown),
-            accepted_offer=state.accepted_offer if state.outcome is Outcome.SAVED else None,
+            accepted_offer=state.accepted_offer if state.outcome in (Outcome.SAVED, Outcome.KEPT) else None,
             result=state.result_summary,
             test_mode=session.test_mode,
             flow_version_id=session.flow_version_id,

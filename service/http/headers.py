@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 
-def content_security_policies(settings: Settings) -> tuple[str, str]:
-    """(the widget's policy, every other page's policy)."""
+def content_security_policies(settings: Settings, widget_styles: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(the widget's policy, every other page's policy). `widget_styles`: the `'sha256-…'` sources of the
+    widget's inline <style> (service.http.assets.InlineStyle), allowed on /w only and never 'unsafe-inline'."""
     img = " ".join(filter(None, ("'self'", "data:", settings.theme.logo_origin)))
     base = (
         f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {img}; "
@@ -30,11 +31,12 @@ def content_security_policies(settings: Settings) -> tuple[str, str]:
     # there posts an early close to the service's absolute URL, hence connect-src too.
     pages = base.replace("script-src 'self'", f"script-src 'self' {settings.public_url}")
     pages += f"connect-src 'self' {settings.public_url}; frame-src 'self' {settings.public_url}; frame-ancestors 'self'"
-    return base + f"frame-ancestors {widget_ancestors}", pages
+    widget = base.replace("style-src 'self'", " ".join(("style-src 'self'", *widget_styles)))
+    return widget + f"frame-ancestors {widget_ancestors}", pages
 
 
-def security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
-    widget_csp, page_csp = content_security_policies(settings)
+def security_headers(settings: Settings, widget_styles: tuple[str, ...] = ()) -> BeforeMessageSendHookHandler:
+    widget_csp, page_csp = content_security_policies(settings, widget_styles)
     nosniff = {"X-Content-Type-Options": "nosniff"}
     widget = {"Content-Security-Policy": widget_csp, "Referrer-Policy": "no-referrer", **nosniff}
     pages = {"Content-Security-Policy": page_csp, "Referrer-Policy": "same-origin", **nosniff}

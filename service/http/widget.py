@@ -39,6 +39,7 @@ from flows import (
     StepKind,
     WentBack,
 )
+from flows.events import Kept
 from offers import BillingProvider, OfferId
 from service.deps import BillingDep, ClockDep, SettingsDep
 from service.http._widget_view import STEP_TEMPLATES, step_context
@@ -247,6 +248,7 @@ INTENTS: dict[str, EventBuilder] = {
     "confirm": lambda form, at, _: CancelConfirmed(at=at),
     "back": lambda form, at, _: WentBack(at=at),
     "close": lambda form, at, _: Closed(at=at),
+    "keep": lambda form, at, _: Kept(at=at),
     "offer_accept": lambda form, at, offer_id: OfferAccepted(at=at, offer_id=offer_id),
     "offer_decline": lambda form, at, offer_id: OfferDeclined(at=at, offer_id=offer_id),
 }

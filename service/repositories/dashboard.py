@@ -43,8 +43,16 @@ class RollupCell:
     holdout: bool
     outcome: str
     finished_day: str
+    currency: str
+    repeat: bool
+    offer_id: str
+    offers_shown: str
+    retained_day: str
     sessions: int
     mrr_cents: int
+    monthly_cents: int
+    retained_cents: int
+    retained_later_cents: int
     verified: int
     lapsed: int
     reached_continued: int
@@ -54,7 +62,21 @@ class RollupCell:
     confirmed_cancel: int
 
 
-_KEYS = ("day", "reason", "offer_kind", "segment_id", "experiment_id", "holdout", "outcome", "finished_day")
+_KEYS = (
+    "day",
+    "reason",
+    "offer_kind",
+    "segment_id",
+    "experiment_id",
+    "holdout",
+    "outcome",
+    "finished_day",
+    "currency",
+    "repeat",
+    "offer_id",
+    "offers_shown",
+    "retained_day",
+)
 
 
 async def refresh() -> int:
@@ -100,5 +122,10 @@ def _to_cell(r: dict[str, Any]) -> RollupCell:
         bool(r["holdout"]),
         r["outcome"],
         r["finished_day"],
+        r["currency"],
+        bool(r["repeat"]),
+        r["offer_id"],
+        r["offers_shown"],
+        r["retained_day"],
         *sums,
     )

@@ -210,3 +210,39 @@ def definition_from_json(text: str) -> FlowDefinition:
         ValueError: not JSON, or not a flow definition (the message says where).
     """
     return codec.definition_from_json(text)
+
+
+# ------------------------------------------------------------------------------------ segment writes (admin)
+SEGMENT_STEP = 10  # priorities are renumbered in steps of 10 on every reorder, so there is room between
+
+
+async def segment_priority(segment_id: str) -> int | None:
+    """The segment's priority (lower runs first), or None when there is no such segment."""
+    row = await Segment.select(Segment.priority).where(Segment.id == segment_id).first()
+    return int(row["priority"]) if row else None
+
+
+async def next_segment_priority() -> int:
+    """A priority after every existing segment's: a new segment is tried last."""
+    row = await Segment.select(Segment.priority).order_by(Segment.priority, ascending=False).first()
+    return (int(row["priority"]) if row else 0) + SEGMENT_STEP
+
+
+async def update_segment(segment: seg.Segment) -> None:
+    await Segment.update(
+        {
+            Segment.name: segment.name,
+            Segment.flow_key: segment.flow_key,
+            Segment.conditions: codec.dumps(segment.conditions),
+        }
+    ).where(Segment.id == segment.id)
+
+
+async def renumber_segments(ordered_ids: list[str]) -> None:
+    """Give the segments `ordered_ids` the priorities 10, 20, 30, … in that order."""
+    for position, segment_id in enumerate(ordered_ids, start=1):
+        await Segment.update({Segment.priority: position * SEGMENT_STEP}).where(Segment.id == segment_id)
+
+
+async def delete_segment(segment_id: str) -> None:
+    await Segment.delete().where(Segment.id == segment_id)

@@ -348,3 +348,37 @@ async def arm_outcomes(experiment_id: str) -> tuple[ArmOutcome, ...]:
         ArmOutcome(r["arm_id"] or "", r["outcome"], int(r["sessions"]), int(r["mrr_cents"] or 0), int(r["verified"]))
         for r in rows
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ArmExposure:
+    """One experiment arm's customer sessions (test sessions left out): how many, and from how many customers."""
+
+    arm_id: str
+    sessions: int
+    customers: int  # distinct customers with at least one session in the arm
+    cancelled_customers: int  # distinct customers with at least one session whose outcome is "cancelled"
+
+
+async def arm_exposures(experiment_id: str) -> tuple[ArmExposure, ...]:
+    """Per arm of `experiment_id`: sessions, distinct customers, and distinct customers who cancelled."""
+    in_experiment = (FlowSession.experiment_id == experiment_id) & (FlowSession.test_mode == False)  # noqa: E712
+    rows = (
+        await FlowSession.select(
+            FlowSession.arm_id,
+            Count(alias="sessions"),
+            Count(distinct=[FlowSession.customer_id], alias="customers"),
+        )
+        .where(in_experiment)
+        .group_by(FlowSession.arm_id)
+    )
+    cancelled_rows = (
+        await FlowSession.select(FlowSession.arm_id, Count(distinct=[FlowSession.customer_id], alias="customers"))
+        .where(in_experiment & (FlowSession.outcome == "cancelled"))
+        .group_by(FlowSession.arm_id)
+    )
+    cancelled = {r["arm_id"] or "": int(r["customers"]) for r in cancelled_rows}
+    return tuple(
+        ArmExposure(r["arm_id"] or "", int(r["sessions"]), int(r["customers"]), cancelled.get(r["arm_id"] or "", 0))
+        for r in rows
+    )

@@ -226,8 +226,11 @@ async def mark_saves_lapsed(subscription_id: str, now: datetime) -> None:
 
 
 async def mark_saves_verified(subscription_id: str, now: datetime, *, finished_before: datetime) -> None:
+    """Verify saves old enough whose subscription paid an invoice after the save (see record_paid_invoice)."""
     await FlowSession.update({FlowSession.verified_at: now}).where(
-        _saved_unsettled(subscription_id) & (FlowSession.finished_at <= finished_before)
+        _saved_unsettled(subscription_id)
+        & (FlowSession.finished_at <= finished_before)
+        & FlowSession.paid_at.is_not_null()
     )
 
 
@@ -269,3 +272,59 @@ async def triage_feedback(session_id: str, *, tags: str, reviewed_at: datetime |
     await FlowSession.update({FlowSession.feedback_tags: tags, FlowSession.feedback_reviewed_at: reviewed_at}).where(
         FlowSession.id == session_id
     )
+
+
+# ------------------------------------------------------------------ metric facts (admin/metrics.py)
+METRIC_COLUMNS = frozenset(
+    {
+        "currency",
+        "monthly_cents",
+        "retained_cents",
+        "retained_later_cents",
+        "retained_from",
+        "repeat",
+        "offers_shown",
+    }
+)
+
+
+async def save_metric_facts(session_id: str, facts: dict[str, Any]) -> None:
+    """Store the money and counting facts the dashboard needs (names from METRIC_COLUMNS)."""
+    unknown = set(facts) - METRIC_COLUMNS
+    if unknown:
+        raise ValueError(f"not metric columns: {sorted(unknown)}")
+    if facts:
+        columns = {getattr(FlowSession, name): value for name, value in facts.items()}
+        await FlowSession.update(columns).where(FlowSession.id == session_id)
+
+
+async def record_paid_invoice(subscription_id: str, paid_at: datetime) -> None:
+    """Billing reports a paid invoice: it is the first one after each unsettled save that finished before it.
+
+    A trial extension starts counting its price from that invoice on (net MRR retained).
+    """
+    after_save = (
+        (FlowSession.subscription_id == subscription_id)
+        & (FlowSession.outcome == "saved")
+        & FlowSession.paid_at.is_null()
+        & (FlowSession.finished_at < paid_at)
+    )
+    await FlowSession.update({FlowSession.retained_from: paid_at}).where(
+        after_save & (FlowSession.offer_kind == "trial_extension") & FlowSession.retained_from.is_null()
+    )
+    await FlowSession.update({FlowSession.paid_at: paid_at}).where(after_save)
+
+
+async def idle_session_ids(updated_before: datetime, steps: tuple[str, ...], limit: int) -> list[str]:
+    """Unfinished sessions on one of `steps` with no activity since `updated_before`, oldest first."""
+    rows = (
+        await FlowSession.select(FlowSession.id)
+        .where(
+            FlowSession.outcome.is_null()
+            & FlowSession.step.is_in(list(steps))
+            & (FlowSession.updated_at < updated_before)
+        )
+        .order_by(FlowSession.updated_at)
+        .limit(limit)
+    )
+    return [str(r["id"]) for r in rows]

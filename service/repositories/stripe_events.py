@@ -67,7 +67,11 @@ async def already_processed(event_id: str) -> bool:
 async def get(row_id: int) -> dict[str, Any] | None:
     row: dict[str, Any] | None = (
         await BillingWebhookEvent.select(
-            BillingWebhookEvent.id, BillingWebhookEvent.event_id, BillingWebhookEvent.subscription_id
+            BillingWebhookEvent.id,
+            BillingWebhookEvent.event_id,
+            BillingWebhookEvent.subscription_id,
+            BillingWebhookEvent.type,
+            BillingWebhookEvent.payload,
         )
         .where(BillingWebhookEvent.id == row_id)
         .first()

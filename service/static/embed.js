@@ -1,104 +1,112 @@
-/* SaveFlow.open({token, baseUrl?, locale?}) -> Promise<{outcome, sessionId, offer?}>.
-   Messages are accepted only from the widget's exact origin and iframe. Full screen on phones; Tab stays
-   in the dialog; closing early POSTs the widget's absolute closeUrl, as given, so the service (not the
-   host) records "abandoned"; "close" waits a tick for the iframe's key. */
-(function (w, d) {
-  "use strict";
-  var script = d.currentScript, defaultBase = script ? new URL(script.src).origin : location.origin;
-  var open = null;
+/* SaveFlow.open/prepare({token, baseUrl?, locale?}): the save flow in a modal iframe (README "Embed").
+   prepare (also on hover/focus of a [data-token] trigger) loads it hidden: one token, one session. */
+((w, d) => {
+  var cur, spent = {}, defaultBase = new URL(d.currentScript?.src || location).origin;
 
-  function css(el, styles) { for (var k in styles) el.style[k] = styles[k]; return el; }
-  function emit(name, detail) { w.dispatchEvent(new CustomEvent("saveflow:" + name, { detail: detail })); }
+  var emit = (name, detail) => w.dispatchEvent(new CustomEvent("saveflow:" + name, { detail }));
+  var tag = (name, id, props, styles) => {
+    var el = Object.assign(d.createElement(name), props);
+    Object.assign(el.style, styles);
+    el.dataset.testid = "saveflow-" + id;
+    return el;
+  };
 
-  function start(options) {
-    if (open) return open.promise;
-    var base = (options.baseUrl || defaultBase).replace(/\/$/, ""), origin = new URL(base).origin;
-    var src = base + "/w/start?token=" + encodeURIComponent(options.token) +
-      "&origin=" + encodeURIComponent(location.origin) + (options.locale ? "&locale=" + encodeURIComponent(options.locale) : "");
-    var narrow = w.matchMedia("(max-width: 540px)"), previousFocus = d.activeElement;
-    var root = d.documentElement.style, previousOverflow = root.overflow;
-    var state = { sessionId: null, closeUrl: null, result: null }, resolve;
-    var promise = new Promise(function (r) { resolve = r; });
+  function build(o) {
+    var base = (o.baseUrl || defaultBase).replace(/\/$/, ""), origin = new URL(base).origin, q = encodeURIComponent;
+    var narrow = w.matchMedia("(max-width: 540px)"), root = d.documentElement.style, overflow, previousFocus, resolve;
+    var x = { token: o.token, sessionId: null }, live = new AbortController();
+    var on = (target, type, fn) => target.addEventListener(type, fn, { signal: live.signal, capture: 1 });
+    x.promise = new Promise((r) => (resolve = r));
 
-    var backdrop = css(d.createElement("div"), { position: "fixed", inset: "0", zIndex: "2147483000",
-      background: "rgba(15,23,42,.55)", display: "flex", alignItems: "center", justifyContent: "center" });
-    var box = css(d.createElement("div"), { position: "relative", overflow: "hidden",
-      background: "#fff", boxShadow: "0 24px 64px rgba(0,0,0,.35)" });
-    function layout() {
-      var n = narrow.matches;
-      css(box, { width: n ? "100%" : "min(480px, 94vw)", height: n ? "100%" : "min(680px, 92vh)", borderRadius: n ? "0" : "14px" });
-    }
-    box.setAttribute("role", "dialog");
-    box.setAttribute("aria-modal", "true");
-    box.setAttribute("aria-label", "Cancel subscription");
-    box.dataset.testid = "saveflow-modal";
-    var close = css(d.createElement("button"), { position: "absolute", top: "8px", right: "8px",
-      width: "36px", height: "36px", border: "0", borderRadius: "50%", background: "rgba(255,255,255,.9)",
-      font: "22px/1 system-ui, sans-serif", cursor: "pointer", color: "#0f172a" });
-    close.type = "button";
-    close.textContent = "\u00d7";
-    close.setAttribute("aria-label", "Close");
-    close.dataset.testid = "saveflow-close";
-    var frame = css(d.createElement("iframe"), { width: "100%", height: "100%", border: "0", display: "block" });
-    frame.src = src;
-    frame.title = "Cancel subscription";
-    frame.dataset.testid = "saveflow-iframe";
-    box.appendChild(close);
-    box.appendChild(frame);
-    backdrop.appendChild(box);
-
-    function finish() {
-      if (!open) return;
-      var result = state.result || { outcome: "abandoned", sessionId: state.sessionId };
-      if (!state.result && state.sessionId && state.closeUrl) {
-        fetch(state.closeUrl, { method: "POST", keepalive: true, mode: "no-cors" }).catch(function () {});
-      }
-      w.removeEventListener("message", onMessage);
-      d.removeEventListener("keydown", onKey, true);
-      d.removeEventListener("focusin", onFocus);
-      narrow.removeEventListener("change", layout);
-      backdrop.remove();
-      root.overflow = previousOverflow;
-      if (previousFocus && previousFocus.focus) previousFocus.focus();
-      open = null;
+    var backdrop = tag("div", "backdrop", {}, { position: "fixed", inset: "0", zIndex: "2147483000", visibility: "hidden",
+      background: "#0f172a8c", display: "grid", placeItems: "center" });
+    var box = tag("div", "modal", { role: "dialog", ariaModal: "true", ariaLabel: "Cancel subscription" },
+      { position: "relative", overflow: "hidden", background: "#fff", boxShadow: "0 24px 64px #0000005a" });
+    var close = tag("button", "close", { type: "button", ariaLabel: "Close", textContent: "\u00d7" }, { position: "absolute", top: "8px",
+      right: "8px", width: "36px", height: "36px", border: "0", borderRadius: "50%", background: "#ffffffe6",
+      font: "22px/1 sans-serif", cursor: "pointer", color: "#0f172a" });
+    var frame = tag("iframe", "iframe", { title: "Cancel subscription", src: base + "/w/start?token=" + q(o.token) +
+      "&origin=" + q(location.origin) + (o.locale ? "&locale=" + q(o.locale) : "") },
+      { width: "100%", height: "100%", border: "0", display: "block" });
+    var layout = () => Object.assign(box.style, narrow.matches ? { width: "100%", height: "100%", borderRadius: "0" }
+      : { width: "min(480px, 94vw)", height: "min(680px, 92vh)", borderRadius: "14px" });
+    var step = () => emit("step", { step: x.step, sessionId: x.sessionId });
+    var finish = () => {
+      if (cur != x) return;
+      var result = x.result || { outcome: "abandoned", sessionId: x.sessionId };
+      if (!x.result && x.closeUrl) fetch(x.closeUrl, { method: "POST", keepalive: true, mode: "no-cors" }).catch(() => {});
+      x.drop();
+      root.overflow = overflow;
+      previousFocus?.focus();
       emit("close", result);
       resolve(result);
-    }
-    function onMessage(event) {
-      var m = event.data;
-      if (event.origin !== origin || event.source !== frame.contentWindow || !m || m.source !== "saveflow") return;
-      if (m.sessionId) state.sessionId = m.sessionId;
-      if (m.closeUrl) state.closeUrl = m.closeUrl;
-      if (m.type === "ready" || m.type === "step") emit("step", { step: m.step, sessionId: state.sessionId });
-      else if (m.type === "finished" && !state.result) {
-        state.result = { outcome: m.outcome, sessionId: state.sessionId };
-        if (m.offer) state.result.offer = m.offer;
-        emit("finished", state.result);
-      } else if (m.type === "close") setTimeout(finish);
-    }
-    function onKey(event) {
-      if (event.key === "Escape") { event.preventDefault(); finish(); }
-      else if (event.key === "Tab") {
-        var target = d.activeElement === close ? frame : close;
-        event.preventDefault();
-        target.focus();
-      }
-    }
-    function onFocus(event) { if (!box.contains(event.target)) close.focus(); }
-    close.addEventListener("click", finish);
-    backdrop.addEventListener("click", function (event) { if (event.target === backdrop) finish(); });
-    w.addEventListener("message", onMessage);
-    d.addEventListener("keydown", onKey, true);
-    d.addEventListener("focusin", onFocus);
-    narrow.addEventListener("change", layout);
+    };
+
+    x.drop = () => {
+      live.abort();
+      backdrop.remove();
+      cur = null;
+    };
+    x.show = () => {
+      x.shown = spent[x.token] = 1;
+      previousFocus = d.activeElement;
+      overflow = root.overflow;
+      root.overflow = "hidden";
+      on(d, "keydown", (e) => {
+        if (e.key == "Escape") { e.preventDefault(); finish(); }
+        else if (e.key == "Tab") { e.preventDefault(); (d.activeElement == close ? frame : close).focus(); }
+      });
+      on(d, "focusin", (e) => box.contains(e.target) || close.focus());
+      backdrop.style.visibility = "";
+      frame.focus();
+      emit("open", { baseUrl: base });
+      "step" in x && step();
+    };
+    on(w, "message", (e) => {
+      var m = e.data;
+      if (e.origin != origin || e.source != frame.contentWindow || m?.source != "saveflow") return;
+      x.sessionId = m.sessionId || x.sessionId;
+      x.closeUrl = m.closeUrl || x.closeUrl;
+      if (m.type == "ready" || m.type == "step") {
+        x.step = m.step;
+        if (x.shown) step();
+      } else if (m.type == "finished" && !x.result) {
+        x.result = { outcome: m.outcome, sessionId: x.sessionId };
+        if (m.offer) x.result.offer = m.offer;
+        emit("finished", x.result);
+      } else if (m.type == "close" && x.shown) setTimeout(finish);
+    });
+    on(close, "click", finish);
+    on(backdrop, "click", (e) => e.target == backdrop && finish());
+    on(narrow, "change", layout);
     layout();
-    root.overflow = "hidden";
-    d.body.appendChild(backdrop);
-    frame.focus();
-    open = { promise: promise };
-    emit("open", { baseUrl: base });
-    return promise;
+    box.append(close, frame);
+    backdrop.append(box);
+    d.body.append(backdrop);
+    return x;
   }
 
-  w.SaveFlow = { open: start, version: "1" };
+  var prepare = (o) => {
+    if (cur?.shown || cur?.token == o.token || spent[o.token]) return;
+    cur?.drop();
+    cur = build(o);
+  };
+  var intent = (e) => {
+    var t = e.target.closest?.("[data-saveflow-open][data-token]");
+    if (t) prepare(t.dataset);
+  };
+  d.addEventListener("pointerover", intent);
+  d.addEventListener("focusin", intent);
+  w.SaveFlow = {
+    open: (o) => {
+      if (!cur?.shown) {
+        spent[o.token] = 0;
+        prepare(o);
+        cur.show();
+      }
+      return cur.promise;
+    },
+    prepare,
+    version: "2",
+  };
 })(window, document);

@@ -60,6 +60,8 @@
       return;
     }
     event.preventDefault();
+    // "Keep my subscription": the host posts this URL instead of the close URL, so it is recorded as kept.
+    if (button.dataset.keepUrl) body.dataset.closeUrl = button.dataset.keepUrl;
     askToClose();
   });
 

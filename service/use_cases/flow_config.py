@@ -1,4 +1,4 @@
-"""Flow configuration use cases: publish a definition, store a draft, save a segment, start an experiment.
+"""Flow configuration use cases: publish a definition, store a draft, manage segments, run experiments.
 
 Rules: may import flows, service.db.engine and service.repositories. Every write is validated by the
 pure checks first, so an invalid configuration is refused with plain-language problems and never
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from flows import FlowDefinition, validate_definition
 from flows.experiments import Experiment, validate_experiment
-from flows.segments import Segment, validate_segment
+from flows.segments import Segment, describe, segment_problems, validate_segment
 from service.db.engine import unit_of_work
 from service.repositories import flows as flow_repo
 from service.repositories import reports
@@ -129,3 +129,89 @@ async def publish_flow_json_by(actor: str, text: str, now: datetime, note: str =
         ValueError: the text is not a flow definition (ConfigInvalid: one that fails validation).
     """
     return await publish_flow_by(actor, flow_repo.definition_from_json(text), now, note)
+
+
+# admin: segments. Checks come first (pure ones, then the database's), so a refused change writes
+# nothing; each change and its audit entry commit in one unit of work.
+class SegmentInvalid(ConfigInvalid):
+    """A segment that cannot be saved; `fields` pairs each problem with the form field it is about."""
+
+    def __init__(self, found: list[tuple[str, str]]) -> None:
+        super().__init__([message for _, message in found])
+        self.fields = tuple(found)
+
+
+async def _check_segment(segment: Segment, *, new: bool) -> None:
+    found = segment_problems(segment)
+    if segment.flow_key.strip() and await flow_repo.published_version(segment.flow_key) is None:
+        found.append(("flow_key", f"Flow {segment.flow_key!r} has no published version yet; publish it first."))
+    exists = await flow_repo.segment_priority(segment.id) is not None
+    if new and exists:
+        found.append(("id", f"There is already a segment with the id {segment.id!r}; pick another."))
+    if not new and not exists:
+        found.append(("id", f"There is no segment {segment.id!r} any more; it may have just been deleted."))
+    if found:
+        raise SegmentInvalid(found)
+
+
+async def create_segment_by(actor: str, segment: Segment, now: datetime) -> None:
+    """Add `segment` after every existing one (it is tried last), audited.
+
+    Raises:
+        SegmentInvalid: what to fix, per field; nothing was written.
+    """
+    if problems := segment_problems(segment):
+        raise SegmentInvalid(problems)
+    async with unit_of_work():
+        await _check_segment(segment, new=True)
+        await flow_repo.save_segment(segment, await flow_repo.next_segment_priority(), now)
+        await record_audit(actor, "segment.create", segment.id, after=describe(segment), now=now)
+
+
+async def update_segment_by(actor: str, segment: Segment, now: datetime) -> None:
+    """Change a segment's name, flow and conditions (its id and position stay), audited.
+
+    Raises:
+        SegmentInvalid: what to fix, per field (also when the segment is gone); nothing was written.
+    """
+    if problems := segment_problems(segment):
+        raise SegmentInvalid(problems)
+    async with unit_of_work():
+        await _check_segment(segment, new=False)
+        before = next((s for s in await flow_repo.segments_by_priority() if s.id == segment.id), None)
+        await flow_repo.update_segment(segment)
+        was = describe(before) if before else ""
+        await record_audit(actor, "segment.update", segment.id, before=was, after=describe(segment), now=now)
+
+
+async def move_segment_by(actor: str, segment_id: str, steps: int, now: datetime) -> bool:
+    """Move a segment `steps` places earlier (negative) or later in the priority order, audited.
+
+    Returns False when there is no such segment; a move past either end stops there.
+    """
+    async with unit_of_work():
+        order = [s.id for s in await flow_repo.segments_by_priority()]
+        if segment_id not in order:
+            return False
+        old = order.index(segment_id)
+        new = min(max(old + steps, 0), len(order) - 1)
+        order.insert(new, order.pop(old))
+        await flow_repo.renumber_segments(order)
+        if new != old:
+            before, after = f"position {old + 1}", f"position {new + 1}"
+            await record_audit(actor, "segment.move", segment_id, before=before, after=after, now=now)
+    return True
+
+
+async def delete_segment_by(actor: str, segment_id: str, now: datetime) -> bool:
+    """Delete a segment (its customers fall through to the next match, or the default flow), audited.
+
+    Past sessions keep the segment's id in their records. Returns False when there is no such segment.
+    """
+    async with unit_of_work():
+        gone = next((s for s in await flow_repo.segments_by_priority() if s.id == segment_id), None)
+        if gone is None:
+            return False
+        await flow_repo.delete_segment(segment_id)
+        await record_audit(actor, "segment.delete", segment_id, before=describe(gone), now=now)
+    return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -20,18 +20,22 @@ from flows import (
     Event,
     FlowDefinition,
     FlowState,
+    InvalidTransition,
     SessionId,
     Started,
     decide,
     initial_state,
 )
+from flows.events import TimedOut
 from flows.experiments import assign_arm
+from flows.model import USER_STEPS
 from flows.segments import Scalar, pick_segment
 from offers import (
     BillingProvider,
     SubscriptionSnapshot,
     SubscriptionStatus,
 )
+from offers.value import already_cancelling, monthly_cents
 from service.db.engine import unit_of_work
 from service.repositories import flows as flow_repo
 from service.repositories import sessions as session_repo
@@ -44,6 +48,7 @@ __all__ = [
     "FlowNotConfigured",
     "SessionNotFound",
     "SessionView",
+    "abandon_idle_sessions",
     "handle_event",
     "load_session",
     "session_history",
@@ -196,6 +201,7 @@ async def _begin(
                 stored, choice.definition, mrr_cents=snapshot.amount_cents, plan=plan, interval=interval, now=now
             )
             await session_repo.append_event(session_id, decision.state.version, started)
+            await session_repo.save_metric_facts(session_id, start_facts(snapshot, decision.state))
     except Exception:
         # Two tabs racing with the same token: the unique jti lets exactly one insert win.
         raced = await session_repo.find_by_jti(claims.jti)
@@ -203,6 +209,35 @@ async def _begin(
             raise
         return await _resume(raced, claims)
     return SessionView(stored, choice.definition)
+
+
+def start_facts(snapshot: SubscriptionSnapshot, state: FlowState) -> dict[str, object]:
+    """Money is per currency and monthly; a flow for a subscription already set to cancel is a repeat."""
+    return {
+        "currency": snapshot.currency.lower()[:3],
+        "monthly_cents": monthly_cents(snapshot.amount_cents, snapshot.interval),
+        "repeat": already_cancelling(snapshot),
+        "offers_shown": ",".join(state.offers_shown)[:255],
+    }
+
+
+async def abandon_idle_sessions(
+    *, idle_after: timedelta, billing: BillingProvider, clock: Clock, limit: int = 200
+) -> int:
+    """End sessions nobody touched for `idle_after` as abandoned (TimedOut), so none stays open forever.
+
+    Only steps the user sees: a pending billing call is the billing sweep's to settle.
+    """
+    now = clock()
+    steps = tuple(step.value for step in USER_STEPS)
+    ended = 0
+    for session_id in await session_repo.idle_session_ids(now - idle_after, steps, limit):
+        try:
+            await handle_event(session_id, TimedOut(at=now), billing=billing, clock=clock)
+        except (InvalidTransition, SessionNotFound):  # it moved on (or went) since the listing
+            continue
+        ended += 1
+    return ended
 
 
 async def _resume(session: StoredSession, claims: EmbedClaims) -> SessionView:

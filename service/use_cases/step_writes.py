@@ -1,14 +1,16 @@
 """Saving a decided step: the session's new state, its event, the billing work it queues and the webhooks
 it causes, all in the caller's unit of work.
 
-Rules: may import flows, service.repositories, service.observability and service.use_cases.outbound.
+Rules: may import flows, offers.value, service.repositories, service.observability and
+service.use_cases.outbound.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from offers.value import retained_after
 from service.observability import SESSIONS_FINISHED
 from service.repositories import billing_ledger as ledger
 from service.repositories import sessions as session_repo
@@ -44,6 +46,25 @@ async def save_step(
             "test_mode": session.test_mode,
         }
         await outbound.queue_deliveries(definition, session.state, new_state, session=about, now=now)
+    facts = metric_facts(session, definition, new_state)
+    if facts:
+        await session_repo.save_metric_facts(session.id, facts)
     if new_state.outcome is not None and session.state.outcome is None:
         SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
     return dataclasses.replace(session, state=new_state)
+
+
+def metric_facts(session: session_repo.StoredSession, definition: FlowDefinition, new: FlowState) -> dict[str, Any]:
+    """The metric columns this step changes: the offers shown, and at a save what the customer now pays."""
+    facts: dict[str, Any] = {}
+    if new.offers_shown != session.state.offers_shown:
+        facts["offers_shown"] = ",".join(new.offers_shown)[:255]
+    offer = definition.offer(new.accepted_offer) if new.accepted_offer else None
+    if new.outcome is not None and session.state.outcome is None and offer is not None:
+        retained = retained_after(offer, session.context.snapshot, started_at=session.started_at)
+        facts.update(
+            retained_cents=retained.now_cents,
+            retained_later_cents=retained.later_cents,
+            retained_from=retained.later_from,
+        )
+    return facts

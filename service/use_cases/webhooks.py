@@ -17,7 +17,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from offers import (
     BillingEvent,
@@ -164,7 +164,8 @@ async def process_webhook(
             except SubscriptionNotFound:
                 snapshot = None
             if snapshot is not None:
-                await reconcile_subscription(snapshot, now=clock(), verify_after=verify_after)
+                paid_at = invoice_paid_at(row.get("type") or "", row.get("payload") or "")
+                await reconcile_subscription(snapshot, now=clock(), verify_after=verify_after, paid_at=paid_at)
     except Exception as exc:
         # Stored with its traceback for `python -m service replay-webhooks`; 500 makes Stripe retry too.
         async with unit_of_work():
@@ -185,13 +186,32 @@ async def replay_failed_webhooks(*, billing: BillingProvider, clock: Clock, veri
     return len(ids)
 
 
-async def reconcile_subscription(snapshot: SubscriptionSnapshot, *, now: datetime, verify_after: timedelta) -> None:
+def invoice_paid_at(event_type: str, payload: str) -> datetime | None:
+    """When an `invoice.paid` event's invoice was paid (its own paid_at, else the event's time)."""
+    if event_type != "invoice.paid":
+        return None
+    try:
+        data = json.loads(payload)
+        invoice = data["data"]["object"]
+        stamp = (invoice.get("status_transitions") or {}).get("paid_at") or data.get("created")
+        return datetime.fromtimestamp(int(stamp), tz=UTC) if stamp else None
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        return None
+
+
+async def reconcile_subscription(
+    snapshot: SubscriptionSnapshot, *, now: datetime, verify_after: timedelta, paid_at: datetime | None = None
+) -> None:
     """Update our saved sessions for this subscription from billing's current truth.
 
-    A save is *verified* once the subscription is `active` (paying: not trialing, not paused, not
-    behind) and not set to end, `verify_after` after the save; it *lapsed* if the subscription ended,
-    is set to end, or went unpaid. `past_due` is neither yet: Stripe is still retrying the payment.
+    A save is *verified* once an invoice was paid after it (an `invoice.paid` webhook's `paid_at`, or
+    the snapshot's `last_paid_at`) and the subscription is `active` (paying: not trialing, not paused,
+    not behind) and not set to end, `verify_after` after the save; it *lapsed* if the subscription
+    ended, is set to end, or went unpaid. `past_due` is neither yet: Stripe is still retrying.
     """
+    for paid in sorted({p for p in (paid_at, snapshot.last_paid_at) if p is not None}):  # earliest first
+        async with unit_of_work():
+            await session_repo.record_paid_invoice(snapshot.id, paid)
     ended = snapshot.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.UNPAID, SubscriptionStatus.INCOMPLETE)
     if ended or snapshot.cancel_at_period_end:
         async with unit_of_work():

@@ -37,8 +37,9 @@ async def test_session_timeline_and_csv_export(page: Page, live_server: LiveServ
     await admin.login(live_server.admin_email, live_server.admin_password)
     rows = await admin.sessions()
     await rows.first.get_by_test_id("open-session").click()
-    await expect(page.get_by_test_id("timeline")).to_contain_text("Started")
-    await expect(page.get_by_test_id("path").locator("li.taken").first).to_have_text("loss_aversion")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Opened the cancellation flow")
+    await expect(page.get_by_test_id("path").locator("li.taken").first).to_have_text("What they'd lose")
+    await expect(page.get_by_test_id("diagram")).to_have_attribute("role", "img")
     await page.get_by_test_id("nav-sessions").click()
     async with page.expect_download() as download_info:
         await page.get_by_test_id("export-sessions").click()

@@ -183,7 +183,7 @@ async def test_rows_are_added_moved_and_removed_without_javascript_and_htmx_swap
     partial = await client.post(
         "/admin/flows/editor", data={**fields, "action": "remove_offer:0"}, headers={"HX-Request": "true"}
     )
-    assert partial.status_code == 200 and partial.headers["vary"] == "HX-Request"
+    assert partial.status_code == 200 and "HX-Request" in partial.headers["vary"]
     assert partial.text.startswith('<div id="flow-fields"') or '<div id="flow-fields"' in partial.text[:400]
     assert "<html" not in partial.text
     assert 'value="pause-2-months"' not in partial.text  # gone, and no reason routes to it any more

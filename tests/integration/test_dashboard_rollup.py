@@ -19,6 +19,8 @@ from service.db.rollup import refresh_dirty_days
 from service.db.tables import DashboardRollup, FlowEvent, FlowSession, FlowVersion, RollupDirtyDay
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
+AS_OF = f"{BASE + timedelta(days=5):%Y-%m-%d}"  # some retained amounts have switched by then, some not
+OFFER_IDS = ["pause-1", "discount-20", "call-us"]
 EVENTS = ("Started", "Continued", "ReasonChosen", "OfferDeclined", "OfferAccepted", "CancelConfirmed", "Closed")
 
 
@@ -41,6 +43,14 @@ class Row:
     verified: bool = False
     lapsed: bool = False
     events: list[str] = field(default_factory=list)
+    currency: str = "usd"
+    monthly: int = 0
+    repeat: bool = False
+    offer_id: str | None = None
+    shown: tuple[str, ...] = ()
+    retained: int = 0
+    retained_later: int = 0
+    retained_from: datetime | None = None
 
 
 def _random_row(rng: random.Random, n: int) -> Row:
@@ -59,6 +69,9 @@ def _random_row(rng: random.Random, n: int) -> Row:
         holdout=False,
         mrr=rng.choice([0, 900, 4900, 9900]),
         events=["Started"],
+        currency=rng.choice(["usd", "eur", "jpy"]),
+        monthly=rng.choice([0, 75, 900, 4900]),
+        repeat=rng.random() < 0.1,
     )
 
 
@@ -75,9 +88,20 @@ def _advance(rng: random.Random, row: Row) -> None:
     elif row.reason is None:
         row.reason = rng.choice(["too_expensive", "competitor", "missing_feature"])
         row.events.append("ReasonChosen")
-    elif choice < 0.3:
+        row.shown = tuple(rng.sample(OFFER_IDS, rng.randrange(0, 3)))
+    elif choice < 0.3 and row.shown:
         row.events += ["OfferAccepted"]
         row.outcome, row.offer_kind, row.finished_at = "saved", rng.choice(["pause", "discount"]), finish
+        row.offer_id = rng.choice(row.shown)
+        row.retained, row.retained_later = rng.choice([0, 500]), rng.choice([500, 900])
+        row.retained_from = rng.choice([None, BASE + timedelta(days=rng.randrange(0, 12))])
+    elif choice < 0.4 and row.shown:
+        row.events += ["OfferAccepted"]
+        row.outcome, row.offer_kind, row.finished_at = "kept", "training", finish
+        row.offer_id = rng.choice(row.shown)
+    elif choice < 0.45:
+        row.events.append("Closed")
+        row.outcome, row.finished_at = "kept", finish
     elif choice < 0.6:
         row.events += ["OfferDeclined", "CancelConfirmed"]
         row.outcome, row.finished_at = "cancelled", finish
@@ -108,6 +132,9 @@ async def _insert(row: Row, version_id: int) -> None:
             context="{}",
             started_at=row.started_at,
             updated_at=row.started_at,
+            currency=row.currency,
+            monthly_cents=row.monthly,
+            repeat=row.repeat,
         )
     )
     await _write_events(row, 0)
@@ -127,6 +154,11 @@ async def _update(row: Row, before_events: int) -> None:
             FlowSession.finished_at: row.finished_at,
             FlowSession.verified_at: row.finished_at if row.verified else None,
             FlowSession.save_lapsed_at: row.finished_at if row.lapsed else None,
+            FlowSession.offer_id: row.offer_id,
+            FlowSession.offers_shown: ",".join(row.shown),
+            FlowSession.retained_cents: row.retained,
+            FlowSession.retained_later_cents: row.retained_later,
+            FlowSession.retained_from: row.retained_from,
         }
     ).where(FlowSession.id == row.id)
     await _write_events(row, before_events)
@@ -143,16 +175,50 @@ def _matches(row: Row, f: metrics.Filters) -> bool:
     )
 
 
-def _expected_counts(rows: list[Row]) -> metrics.Counts:
-    outcome = [r.outcome or "open" for r in rows]
+def _status(r: Row) -> str:
+    return "repeat" if r.repeat else (r.outcome or "open")
+
+
+def _first_full_day(moment: datetime) -> str:
+    """The first UTC day starting at or after `moment`: a new amount counts from there."""
+    at_midnight = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return f"{at_midnight if at_midnight == moment else at_midnight + timedelta(days=1):%Y-%m-%d}"
+
+
+def _retained(r: Row, as_of: str) -> int:
+    if _status(r) != "saved":
+        return 0
+    switched = r.retained_from is not None and _first_full_day(r.retained_from) <= as_of
+    return r.retained_later if switched else r.retained
+
+
+def _expected_money(rows: list[Row], as_of: str) -> tuple[metrics.Money, ...]:
+    decided = [r for r in rows if _status(r) in ("saved", "kept", "cancelled")]
+    return tuple(
+        metrics.Money(
+            currency,
+            at_risk_cents=sum(r.monthly for r in mine),
+            retained_cents=sum(_retained(r, as_of) for r in mine),
+            saved_list_cents=sum(r.monthly for r in mine if _status(r) == "saved"),
+            kept_cents=sum(r.monthly for r in mine if _status(r) == "kept"),
+            lost_cents=sum(r.monthly for r in mine if _status(r) == "cancelled"),
+        )
+        for currency in sorted({r.currency for r in decided})
+        for mine in [[r for r in decided if r.currency == currency]]
+    )
+
+
+def _expected_counts(rows: list[Row], as_of: str = AS_OF) -> metrics.Counts:
+    status = [_status(r) for r in rows]
     return metrics.Counts(
         sessions=len(rows),
-        saved=outcome.count("saved"),
-        cancelled=outcome.count("cancelled"),
-        abandoned=outcome.count("abandoned"),
-        open=outcome.count("open"),
-        mrr_saved_cents=sum(r.mrr for r in rows if r.outcome == "saved"),
-        mrr_lost_cents=sum(r.mrr for r in rows if r.outcome == "cancelled"),
+        saved=status.count("saved"),
+        kept=status.count("kept"),
+        cancelled=status.count("cancelled"),
+        abandoned=status.count("abandoned"),
+        open=status.count("open"),
+        repeat=status.count("repeat"),
+        money=_expected_money(rows, as_of),
     )
 
 
@@ -171,27 +237,51 @@ def _random_filters(rng: random.Random) -> metrics.Filters:
 
 async def _check(rows: list[Row], f: metrics.Filters) -> None:
     chosen = [r for r in rows if _matches(r, f)]
-    assert metrics.count(await queries.cells(f)) == _expected_counts(chosen), f
-    by_reason = {b.key: b.counts for b in metrics.breakdown_of(await queries.cells(f), "reason")}
+    assert metrics.count(await queries.cells(f), AS_OF) == _expected_counts(chosen), f
+    by_reason = {b.key: b.counts for b in metrics.breakdown_of(await queries.cells(f), "reason", AS_OF)}
     reasons = {r.reason or "" for r in chosen}
     assert by_reason == {k: _expected_counts([r for r in chosen if (r.reason or "") == k]) for k in reasons}
     trend = {b.key: b.counts.sessions for b in metrics.trend_of(await queries.cells(f), "day")}
     days = {f"{r.started_at:%Y-%m-%d}" for r in chosen}
     assert trend == {d: sum(1 for r in chosen if f"{r.started_at:%Y-%m-%d}" == d) for d in days}
     funnel = dict(metrics.funnel_of(await queries.cells(f)))
-    assert funnel["Opened the flow"] == len(chosen)
-    assert funnel["Gave a reason"] == sum(1 for r in chosen if "ReasonChosen" in r.events)
-    assert funnel["Answered an offer"] == sum(1 for r in chosen if {"OfferAccepted", "OfferDeclined"} & set(r.events))
-    assert funnel["Confirmed the cancellation"] == sum(1 for r in chosen if "CancelConfirmed" in r.events)
+    in_funnel = [r for r in chosen if not r.repeat]  # repeat flows are in no outcome and no funnel
+    assert funnel["Opened the flow"] == len(in_funnel)
+    assert funnel["Gave a reason"] == sum(1 for r in in_funnel if "ReasonChosen" in r.events)
+    assert funnel["Answered an offer"] == sum(
+        1 for r in in_funnel if {"OfferAccepted", "OfferDeclined"} & set(r.events)
+    )
+    assert funnel["Confirmed the cancellation"] == sum(1 for r in in_funnel if "CancelConfirmed" in r.events)
     now = BASE + timedelta(days=9, hours=5)
     verified = metrics.verified_of(await queries.cells(f), metrics.maturity_cutoff(now, timedelta(days=5)))
     cutoff: date = (now - timedelta(days=5)).date()
     mature = [
-        r for r in chosen if r.outcome in ("saved", "cancelled") and r.finished_at and r.finished_at.date() < cutoff
+        r
+        for r in chosen
+        if _status(r) in ("saved", "kept", "cancelled") and r.finished_at and r.finished_at.date() < cutoff
     ]
     assert verified.mature_decided == len(mature)
-    assert verified.verified == sum(1 for r in mature if r.outcome == "saved" and r.verified)
-    assert verified.lapsed == sum(1 for r in mature if r.outcome == "saved" and r.lapsed)
+    assert verified.mature_saved == sum(1 for r in mature if _status(r) == "saved")
+    assert verified.verified == sum(1 for r in mature if _status(r) == "saved" and r.verified)
+    assert verified.lapsed == sum(1 for r in mature if _status(r) == "saved" and r.lapsed)
+    counted = [r for r in in_funnel if not r.repeat]
+    offers = {o.offer_id: (o.shown, o.accepted, o.verified) for o in metrics.offers_of(await queries.cells(f))}
+    expected = {
+        o: (
+            sum(1 for r in counted if o in r.shown),
+            sum(1 for r in counted if r.offer_id == o and r.outcome in ("saved", "kept")),
+            sum(1 for r in counted if r.offer_id == o and r.outcome == "saved" and r.verified),
+        )
+        for o in {o for r in counted for o in r.shown}
+    }
+    assert offers == expected
+    over_time = metrics.reasons_over_time(await queries.cells(f), "day")
+    assert {(p.period, k): n for p in over_time for k, n in p.sessions if n} == {
+        (d, k): n
+        for d in {f"{r.started_at:%Y-%m-%d}" for r in counted}
+        for k in {r.reason or "" for r in counted}
+        if (n := sum(1 for r in counted if f"{r.started_at:%Y-%m-%d}" == d and (r.reason or "") == k))
+    }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

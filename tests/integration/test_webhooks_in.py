@@ -122,7 +122,9 @@ async def test_a_save_is_verified_only_after_the_verification_period(
         "verified_at": None
     }
     clock.advance(days=31)
-    later = event("evt_paid_later", "invoice.paid")
+    invoice = json.loads(event("evt_paid_later", "invoice.paid"))
+    invoice["data"]["object"]["status_transitions"] = {"paid_at": int(clock().timestamp())}  # paid after the save
+    later = json.dumps(invoice).encode()
     await post(client, later, sign(later))
     row = await FlowSession.select(FlowSession.verified_at).where(FlowSession.id == sid).first()
     assert row is not None and row["verified_at"] == clock()
@@ -140,6 +142,11 @@ async def test_verification_by_polling_waits_for_a_pause_to_end(
     still_paused = await FlowSession.select(FlowSession.verified_at).where(FlowSession.id == flow.session_id).first()
     assert still_paused == {"verified_at": None}
     clock.advance(days=40)
+    await verify_due_saves(billing=billing, clock=clock, verify_after=timedelta(days=30))
+    no_invoice = await FlowSession.select(FlowSession.verified_at).where(FlowSession.id == flow.session_id).first()
+    assert no_invoice == {"verified_at": None}  # billing resumed, but nothing was paid yet
+    resumed_sub = billing.subscriptions["sub_demo_ada"]
+    billing.subscriptions["sub_demo_ada"] = dataclasses.replace(resumed_sub, last_paid_at=clock())
     await verify_due_saves(billing=billing, clock=clock, verify_after=timedelta(days=30))
     resumed = await FlowSession.select(FlowSession.verified_at).where(FlowSession.id == flow.session_id).first()
     assert resumed == {"verified_at": clock()}
@@ -208,7 +215,25 @@ async def test_only_a_paying_subscription_verifies_a_save(
 ) -> None:
     sid = await saved_session(client, settings, clock)
     sub = billing.subscriptions["sub_demo_ada"]
-    billing.subscriptions["sub_demo_ada"] = dataclasses.replace(sub, status=status)
+    billing.subscriptions["sub_demo_ada"] = dataclasses.replace(
+        sub, status=status, last_paid_at=clock() + timedelta(days=1)
+    )
     clock.advance(days=31)
     await verify_due_saves(billing=billing, clock=clock, verify_after=timedelta(days=30))
     assert await _verification_of(sid) == expected
+
+
+async def test_an_invoice_paid_webhook_is_the_paid_invoice_a_verified_save_needs(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    sid = await saved_session(client, settings, clock)
+    paid_at = clock() + timedelta(days=2)
+    data = json.loads(event("evt_paid", "invoice.paid"))
+    data["data"]["object"]["status_transitions"] = {"paid_at": int(paid_at.timestamp())}
+    payload = json.dumps(data).encode()
+    assert (await post(client, payload, sign(payload))).status_code == 200
+    row = await FlowSession.select(FlowSession.paid_at).where(FlowSession.id == sid).first()
+    assert row == {"paid_at": paid_at}
+    clock.advance(days=31)
+    await verify_due_saves(billing=billing, clock=clock, verify_after=timedelta(days=30))
+    assert await _verification_of(sid) == {"verified": True, "lapsed": False}

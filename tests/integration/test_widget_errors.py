@@ -23,7 +23,7 @@ def _is_friendly_page(response: httpx.Response, *, partial: bool = False) -> boo
         and ("<html" in response.text) is not partial
         and "Traceback" not in response.text
         and response.headers["content-type"] == "text/html; charset=utf-8"
-        and response.headers["vary"] == "HX-Request"
+        and response.headers["vary"] in ("HX-Request", "HX-Request,Accept-Encoding")  # compressed from 500 bytes
         and response.headers["cache-control"] == "no-store"
         and "frame-ancestors" in response.headers["content-security-policy"]
     )

@@ -41,7 +41,7 @@ async def test_the_logo_is_shown_and_allowed_by_the_csp(
     page, _ = await start(client, settings, clock)
     assert 'src="https://cdn.host.example/logo.svg"' in page.text
     assert "img-src 'self' data: https://cdn.host.example;" in page.headers["content-security-policy"]
-    assert '<link rel="stylesheet" href="/w/theme.css">' in page.text
+    assert "--sf-brand: #0f766e;" in page.text  # the theme is inlined with widget.css (service/http/assets.py)
 
 
 async def test_merge_fields_fill_the_copy(client: httpx.AsyncClient, settings: Settings, clock: FakeClock) -> None:

@@ -4,6 +4,7 @@ problems for unreadable input, and the row actions (add, remove, move) that work
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -51,7 +52,17 @@ MOMENTS = st.one_of(
 COPIES = st.builds(OfferCopy, TEXT, TEXT, TEXT)
 
 
+LIMIT = st.none() | st.integers(0, 1000)
+
+
 def offers_with(offer_id: str) -> st.SearchStrategy[Offer]:
+    """Every kind, with or without its own cooldown and redemption cap."""
+    return st.tuples(_offers_with(offer_id), LIMIT, LIMIT).map(
+        lambda drawn: replace(drawn[0], cooldown_days=drawn[1], max_redemptions=drawn[2])
+    )
+
+
+def _offers_with(offer_id: str) -> st.SearchStrategy[Offer]:
     oid = st.just(OfferId(offer_id))
     return st.one_of(
         st.builds(PauseOffer, oid, COPIES, WHOLE, st.sampled_from(PauseBehavior), MOMENTS),
@@ -233,3 +244,60 @@ def test_adding_an_offer_of_a_kind_and_removing_one_drops_every_route_to_it() ->
     definition = to_definition(removed).definition
     assert definition is not None
     assert validate_definition(definition) == []
+
+
+# ------------------------------------------------------------------------------------ offer limits
+def test_offer_limits_are_read_from_their_boxes_and_empty_keeps_the_kinds_default() -> None:
+    form = _form_with(**{"offer-0-cooldown_days": " 30 ", "offer-0-max_redemptions": "0", "offer-1-cooldown_days": ""})
+    parsed = to_definition(form)
+    assert parsed.definition is not None
+    first, second = parsed.definition.offers[:2]
+    assert (first.cooldown_days, first.max_redemptions) == (30, 0)
+    assert (second.cooldown_days, second.max_redemptions) == (None, None)  # the policy's defaults apply
+
+
+def test_offer_limits_survive_the_form_and_the_stored_json() -> None:
+    """What the editor publishes (and the live preview stores as a draft) keeps each offer's limits."""
+    shipped = default_definition()
+    limited = replace(
+        shipped, offers=(replace(shipped.offers[0], cooldown_days=7, max_redemptions=3), *shipped.offers[1:])
+    )
+    form = from_definition(limited)
+    assert (form.offers[0]["cooldown_days"], form.offers[0]["max_redemptions"]) == ("7", "3")
+    assert (form.offers[1]["cooldown_days"], form.offers[1]["max_redemptions"]) == ("", "")
+    parsed = to_definition(from_fields(to_fields(form)))
+    assert parsed.definition == limited
+    assert codec.definition_from_json(codec.definition_to_json(limited)) == limited
+
+
+def test_a_definition_stored_before_offers_had_limits_reads_with_the_defaults() -> None:
+    text = codec.definition_to_json(default_definition()).replace('"cooldown_days":null,', "")
+    text = text.replace('"max_redemptions":null,', "")
+    assert "cooldown_days" not in text
+    assert codec.definition_from_json(text) == default_definition()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("cooldown_days", "-1", "Offer 1: the cooldown in days must be 0 to 3650."),
+        ("cooldown_days", "a week", "Offer 1: the cooldown in days must be 0 to 3650."),
+        ("max_redemptions", "1001", "Offer 1: the redemptions per customer must be 0 to 1000."),
+    ],
+)
+def test_offer_limits_out_of_range_are_refused_in_plain_words(field: str, value: str, problem: str) -> None:
+    parsed = to_definition(_form_with(**{f"offer-0-{field}": value}))
+    assert parsed.definition is None
+    assert parsed.problems == (problem,)
+    assert f"offer-0-{field}" in parsed.invalid
+
+
+def test_the_form_knows_each_kinds_default_cooldown() -> None:
+    assert EditorForm.default_cooldowns == {
+        "pause": 180,
+        "discount": 365,
+        "trial_extension": 365,
+        "downgrade": 0,
+        "training": 0,
+    }
+    assert EditorForm.default_max_redemptions == 1

@@ -41,6 +41,7 @@ from flows import (
     replay,
 )
 from flows.defaults import DOWNGRADE, PAUSE, TRAINING, TRIAL
+from flows.events import Kept, TimedOut
 from flows.machine import MAX_TEXT
 from offers import OfferId
 from tests.factories import NOW, SID, make_context, make_definition, make_trialing_snapshot, walk
@@ -101,13 +102,16 @@ REPRESENTATIVE: dict[type[Event], Event] = {
     CancelFailed: CancelFailed(at=NOW, definitive=False),
     WentBack: WentBack(at=NOW),
     Closed: Closed(at=NOW),
+    Kept: Kept(at=NOW),
+    TimedOut: TimedOut(at=NOW),
 }
 
 S = StepKind
+GONE: dict[type[Event], StepKind] = {Closed: S.DONE, Kept: S.DONE, TimedOut: S.DONE}  # ways out, no billing
 LEAVE: dict[type[Event], StepKind] = {
     CancelRequested: S.CONFIRM,
-    Closed: S.DONE,
-}  # the cancel link and closing the widget
+    **GONE,
+}  # the cancel link, closing the widget, keeping the subscription, timing out
 _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
     S.NEW: {Started: S.LOSS_AVERSION},
     S.LOSS_AVERSION: {Continued: S.SURVEY, **LEAVE},
@@ -115,7 +119,7 @@ _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
     S.OFFER: {OfferAccepted: S.OFFER_PENDING, OfferDeclined: S.OFFER, WentBack: S.SURVEY, **LEAVE},
     S.OFFER_PENDING: {OfferApplied: S.DONE, OfferFailed: S.OFFER},
     S.FEEDBACK: {FeedbackGiven: S.CONFIRM, WentBack: S.SURVEY, **LEAVE},
-    S.CONFIRM: {CancelConfirmed: S.CANCEL_PENDING, WentBack: S.SURVEY, Closed: S.DONE},
+    S.CONFIRM: {CancelConfirmed: S.CANCEL_PENDING, WentBack: S.SURVEY, **GONE},
     S.CANCEL_PENDING: {CancelApplied: S.DONE, CancelFailed: S.CONFIRM},
     S.DONE: {},
 }

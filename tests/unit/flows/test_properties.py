@@ -43,6 +43,7 @@ from flows import (
     initial_state,
     replay,
 )
+from flows.events import Kept, TimedOut
 from flows.model import PENDING_STEPS, USER_STEPS
 from offers import OfferId, SubscriptionStatus
 from tests.factories import NOW, SID, make_context, make_definition, make_snapshot
@@ -66,10 +67,13 @@ ONE_OF_EACH: tuple[Event, ...] = (
     CancelFailed(at=NOW, definitive=True),
     WentBack(at=NOW),
     Closed(at=NOW),
+    Kept(at=NOW),
+    TimedOut(at=NOW),
 )
 assert {type(e) for e in ONE_OF_EACH} == set(EVENT_TYPES.values())
-# Every event type three times, except Closed (it ends the flow at once): sampled uniformly from this list.
-WEIGHTED_TYPES = [cls for cls in EVENT_TYPES.values() for _ in range(1 if cls is Closed else 3)]
+# Every event type three times, except the ways out (they end the flow at once): sampled uniformly from this list.
+LEAVING = (Closed, Kept, TimedOut)
+WEIGHTED_TYPES = [cls for cls in EVENT_TYPES.values() for _ in range(1 if cls in LEAVING else 3)]
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, database=None)
 
 
@@ -112,8 +116,10 @@ def _events(
         CancelFailed: st.builds(CancelFailed, at=at, definitive=st.booleans()),
         WentBack: st.builds(WentBack, at=at),
         Closed: st.builds(Closed, at=at),
+        Kept: st.builds(Kept, at=at),
+        TimedOut: st.builds(TimedOut, at=at),
     }
-    fitting = [cls for cls in TRANSITIONS[step] if cls is not Closed] if step is not None else []
+    fitting = [cls for cls in TRANSITIONS[step] if cls not in LEAVING] if step is not None else []
     types = st.sampled_from(WEIGHTED_TYPES) | st.sampled_from(fitting) if fitting else st.sampled_from(WEIGHTED_TYPES)
     if fitting_only and fitting:
         types = st.sampled_from(fitting)

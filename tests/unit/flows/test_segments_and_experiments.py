@@ -9,7 +9,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.experiments import Arm, Experiment, assign_arm, validate_experiment
-from flows.segments import Condition, Op, Scalar, Segment, condition_holds, pick_segment, validate_segment
+from flows.segments import (
+    Condition,
+    Op,
+    Scalar,
+    Segment,
+    condition_holds,
+    describe,
+    describe_condition,
+    pick_segment,
+    segment_problems,
+    validate_segment,
+    value_from_text,
+    value_to_text,
+)
 
 ATTRS: dict[str, Scalar] = {
     "plan": "Pro",
@@ -113,3 +126,78 @@ def test_experiment_validation() -> None:
     assert validate_experiment(EXPERIMENT) == []
     bad = Experiment("e", "default", (Arm("a", 0, 1, holdout=True), Arm("a", 0, 2, holdout=True)))
     assert len(validate_experiment(bad)) == 3
+
+
+# ------------------------------------------------------------------------------------ admin-facing helpers
+@pytest.mark.parametrize(
+    ("attribute", "value", "actual", "expected"),
+    [
+        ("seats", "5", 5, True),  # typed in the admin as text, sent by the host as a number
+        ("seats", 5, "5", True),
+        ("seats", "5", 6, False),
+        ("seats", "five", 5, False),
+        ("beta", "yes", True, True),
+        ("beta", "false", False, True),
+        ("beta", "yes", False, False),
+        ("beta", "maybe", True, False),
+    ],
+)
+def test_text_typed_in_the_admin_equals_the_same_number_or_flag(
+    attribute: str, value: Scalar, actual: Scalar, expected: bool
+) -> None:
+    assert condition_holds(Condition(attribute, Op.EQ, value), {attribute: actual}) is expected
+    assert condition_holds(Condition(attribute, Op.IN, (value, "other")), {attribute: actual}) is expected
+
+
+@pytest.mark.parametrize(
+    ("attribute", "op", "text", "value"),
+    [
+        ("plan", Op.EQ, " Pro ", "Pro"),
+        ("plan", Op.IN, "pro, team,, ", ("pro", "team")),
+        ("tenure_months", Op.GTE, "12", 12),
+        ("mrr_cents", Op.BETWEEN, "1000, 4999.5", (1000, 4999.5)),
+        ("mrr_cents", Op.EQ, "lots", "lots"),  # kept as text, so validation can say what is wrong
+        ("trialing", Op.EQ, "Yes", True),
+        ("trialing", Op.EQ, "no", False),
+        ("seats", Op.GT, "10", 10),
+        ("seats", Op.EQ, "10", "10"),  # a custom attribute compared for equality stays text
+        ("team", Op.CONTAINS, "42", "42"),
+    ],
+)
+def test_values_typed_in_the_admin_get_the_attributes_type(attribute: str, op: Op, text: str, value: object) -> None:
+    assert value_from_text(attribute, op, text) == value
+
+
+def test_a_stored_value_shows_as_text_that_reads_back_the_same() -> None:
+    for attribute, op, value in [
+        ("country", Op.IN, ("DE", "AT")),
+        ("tenure_months", Op.BETWEEN, (0, 6)),
+        ("trialing", Op.EQ, True),
+        ("mrr_cents", Op.LT, 4900),
+    ]:
+        assert value_from_text(attribute, op, value_to_text(value)) == value  # type: ignore[arg-type]
+
+
+def test_problems_name_the_field_or_condition_they_are_about() -> None:
+    segment = Segment(
+        "bad id!",
+        "",
+        "",
+        (Condition("plan", Op.EQ, "pro"), Condition("mrr_cents", Op.GT, "lots"), Condition("x y", Op.EQ, "1")),
+    )
+    fields = list(dict.fromkeys(field for field, _ in segment_problems(segment)))
+    assert fields == ["id", "name", "flow_key", "condition-1", "condition-2"]
+    assert validate_segment(segment) == [message for _, message in segment_problems(segment)]
+    assert any("'is more than' compares numbers" in m for m in validate_segment(segment))
+
+
+def test_a_segment_reads_as_a_sentence() -> None:
+    segment = Segment(
+        "s",
+        "S",
+        "winback",
+        (Condition("plan", Op.IN, ("pro", "team")), Condition("tenure_months", Op.BETWEEN, (1, 6))),
+    )
+    assert describe(segment) == "plan is one of pro, team and tenure_months is between 1 and 6 → flow winback"
+    assert describe(Segment("all", "All", "default")) == "everyone → flow default"
+    assert describe_condition(Condition("trialing", Op.EQ, True)) == "trialing is yes"

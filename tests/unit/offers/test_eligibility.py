@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flows import CustomerContext, default_definition
 from flows.defaults import CONTACT, DEFAULT_OFFERS, DISCOUNT, DOWNGRADE, PAUSE, TRAINING, TRIAL
+from flows.routing import route_offers
 from offers import (
     DowngradeOffer,
     EligibilityPolicy,
@@ -24,7 +26,7 @@ from offers import (
     eligible_offers,
     ineligibility,
 )
-from offers.eligibility import has_ended
+from offers.eligibility import cooldown_days, default_cooldown_days, has_ended, redemption_cap
 from tests.factories import NOW, make_snapshot, make_trialing_snapshot
 
 OFFERS = {o.id: o for o in DEFAULT_OFFERS}
@@ -237,3 +239,61 @@ def test_a_free_trial_is_extended_not_paused() -> None:
     trialing = make_trialing_snapshot()
     assert ineligibility(OFFERS[PAUSE], trialing, (), NOW) is Ineligibility.TRIALING
     assert ineligibility(OFFERS[TRIAL], trialing, (), NOW) is None
+
+
+# ------------------------------------------------------------------------------------ limits set on the offer
+def test_an_offers_own_cooldown_replaces_its_kinds_default() -> None:
+    other_pause = redeemed("older-pause", OfferKind.PAUSE, 30 * DAY)
+    assert check(PAUSE, ACTIVE, other_pause) is Ineligibility.COOLDOWN  # the default: 180 days for a pause
+    shorter = replace(OFFERS[PAUSE], cooldown_days=30)
+    assert ineligibility(shorter, ACTIVE, (other_pause,), NOW) is None  # exactly 30 days ago: over
+    assert ineligibility(replace(shorter, cooldown_days=31), ACTIVE, (other_pause,), NOW) is Ineligibility.COOLDOWN
+    assert ineligibility(replace(shorter, cooldown_days=0), ACTIVE, (other_pause,), NOW) is None  # 0: no cooldown
+    longer = replace(OFFERS[DOWNGRADE], cooldown_days=90)  # a kind without a default cooldown gets one
+    assert ineligibility(longer, ACTIVE, (redeemed("other-downgrade", OfferKind.DOWNGRADE, 89 * DAY),), NOW) is (
+        Ineligibility.COOLDOWN
+    )
+
+
+def test_an_offers_own_redemption_cap_replaces_the_policys() -> None:
+    once = redeemed(TRAINING, OfferKind.TRAINING, 3 * 365 * DAY)
+    assert check(TRAINING, ACTIVE, once) is Ineligibility.MAX_REDEMPTIONS  # the default: once per offer
+    twice = replace(OFFERS[TRAINING], max_redemptions=2)
+    assert ineligibility(twice, ACTIVE, (once,), NOW) is None
+    assert ineligibility(twice, ACTIVE, (once, once), NOW) is Ineligibility.MAX_REDEMPTIONS
+    unlimited = replace(OFFERS[TRAINING], max_redemptions=0)  # 0 on an offer: no cap at all
+    assert ineligibility(unlimited, ACTIVE, (once,) * 50, NOW) is None
+    never = EligibilityPolicy(max_redemptions_per_offer=0)  # the policy's own 0 still means never
+    assert ineligibility(unlimited, ACTIVE, (), NOW, never) is None
+    assert ineligibility(OFFERS[TRAINING], ACTIVE, (), NOW, never) is Ineligibility.MAX_REDEMPTIONS
+
+
+def test_a_negative_limit_on_an_offer_falls_back_to_the_default() -> None:
+    """A hand-edited JSON definition could hold one; it must not block (or unblock) an offer."""
+    broken = replace(OFFERS[PAUSE], cooldown_days=-5, max_redemptions=-1)
+    assert (
+        ineligibility(broken, ACTIVE, (redeemed("older-pause", OfferKind.PAUSE, DAY),), NOW) is Ineligibility.COOLDOWN
+    )
+    assert ineligibility(broken, ACTIVE, (redeemed(PAUSE, OfferKind.PAUSE, 999 * DAY),), NOW) is (
+        Ineligibility.MAX_REDEMPTIONS
+    )
+
+
+def test_limits_default_to_todays_behaviour() -> None:
+    assert all(o.cooldown_days is None and o.max_redemptions is None for o in DEFAULT_OFFERS)
+    assert {k: default_cooldown_days(k) for k in OfferKind} == dict(EligibilityPolicy().cooldown_days)
+    assert all(redemption_cap(o, EligibilityPolicy()) == 1 for o in DEFAULT_OFFERS)
+    assert cooldown_days(OFFERS[PAUSE], EligibilityPolicy()) == 180
+
+
+def test_routing_uses_each_offers_own_limits() -> None:
+    definition = replace(
+        default_definition(),
+        offers=tuple(replace(o, max_redemptions=0) if o.id == DISCOUNT else o for o in default_definition().offers),
+    )
+    reason = next(r for r in definition.reasons if DISCOUNT in r.offer_ids)
+    history = (redeemed(DISCOUNT, OfferKind.DISCOUNT, 2 * 365 * DAY),)
+    before = route_offers(default_definition(), reason.id, CustomerContext(ACTIVE, history), NOW)
+    after = route_offers(definition, reason.id, CustomerContext(ACTIVE, history), NOW)
+    assert DISCOUNT not in before
+    assert DISCOUNT in after

@@ -1,0 +1,63 @@
+"""What a subscription is worth per month, before and after an offer: the money behind every metric.
+
+Rules: standard library and `offers.model` / `offers.apply` / `offers.ports` only; pure. Amounts are
+integer minor units of the subscription's own currency; nothing here converts between currencies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from offers.apply import add_months, pause_resumes_at
+from offers.model import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer
+from offers.ports import SubscriptionSnapshot, SubscriptionStatus
+
+# How many of each billing interval make a month (a year is 1/12 of a month's worth per month, etc.).
+_PER_MONTH = {"day": 365 / 12, "week": 52 / 12, "month": 1.0, "year": 1 / 12}
+
+
+def monthly_cents(amount_cents: int, interval: str) -> int:
+    """The monthly equivalent of a price billed every `interval` (yearly ÷ 12), rounded to the cent."""
+    return round(amount_cents * _PER_MONTH.get(interval, 1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Retained:
+    """What the customer pays per month after an offer: `now_cents` until `later_from`, then `later_cents`.
+
+    `later_from` None means "no change is scheduled": for a trial extension the change comes with the
+    first paid invoice, which the shell records when billing reports it.
+    """
+
+    now_cents: int
+    later_cents: int
+    later_from: datetime | None = None
+
+
+def retained_after(offer: Offer, snapshot: SubscriptionSnapshot, *, started_at: datetime) -> Retained:
+    """Net monthly revenue kept by `offer`, from the session's frozen snapshot (offer dates count from the start).
+
+    - downgrade: the new price (same currency and interval as the subscription);
+    - discount: the discounted price while it lasts, then the list price;
+    - pause: 0 until billing resumes, then the price it resumes at;
+    - trial extension: 0 until the first paid invoice, then the price;
+    - training / contact: no billing change, so the list price (a *kept* customer, not a save).
+    """
+    price = monthly_cents(snapshot.amount_cents, snapshot.interval)
+    if isinstance(offer, DowngradeOffer):
+        new = monthly_cents(offer.amount_cents, snapshot.interval)
+        return Retained(new, new)
+    if isinstance(offer, DiscountOffer):
+        discounted = round(price * (100 - offer.percent_off) / 100)
+        return Retained(discounted, price, add_months(started_at, offer.duration_months))
+    if isinstance(offer, PauseOffer):
+        return Retained(0, price, pause_resumes_at(offer, started_at))
+    if isinstance(offer, TrialExtensionOffer):
+        return Retained(0, price)
+    return Retained(price, price)  # TrainingOffer: nothing in billing changes
+
+
+def already_cancelling(snapshot: SubscriptionSnapshot) -> bool:
+    """The subscription is set to end (or has ended) already: another flow for it is a *repeat*."""
+    return snapshot.cancel_at_period_end or snapshot.status is SubscriptionStatus.CANCELED
