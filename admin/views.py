@@ -30,6 +30,8 @@ class _Record(Protocol):
     @property
     def mrr_cents(self) -> int: ...
     @property
+    def currency(self) -> str: ...
+    @property
     def outcome(self) -> str | None: ...
     @property
     def step(self) -> str: ...
@@ -83,6 +85,7 @@ class SessionRow:
     text: str = ""  # the written answers (comment / feedback)
     tags: tuple[str, ...] = ()
     reviewed: bool = False
+    currency: str = "usd"  # of `mrr_cents`, which is monthly (a yearly price ÷ 12)
 
     @property
     def outcome_label(self) -> str:
@@ -117,6 +120,7 @@ def session_row(s: Listed, vocab: Vocabulary) -> SessionRow:
         email=r.email,
         plan=r.plan,
         mrr_cents=r.mrr_cents,
+        currency=r.currency,
         outcome=r.outcome or "open",
         step=r.step,
         reason=r.reason,

@@ -33,6 +33,7 @@ from offers.ports import (
     SubscriptionNotFound,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    WebhookMalformed,
     WebhookRejected,
 )
 
@@ -65,6 +66,7 @@ __all__ = (
     "SubscriptionStatus",
     "TrainingOffer",
     "TrialExtensionOffer",
+    "WebhookMalformed",
     "WebhookRejected",
     "add_months",
     "apply_offer",

@@ -14,7 +14,8 @@ Exception hierarchy::
     │                               or it follows a subscription schedule we did not create)
     ├── SubscriptionNotFound        no such subscription at the provider
     ├── IdempotencyConflict         the same key was reused with different parameters (a bug on our side)
-    └── WebhookRejected             an incoming billing webhook failed signature or shape checks
+    └── WebhookRejected             an incoming billing webhook failed its signature check
+        └── WebhookMalformed        signed, but not a readable event
 
 Idempotency (every provider keeps Stripe's rules, https://docs.stripe.com/api/idempotent_requests):
 a key's first result is stored and replayed for 24 hours, errors included; the same key with other
@@ -65,6 +66,8 @@ class SubscriptionSnapshot:
     # When the newest invoice was paid, if the provider reports it (verified saves need a paid invoice).
     last_paid_at: datetime | None = None
 
+    interval_count: int = 1  # billed every `interval_count` intervals (Stripe: a quarterly price is 3 months)
+
     @property
     def is_live(self) -> bool:
         """Subscribed and paying (paused or not): not cancelled, never started, nor behind on payment."""
@@ -108,6 +111,10 @@ class IdempotencyConflict(BillingError):
 
 class WebhookRejected(BillingError):
     """The webhook's signature, timestamp or body is not acceptable; nothing in it may be trusted."""
+
+
+class WebhookMalformed(WebhookRejected):
+    """The signature checked out, but the signed body is not an event this port can read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,10 @@ from offers.ports import SubscriptionSnapshot, SubscriptionStatus
 _PER_MONTH = {"day": 365 / 12, "week": 52 / 12, "month": 1.0, "year": 1 / 12}
 
 
-def monthly_cents(amount_cents: int, interval: str) -> int:
-    """The monthly equivalent of a price billed every `interval` (yearly ÷ 12), rounded to the cent."""
-    return round(amount_cents * _PER_MONTH.get(interval, 1.0))
+def monthly_cents(amount_cents: int, interval: str, interval_count: int = 1) -> int:
+    """The monthly equivalent of a price billed once every `interval_count` `interval`s (yearly ÷ 12,
+    quarterly ÷ 3), rounded to the cent."""
+    return round(amount_cents * _PER_MONTH.get(interval, 1.0) / max(interval_count, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,9 @@ def retained_after(offer: Offer, snapshot: SubscriptionSnapshot, *, started_at: 
     - trial extension: 0 until the first paid invoice, then the price;
     - training / contact: no billing change, so the list price (a *kept* customer, not a save).
     """
-    price = monthly_cents(snapshot.amount_cents, snapshot.interval)
+    price = monthly_cents(snapshot.amount_cents, snapshot.interval, snapshot.interval_count)
     if isinstance(offer, DowngradeOffer):
-        new = monthly_cents(offer.amount_cents, snapshot.interval)
+        new = monthly_cents(offer.amount_cents, snapshot.interval, snapshot.interval_count)
         return Retained(new, new)
     if isinstance(offer, DiscountOffer):
         discounted = round(price * (100 - offer.percent_off) / 100)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ from offers.ports import (
     SubscriptionNotFound,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    WebhookMalformed,
     WebhookRejected,
 )
 from offers.providers.stripe_shapes import (
@@ -296,6 +298,9 @@ def _two_phases(
     return params
 
 
+WEBHOOK_TOLERANCE = stripe.Webhook.DEFAULT_TOLERANCE  # seconds a signed timestamp stays valid
+
+
 class StripeWebhooks:
     """Verifies `Stripe-Signature` (HMAC over timestamp and raw body, 5-minute tolerance)."""
 
@@ -303,13 +308,21 @@ class StripeWebhooks:
         self._secret = secret
 
     def parse(self, payload: bytes, signature_header: str) -> BillingEvent:
+        # The signature alone first: whatever goes wrong while checking it (a bad header can even make the
+        # comparison raise TypeError) means "not signed"; only what fails after it is a malformed event.
         try:
-            event = stripe.Webhook.construct_event(payload, signature_header, self._secret)
-        except (stripe.SignatureVerificationError, ValueError) as exc:
+            stripe.WebhookSignature.verify_header(payload, signature_header, self._secret, WEBHOOK_TOLERANCE)
+        except Exception as exc:
             raise WebhookRejected(f"{type(exc).__name__}: {exc}") from exc
-        data = event.to_dict()
-        obj = (data.get("data") or {}).get("object") or {}
-        created = datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC)
-        return BillingEvent(
-            id=str(data["id"]), type=str(data.get("type", "")), subscription_id=subscription_of(obj), created=created
-        )
+        try:
+            data = json.loads(payload)
+            obj = (data.get("data") or {}).get("object") or {}
+            created = datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC)
+            return BillingEvent(
+                id=str(data["id"]),
+                type=str(data.get("type", "")),
+                subscription_id=subscription_of(obj),
+                created=created,
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise WebhookMalformed(f"{type(exc).__name__}: {exc}") from exc

@@ -82,6 +82,7 @@ def snapshot_from_stripe(sub: dict[str, Any]) -> SubscriptionSnapshot:
         amount_cents=int(price.get("unit_amount") or 0) * int(item.get("quantity") or 1),
         currency=price.get("currency") or sub.get("currency") or "usd",
         interval=(price.get("recurring") or {}).get("interval", "month"),
+        interval_count=int((price.get("recurring") or {}).get("interval_count") or 1),
         current_period_end=dt(period_end) or datetime.now(UTC),
         trial_end=dt(sub.get("trial_end")) if status is SubscriptionStatus.TRIALING else None,
         # A pause with no resume date is open-ended: report it as paused "until further notice".

@@ -34,7 +34,7 @@ class SessionRecord:
     customer_id: str
     email: str | None
     plan: str
-    mrr_cents: int
+    mrr_cents: int  # monthly (a yearly price ÷ 12), in `currency`
     outcome: str | None
     step: str
     reason: str | None
@@ -42,6 +42,7 @@ class SessionRecord:
     offer_kind: str | None
     test_mode: bool
     started_at: datetime
+    currency: str = "usd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,8 @@ _SESSION_COLUMNS = (
     FlowSession.customer_id,
     FlowSession.email,
     FlowSession.plan,
-    FlowSession.mrr_cents,
+    FlowSession.monthly_cents.as_alias("mrr_cents"),
+    FlowSession.currency,
     FlowSession.outcome,
     FlowSession.step,
     FlowSession.reason,
@@ -112,6 +114,7 @@ def _to_record(r: dict[str, Any]) -> SessionRecord:
         email=r["email"],
         plan=r["plan"],
         mrr_cents=r["mrr_cents"],
+        currency=r["currency"] or "usd",
         outcome=r["outcome"],
         step=r["step"],
         reason=r["reason"],

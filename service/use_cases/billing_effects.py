@@ -236,9 +236,18 @@ async def _after_server_error(
             return _not_applied(effect, FAILED, first.error, clock)  # settled elsewhere: read back
         await ledger.add_pending(session.id, retry, clock())  # committed before the retry runs
     second = await _attempt(session, retry, billing, clock)
-    if second.result == SERVER_ERROR:
-        return _not_applied(retry, FAILED, f"{second.error}; failed again under a fresh key", clock)
-    return second
+    if second.result != SERVER_ERROR:
+        return second
+    # A 5xx does not say nothing happened: read once more before calling it a failure.
+    try:
+        live = await billing.get_subscription(session.subscription_id)
+    except BillingError as exc:
+        kind = AUTH_FAILED if isinstance(exc, ProviderAuthFailed) else UNAVAILABLE  # pending: the sweep decides
+        return _not_applied(retry, kind, f"{second.error}; re-read failed: {type(exc).__name__}: {exc}", clock)
+    if change_is_in_effect(retry, before=session.context.snapshot, after=live, started_at=session.started_at):
+        summary = "Found in effect when re-read after a second server error"
+        return _applied(retry, summary=summary, effective_at=_cancel_effective_at(retry, live, clock), clock=clock)
+    return _not_applied(retry, FAILED, f"{second.error}; failed again under a fresh key, not in effect", clock)
 
 
 async def sweep_pending(*, billing: BillingProvider, clock: Clock) -> int:

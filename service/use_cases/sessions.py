@@ -86,7 +86,7 @@ def customer_attributes(claims: EmbedClaims, snapshot: SubscriptionSnapshot, loc
         "trialing": snapshot.status is SubscriptionStatus.TRIALING,
         "currency": snapshot.currency,
         "interval": snapshot.interval,
-        "mrr_cents": snapshot.amount_cents,
+        "mrr_cents": monthly_cents(snapshot.amount_cents, snapshot.interval, snapshot.interval_count),
         "locale": locale,
     }
     if claims.first_name:
@@ -215,7 +215,7 @@ def start_facts(snapshot: SubscriptionSnapshot, state: FlowState) -> dict[str, o
     """Money is per currency and monthly; a flow for a subscription already set to cancel is a repeat."""
     return {
         "currency": snapshot.currency.lower()[:3],
-        "monthly_cents": monthly_cents(snapshot.amount_cents, snapshot.interval),
+        "monthly_cents": monthly_cents(snapshot.amount_cents, snapshot.interval, snapshot.interval_count),
         "repeat": already_cancelling(snapshot),
         "offers_shown": ",".join(state.offers_shown)[:255],
     }

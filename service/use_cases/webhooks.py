@@ -26,6 +26,7 @@ from offers import (
     SubscriptionNotFound,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    WebhookMalformed,
     WebhookRejected,
 )
 from service.db.engine import unit_of_work
@@ -65,14 +66,10 @@ def _verified_event(webhooks: BillingWebhooks, payload: bytes, signature: str) -
         raise _Unsigned("the body is not UTF-8") from exc
     try:
         event = webhooks.parse(payload, signature)
+    except WebhookMalformed as exc:  # the signature checked out; the body is not an event
+        raise _Malformed(_shape_problem(payload) or f"the event cannot be read ({exc})") from exc
     except WebhookRejected as exc:
-        # stripe.Webhook.construct_event checks the signature first and decodes the JSON after it, so a
-        # refusal caused by a ValueError (a JSON error) is about a body that was signed.
-        if not isinstance(exc.__cause__, ValueError):
-            raise _Unsigned(str(exc)) from exc
-        raise _Malformed(_shape_problem(payload) or "the body is not JSON") from exc
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # raised after the signature checked out
-        raise _Malformed(_shape_problem(payload) or f"the event cannot be read ({type(exc).__name__})") from exc
+        raise _Unsigned(str(exc)) from exc
     problem = _shape_problem(payload)
     if problem is None and len(event.subscription_id or "") > MAX_ID_LENGTH:
         problem = "the subscription id is too long"

@@ -4,12 +4,14 @@ log, feedback CS can filter and work through (export included), and a call queue
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import timedelta
 
 import httpx
 
+from offers.providers.memory import InMemoryBillingProvider
 from service.settings import Settings
 from tests.conftest import FakeClock
 from tests.integration.test_admin_pages import login_as
@@ -197,3 +199,19 @@ async def test_the_call_queue_waits_longest_first_and_marks_overdue_against_the_
     assert "1 d 1 h" in table and "23 h 0 min" in table
     assert "24 h (default; the offer&#39;s copy promises no time)" in table
     assert "“within one working day” (the offer&#39;s copy)" in table
+
+
+async def test_a_yearly_customer_in_euros_is_listed_at_their_monthly_price_in_euros(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    sub = billing.subscriptions["sub_demo_ada"]
+    billing.subscriptions["sub_demo_ada"] = dataclasses.replace(
+        sub, amount_cents=120_000, interval="year", currency="eur"
+    )
+    flow = await _walk(client, settings, clock, "cus_demo_ada", ("continue", {}))
+    await login_as(client, "viewer", clock)
+    listed = (await client.get("/admin/sessions")).text
+    detail = (await client.get(f"/admin/sessions/{flow.session_id}")).text
+    for page in (listed, detail):
+        assert "€100/month" in page.replace("\u00a0", "")  # 1,200 a year, shown per month, in euros
+        assert "$1,200" not in page

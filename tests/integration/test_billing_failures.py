@@ -105,6 +105,20 @@ async def test_a_second_server_error_is_a_definitive_failure(
     assert [op["status"] for op in await _ops()] == ["failed", "failed"]
 
 
+async def test_a_second_server_error_after_the_change_was_made_settles_as_applied(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
+) -> None:
+    """A 5xx does not mean nothing happened: the retry's change is found on a re-read, so the ledger
+    agrees with billing and the user is not offered a second thing on top."""
+    sid = await _at_offer(billing, clock)
+    billing.fail_next_with_server_error()
+    billing.fail_next_with_server_error(applied=True)
+    view = await _accept(sid, billing, clock)
+    assert view.state.step is StepKind.DONE
+    assert billing.subscriptions["sub_demo_ada"].paused_until is not None
+    assert [op["status"] for op in await _ops()] == ["failed", "applied"]
+
+
 async def test_a_cancellation_server_error_is_retried_under_the_next_key(
     app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
 ) -> None:

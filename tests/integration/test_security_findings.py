@@ -92,6 +92,15 @@ async def test_a_bad_signature_stores_nothing(client: httpx.AsyncClient) -> None
     assert await BillingWebhookEvent.count() == 0
 
 
+async def test_a_signature_the_check_cannot_even_compare_stores_nothing(client: httpx.AsyncClient) -> None:
+    """A non-ASCII signature makes the HMAC comparison raise instead of answer: still unsigned."""
+    payload = event("evt_forged_unicode")
+    headers = {b"content-type": b"application/json", b"stripe-signature": "t=1,v1=é".encode()}
+    response = await client.post("/webhooks/stripe", content=payload, headers=headers)
+    assert (response.status_code, response.json()["detail"]) == (400, "Invalid signature.")
+    assert await BillingWebhookEvent.count() == 0
+
+
 async def test_an_oversized_body_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:
     chunk, pulled = 64 * 1024, 0
 

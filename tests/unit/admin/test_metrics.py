@@ -45,6 +45,11 @@ def test_money_is_monthly(amount: int, interval: str, monthly: int) -> None:
     assert monthly_cents(amount, interval) == monthly
 
 
+def test_a_price_billed_every_few_intervals_is_divided_by_their_count() -> None:
+    assert monthly_cents(30_000, "month", 3) == 10_000  # quarterly
+    assert monthly_cents(240_000, "year", 2) == 10_000  # every two years
+
+
 def test_net_mrr_retained_is_what_the_customer_pays_after_the_offer() -> None:
     yearly = make_snapshot(amount_cents=120_000, interval="year", currency="eur")
     downgrade = DowngradeOffer(OfferId("d"), COPY, price_id="p", plan_name="Starter", amount_cents=24_000)
