@@ -43,6 +43,7 @@ from service.use_cases.feedback import normalise_tags
 __all__ = (
     "ArmCounts",
     "AuditEntry",
+    "DashboardOptions",
     "DeliveryStatus",
     "EndpointSummary",
     "ExperimentRecord",
@@ -330,3 +331,38 @@ async def call_queue(now: datetime) -> tuple[QueuedCall, ...]:
             vocab = vocabs.get(s.flow_version, Vocabulary())
             queue.append(views.queued_call(t, s.record.reason, s.state.comment or "", vocab, now))
     return tuple(queue)
+
+
+# ------------------------------------------------------------------------------------ dashboard filters
+@dataclass(frozen=True, slots=True)
+class DashboardOptions:
+    """(value, label) pairs for the dashboard's filter selects: only values in the rollup."""
+
+    plans: tuple[tuple[str, str], ...]
+    intervals: tuple[tuple[str, str], ...]
+    segments: tuple[tuple[str, str], ...]
+    versions: tuple[tuple[str, str], ...]
+    arms: tuple[tuple[str, str], ...]
+    locales: tuple[tuple[str, str], ...]
+
+
+INTERVAL_LABELS = {"month": "monthly", "year": "yearly", "week": "weekly", "day": "daily"}
+
+
+async def dashboard_options() -> DashboardOptions:
+    """The dashboard filters' options: segment names, arms with their experiment, language names."""
+    await rollup.refresh()
+    found = await rollup.dimension_values()
+    segment_names = {s.id: s.name for s in await segments_by_priority()}
+    experiment_names = {e.id: e.name for e in await reports.experiments()}
+    arms: dict[str, list[str]] = {}
+    for experiment_id, arm_id in found.arms:
+        arms.setdefault(arm_id, []).append(experiment_names.get(experiment_id, experiment_id) or "no experiment")
+    return DashboardOptions(
+        plans=tuple((p, p) for p in found.plans),
+        intervals=tuple((i, INTERVAL_LABELS.get(i, wording.humanize(i))) for i in found.intervals),
+        segments=tuple(sorted(((s, segment_names.get(s, s)) for s in found.segments), key=lambda p: p[1].lower())),
+        versions=tuple((str(v), f"v{v}") for v in found.versions),
+        arms=tuple((a, f"{a} ({', '.join(names)})") for a, names in sorted(arms.items())),
+        locales=tuple(sorted(((c, wording.language_label(c)) for c in found.locales), key=lambda p: p[1])),
+    )

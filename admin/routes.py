@@ -89,6 +89,7 @@ async def dashboard(
     reason_labels, offer_labels = await queries.reason_labels(), await queries.offer_labels()
     context = {
         "board": board,
+        "options": await queries.dashboard_options(),
         "charts": charts_of(board, reason_labels, offer_labels),
         "definitions": metrics.DEFINITIONS,
         "offer_labels": offer_labels,

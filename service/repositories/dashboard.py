@@ -129,3 +129,34 @@ def _to_cell(r: dict[str, Any]) -> RollupCell:
         r["retained_day"],
         *sums,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionValues:
+    """The distinct non-empty values of the rollup's filter dimensions, sorted."""
+
+    plans: tuple[str, ...]
+    intervals: tuple[str, ...]
+    segments: tuple[str, ...]
+    versions: tuple[int, ...]
+    arms: tuple[tuple[str, str], ...]  # (experiment_id, arm_id)
+    locales: tuple[str, ...]
+
+
+async def dimension_values() -> DimensionValues:
+    """Every value the dashboard's filters can match: distinct rollup dimensions, test rows included."""
+
+    async def distinct(name: str) -> list[Any]:
+        column = DashboardRollup._meta.get_column_by_name(name)
+        rows = await DashboardRollup.select(column.as_alias("value")).distinct()
+        return sorted(r["value"] for r in rows if r["value"] not in (None, ""))
+
+    arms = await DashboardRollup.select(DashboardRollup.experiment_id, DashboardRollup.arm_id).distinct()
+    return DimensionValues(
+        plans=tuple(await distinct("plan")),
+        intervals=tuple(await distinct("billing_interval")),
+        segments=tuple(await distinct("segment_id")),
+        versions=tuple(v for v in sorted(await distinct("flow_version"), reverse=True) if v),
+        arms=tuple(sorted({(r["experiment_id"], r["arm_id"]) for r in arms if r["arm_id"]})),
+        locales=tuple(await distinct("locale")),
+    )
