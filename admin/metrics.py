@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 
 OUTCOMES = ("saved", "kept", "cancelled", "abandoned", "open")
 DEFINITIONS: tuple[tuple[str, str], ...] = (
-    ("Session", "a cancellation flow started in the date range (whole UTC days, by start); test sessions left out"),
+    (
+        "Session",
+        "a cancellation flow opened in the date range (whole UTC days, by start; a widget the host preloaded"
+        " counts once the user opens it); test sessions left out",
+    ),
     ("Saved", "accepted an offer that changes billing (pause, discount, downgrade, trial) and billing applied it"),
     ("Kept", "chose “Keep my subscription”, or took an offer that changes no billing (a call or training)"),
     ("Cancelled", "the cancellation reached billing"),
@@ -34,8 +38,10 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     ("Open", "still in progress (younger than the idle time)"),
     (
         "Repeat",
-        "a flow for a subscription already set to cancel: counted here only, never again as an outcome,"
-        " in money or in a funnel",
+        "a subscription counts once per billing period, as its strongest outcome (cancelled, saved, kept,"
+        " open, abandoned; the latest among equals): its other flows in the period, and any flow for a"
+        " subscription already set to cancel, are repeats, counted here only, never in an outcome, money"
+        " or a funnel",
     ),
     ("Save rate", "saved ÷ (saved + kept + cancelled); abandoned, open and repeat flows are not in it"),
     ("Retention rate", "(saved + kept) ÷ (saved + kept + cancelled)"),

@@ -70,6 +70,7 @@ SESSION_COLUMNS = (
     "save_lapsed_at",
     "feedback_tags",
     "feedback_reviewed_at",
+    "opened_at",
 )
 EVENT_COLUMNS = ("session", "seq", "type", "payload", "at")
 
@@ -141,6 +142,7 @@ def generate(now: datetime, count: int, version_id: int) -> Iterator[tuple[tuple
             lapsed,
             "",
             None,
+            started,
         )
         final = {"saved": "OfferApplied", "cancelled": "CancelConfirmed", "abandoned": "Closed"}.get(outcome or "", "")
         kinds = ["Started", "Continued", "ReasonChosen", "OfferAccepted" if outcome == "saved" else "OfferDeclined"]

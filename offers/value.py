@@ -62,3 +62,33 @@ def retained_after(offer: Offer, snapshot: SubscriptionSnapshot, *, started_at: 
 def already_cancelling(snapshot: SubscriptionSnapshot) -> bool:
     """The subscription is set to end (or has ended) already: another flow for it is a *repeat*."""
     return snapshot.cancel_at_period_end or snapshot.status is SubscriptionStatus.CANCELED
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFlow:
+    """One flow of a subscription in one billing period, as the count-once rule sees it."""
+
+    id: str
+    outcome: str | None  # saved, kept, cancelled, abandoned; None while open
+    started_at: datetime
+    cancelling_at_start: bool  # the subscription was already set to cancel when the flow began
+
+
+# What a period's flows amount to, strongest first: a cancellation is what happened to the subscription
+# whatever came before it; else a save (billing changed); else a keep; else a flow still being decided
+# (it supersedes a closed widget: the customer came back); else a closed widget.
+_STRENGTH = {"cancelled": 5, "saved": 4, "kept": 3, None: 2, "abandoned": 1}
+
+
+def counted_flow(flows: list[PeriodFlow]) -> str | None:
+    """The one flow of a subscription's billing period that counts; every other one is a *repeat*.
+
+    The strongest outcome counts (cancelled, saved, kept, open, then abandoned), the latest among equals.
+    A flow on a subscription already set to cancel never counts: its cancellation counted when it was
+    made. None when no flow may count.
+    """
+    candidates = [f for f in flows if not f.cancelling_at_start]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda f: (_STRENGTH.get(f.outcome, 0), f.started_at, f.id))
+    return best.id

@@ -75,7 +75,7 @@ API_VERSION = "2026-10-28.endive"  # pinned: the shapes below are tested against
 # it the call raises ProviderUnavailable; Stripe may still be executing the request, and a retry under its
 # key then gets 409 until that finishes. The sweep's minimum age must be longer than this.
 REQUEST_TIMEOUT_SECONDS = 15.0
-EXPAND = ["discounts", "schedule"]
+EXPAND = ["discounts", "schedule", "latest_invoice"]  # latest_invoice: verified saves need a paid invoice
 
 
 def _translate(exc: stripe.StripeError) -> BillingError:

@@ -54,8 +54,17 @@ def scheduled_price(schedule: Any) -> str | None:
     return str(price) if price else None
 
 
+def paid_at(invoice: Any) -> datetime | None:
+    """When an expanded invoice was paid, if it was and money changed hands: a trial's $0 invoice is
+    `paid` too, and a trial extension counts nothing until the first real payment."""
+    if not isinstance(invoice, dict) or invoice.get("status") != "paid" or not invoice.get("amount_paid"):
+        return None
+    return dt((invoice.get("status_transitions") or {}).get("paid_at"))
+
+
 def snapshot_from_stripe(sub: dict[str, Any]) -> SubscriptionSnapshot:
-    """Map a Stripe subscription (as a plain dict, `discounts` and `schedule` expanded or not) to our snapshot."""
+    """Map a Stripe subscription (as a plain dict, `discounts`, `schedule` and `latest_invoice` expanded or
+    not) to our snapshot."""
     item = sub["items"]["data"][0]
     price = item["price"]
     period_end = item.get("current_period_end") or sub.get("current_period_end")
@@ -92,6 +101,7 @@ def snapshot_from_stripe(sub: dict[str, Any]) -> SubscriptionSnapshot:
         canceled_at=dt(sub.get("canceled_at")) if status is SubscriptionStatus.CANCELED else None,
         scheduled_price_id=scheduled_price(sub.get("schedule")),
         discount_ids=tuple(discount_ids),
+        last_paid_at=paid_at(sub.get("latest_invoice")),
     )
 
 

@@ -1,5 +1,7 @@
 """The dashboard rollup: recompute the days the triggers marked dirty, exactly, from the raw rows.
 
+Only opened sessions count: a prepared widget nobody opened is no flow.
+
 Rules: may import piccolo and service.db. Triggers (migration 2026-11-23T10:07:13) insert a session's
 UTC start day into `rollup_dirty_day` whenever one of its metric columns or funnel events changes.
 `refresh_dirty_days` deletes the mark *before* it re-aggregates the day in the same transaction, so
@@ -102,7 +104,7 @@ def _aggregate_sql() -> str:
         f"   SELECT e.session AS sid, {flags} FROM flow_event e JOIN flow_session d ON d.id = e.session"
         f"   WHERE d.started_at >= {{}} AND d.started_at < {{}} AND e.type IN ({event_types}) GROUP BY e.session"
         " ) ev ON ev.sid = s.id"
-        f" WHERE s.started_at >= {{}} AND s.started_at < {{}} GROUP BY {grouped}"
+        f" WHERE s.started_at >= {{}} AND s.started_at < {{}} AND s.opened_at IS NOT NULL GROUP BY {grouped}"
     )
 
 

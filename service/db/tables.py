@@ -77,8 +77,15 @@ class FlowSession(Table, tablename="flow_session"):
     retained_later_cents = Integer(default=0)  # saves: … from `retained_from` on (pause resumed, discount over)
     retained_from = Timestamptz(null=True, default=None)
     paid_at = Timestamptz(null=True, default=None)  # saves: the first paid invoice after the save
-    repeat = Boolean(default=False)  # the subscription was already set to cancel: not counted again
+    repeat = Boolean(default=False)  # not counted: another flow of the subscription in its period counts
     offers_shown = Varchar(length=255, default="")  # offer ids shown, comma-separated, in order
+    # Counting once per subscription and billing period (offers.value.counted_flow): the period the
+    # flow started in, and whether the subscription was already set to cancel then.
+    period_end = Timestamptz(null=True, default=None)
+    cancelling_at_start = Boolean(default=False)
+    # When the user first saw the widget; NULL while a prepared (preloaded) widget has not been opened,
+    # and such a session is in no list or figure.
+    opened_at = Timestamptz(null=True, default=None)
     # CS triage of the free-text answers.
     feedback_tags = Varchar(length=255, default="")
     feedback_reviewed_at = Timestamptz(null=True, default=None)

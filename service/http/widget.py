@@ -98,6 +98,9 @@ def render_step(
     )
     status = 422 if error else 200
     if not request.htmx:
+        # A prepared widget asks to be counted when the user opens it (widget.js posts here on "opened").
+        opened = view.session.opened_at is None
+        context["opened_url"] = f"/w/s/{view.session.id}/opened" if opened else ""
         return Template(template_name="widget/frame.html", context=context, status_code=status, headers=STEP_HEADERS)
     state = view.state
     if state.step is StepKind.DONE and state.outcome is not Outcome.ABANDONED:
@@ -136,12 +139,13 @@ class WidgetController(Controller):
         token: FromQuery[str | None] = None,
         origin: FromQuery[str | None] = None,
         locale_hint: Annotated[str | None, QueryParameter(name="locale", required=False)] = None,
+        prepared: FromQuery[bool] = False,
     ) -> Template:
         # postMessage goes only to an allowed origin; anything else means "full page, post nothing".
         parent = origin.rstrip("/") if origin and origin.rstrip("/") in settings.allowed_origins else ""
         claims = verify_embed_token(token, settings, clock())
         locale = negotiate(claims.locale or locale_hint, request.headers.get("accept-language"))
-        view = await sessions.start_session(claims, billing=billing, clock=clock, locale=locale)
+        view = await sessions.start_session(claims, billing=billing, clock=clock, locale=locale, prepared=prepared)
         return_url = safe_return_url(claims.return_url, settings)
         return render_step(request, view, settings=settings, now=clock(), parent_origin=parent, return_url=return_url)
 
@@ -156,6 +160,11 @@ class WidgetController(Controller):
         colours = f"--sf-brand: {theme.brand}; --sf-brand-contrast: {theme.brand_contrast};"
         css = f":root {{ {shape} }}\n@media (prefers-color-scheme: light) {{ :root {{ {colours} }} }}\n"
         return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
+
+    @post("/s/{session_id:str}/opened", name="widget:opened", status_code=204)
+    async def opened(self, session_id: FromPath[str], flow: FlowDep, clock: ClockDep) -> None:
+        """The user opened a widget the host had prepared: from now on it is a flow that counts."""
+        await sessions.open_session(session_id, clock=clock)
 
     @get("/s/{session_id:str}", name="widget:show")
     async def show(

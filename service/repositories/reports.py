@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.query.functions.aggregate import Count
 
 from flows.experiments import Arm
 from service.db import codec
@@ -132,7 +132,9 @@ def _contains(column: Any, text: str) -> Any:
 
 
 def _customer_sessions(*columns: Any, outcome: str | None = None) -> Any:
-    query = FlowSession.select(*columns).where(FlowSession.subscription_id != PREVIEW_SUBSCRIPTION)
+    query = FlowSession.select(*columns).where(
+        (FlowSession.subscription_id != PREVIEW_SUBSCRIPTION) & FlowSession.opened_at.is_not_null()
+    )
     if outcome == OPEN:
         query = query.where(FlowSession.outcome.is_null())
     elif outcome:
@@ -306,17 +308,6 @@ class ExperimentRecord:
     winner_arm: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ArmOutcome:
-    """Customer sessions of one experiment arm with one outcome (None while open)."""
-
-    arm_id: str
-    outcome: str | None
-    sessions: int
-    mrr_cents: int
-    verified: int
-
-
 async def experiments() -> tuple[ExperimentRecord, ...]:
     rows = await Experiment.select().order_by(Experiment.started_at, ascending=False)
     return tuple(
@@ -334,25 +325,6 @@ async def experiments() -> tuple[ExperimentRecord, ...]:
     )
 
 
-async def arm_outcomes(experiment_id: str) -> tuple[ArmOutcome, ...]:
-    """Session counts per arm and outcome, leaving out test sessions."""
-    rows = (
-        await FlowSession.select(
-            FlowSession.arm_id,
-            FlowSession.outcome,
-            Count(alias="sessions"),
-            Sum(FlowSession.mrr_cents, alias="mrr_cents"),
-            Count(FlowSession.verified_at, alias="verified"),
-        )
-        .where((FlowSession.experiment_id == experiment_id) & (FlowSession.test_mode == False))  # noqa: E712
-        .group_by(FlowSession.arm_id, FlowSession.outcome)
-    )
-    return tuple(
-        ArmOutcome(r["arm_id"] or "", r["outcome"], int(r["sessions"]), int(r["mrr_cents"] or 0), int(r["verified"]))
-        for r in rows
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class ArmExposure:
     """One experiment arm's customer sessions (test sessions left out): how many, and from how many customers."""
@@ -365,7 +337,11 @@ class ArmExposure:
 
 async def arm_exposures(experiment_id: str) -> tuple[ArmExposure, ...]:
     """Per arm of `experiment_id`: sessions, distinct customers, and distinct customers who cancelled."""
-    in_experiment = (FlowSession.experiment_id == experiment_id) & (FlowSession.test_mode == False)  # noqa: E712
+    in_experiment = (
+        (FlowSession.experiment_id == experiment_id)
+        & (FlowSession.test_mode == False)  # noqa: E712
+        & FlowSession.opened_at.is_not_null()
+    )
     rows = (
         await FlowSession.select(
             FlowSession.arm_id,

@@ -99,7 +99,7 @@ def _like(column: Any, text: str, *, exact_underscores: bool = False) -> Any:
 
 
 def _where(q: SessionQuery) -> Any:
-    where: Any = FlowSession.subscription_id != PREVIEW_SUBSCRIPTION
+    where: Any = (FlowSession.subscription_id != PREVIEW_SUBSCRIPTION) & FlowSession.opened_at.is_not_null()
     if q.outcome == "open":
         where &= FlowSession.outcome.is_null()
     elif q.outcome:

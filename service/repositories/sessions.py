@@ -12,6 +12,7 @@ from typing import Any
 
 from flows import CustomerContext, Event, FlowDefinition, FlowState, SessionId
 from offers import OfferId, OfferKind, Redemption
+from offers.value import PeriodFlow
 from service.db import codec
 from service.db.engine import lock_rows_if_postgres
 from service.db.tables import BillingOperation, FlowEvent, FlowSession
@@ -43,6 +44,7 @@ class StoredSession:
     segment_id: str | None = None
     experiment_id: str | None = None
     arm_id: str | None = None
+    opened_at: datetime | None = None  # None: a prepared widget the user has not opened yet
 
 
 _COLUMNS = (
@@ -62,6 +64,7 @@ _COLUMNS = (
     FlowSession.segment_id,
     FlowSession.experiment_id,
     FlowSession.arm_id,
+    FlowSession.opened_at,
 )
 
 
@@ -83,6 +86,7 @@ def _to_session(row: dict[str, Any]) -> StoredSession:
         segment_id=row["segment_id"],
         experiment_id=row["experiment_id"],
         arm_id=row["arm_id"],
+        opened_at=row["opened_at"],
     )
 
 
@@ -140,6 +144,7 @@ async def add(
             experiment_id=session.experiment_id,
             arm_id=session.arm_id,
             holdout=session.context.holdout,
+            opened_at=session.opened_at,
             **_state_columns(session.state, definition, now),
         )
     )
@@ -284,6 +289,8 @@ METRIC_COLUMNS = frozenset(
         "retained_from",
         "repeat",
         "offers_shown",
+        "period_end",
+        "cancelling_at_start",
     }
 )
 
@@ -321,6 +328,7 @@ async def idle_session_ids(updated_before: datetime, steps: tuple[str, ...], lim
         await FlowSession.select(FlowSession.id)
         .where(
             FlowSession.outcome.is_null()
+            & FlowSession.opened_at.is_not_null()
             & FlowSession.step.is_in(list(steps))
             & (FlowSession.updated_at < updated_before)
         )
@@ -328,3 +336,53 @@ async def idle_session_ids(updated_before: datetime, steps: tuple[str, ...], lim
         .limit(limit)
     )
     return [str(r["id"]) for r in rows]
+
+
+async def mark_opened(session_id: str, now: datetime) -> bool:
+    """The user opened a prepared widget: from now on the session counts, and its idle clock starts.
+    Returns whether this call opened it (False: it was open already, or there is no such session)."""
+    opened = (
+        await FlowSession.update({FlowSession.opened_at: now, FlowSession.updated_at: now})
+        .where((FlowSession.id == session_id) & FlowSession.opened_at.is_null())
+        .returning(FlowSession.id)
+    )
+    return bool(opened)
+
+
+async def delete_unopened(started_before: datetime, limit: int) -> int:
+    """Forget prepared widgets nobody opened (their tokens have expired): they were never flows."""
+    rows = (
+        await FlowSession.select(FlowSession.id)
+        .where(FlowSession.opened_at.is_null() & (FlowSession.started_at < started_before))
+        .limit(limit)
+    )
+    ids = [str(r["id"]) for r in rows]
+    if ids:
+        await FlowSession.delete().where(FlowSession.id.is_in(ids))  # events cascade
+    return len(ids)
+
+
+async def flows_in_period(subscription_id: str, period_end: datetime, *, test_mode: bool) -> list[PeriodFlow]:
+    """The opened flows of one subscription that started in the billing period ending at `period_end`."""
+    rows = await FlowSession.select(
+        FlowSession.id, FlowSession.outcome, FlowSession.started_at, FlowSession.cancelling_at_start
+    ).where(
+        (FlowSession.subscription_id == subscription_id)
+        & (FlowSession.period_end == period_end)
+        & (FlowSession.test_mode == test_mode)
+        & FlowSession.opened_at.is_not_null()
+    )
+    return [PeriodFlow(str(r["id"]), r["outcome"], r["started_at"], bool(r["cancelling_at_start"])) for r in rows]
+
+
+async def set_repeat(counted: str | None, flows: list[PeriodFlow]) -> None:
+    """Label every flow but `counted` a repeat, and `counted` not (rows already right are left alone)."""
+    repeats = [f.id for f in flows if f.id != counted]
+    if repeats:
+        await FlowSession.update({FlowSession.repeat: True}).where(
+            FlowSession.id.is_in(repeats) & (FlowSession.repeat == False)  # noqa: E712
+        )
+    if counted is not None:
+        await FlowSession.update({FlowSession.repeat: False}).where(
+            (FlowSession.id == counted) & (FlowSession.repeat == True)  # noqa: E712
+        )

@@ -8,6 +8,7 @@ call billing outside the transaction → feed the result back through decide →
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,9 +41,9 @@ from service.db.engine import unit_of_work
 from service.repositories import flows as flow_repo
 from service.repositories import sessions as session_repo
 from service.repositories.sessions import SessionNotFound, StoredSession
-from service.security import EmbedClaims, TokenError, TokenProblem
+from service.security import FLOW_TOKEN_LIFETIME, EmbedClaims, TokenError, TokenProblem
 from service.use_cases.billing_effects import call_billing, record_outcome
-from service.use_cases.step_writes import save_step
+from service.use_cases.step_writes import count_once, save_step
 
 __all__ = [
     "FlowNotConfigured",
@@ -51,6 +52,7 @@ __all__ = [
     "abandon_idle_sessions",
     "handle_event",
     "load_session",
+    "open_session",
     "session_history",
     "start_preview_session",
     "start_session",
@@ -130,17 +132,37 @@ async def choose_flow(customer_id: str, attributes: dict[str, Scalar]) -> FlowCh
 
 
 async def start_session(
-    claims: EmbedClaims, *, billing: BillingProvider, clock: Clock, locale: str = "en"
+    claims: EmbedClaims, *, billing: BillingProvider, clock: Clock, locale: str = "en", prepared: bool = False
 ) -> SessionView:
-    """Start the session a verified embed token asks for, or resume it if this token started it."""
+    """Start the session a verified embed token asks for, or resume it if this token started it.
+
+    `prepared`: the host preloads the widget before the user asks for it; the session counts (in every
+    list and figure) only from `open_session`, or from the user's first action in it.
+    """
     existing = await session_repo.find_by_jti(claims.jti)
     if existing is not None:
-        return await _resume(existing, claims)
+        view = await _resume(existing, claims)
+        return view if prepared else await open_session(view.session.id, clock=clock)
     # Reads happen before the write transaction so it stays short.
     snapshot = await billing.get_subscription(claims.subscription_id)
     attributes = customer_attributes(claims, snapshot, locale)
     choice = await choose_flow(claims.sub, attributes)
-    return await _begin(claims, snapshot, attributes, choice, clock=clock, locale=locale)
+    return await _begin(claims, snapshot, attributes, choice, clock=clock, locale=locale, prepared=prepared)
+
+
+async def open_session(session_id: str, *, clock: Clock) -> SessionView:
+    """The user opened a prepared widget (a no-op when it is open already): it now counts, and its idle
+    clock starts now."""
+    async with unit_of_work():
+        session = await session_repo.get(session_id, for_update=True)
+        if session is None:
+            raise SessionNotFound(session_id)
+        if session.opened_at is None:
+            now = clock()
+            await session_repo.mark_opened(session_id, now)
+            session = dataclasses.replace(session, opened_at=now)
+            await count_once(session)
+    return SessionView(session, await flow_repo.definition_of_version(session.flow_version_id))
 
 
 async def start_preview_session(claims: EmbedClaims, pinned: PinnedFlow, *, clock: Clock, locale: str) -> SessionView:
@@ -159,6 +181,7 @@ async def _begin(
     clock: Clock,
     locale: str,
     preview: bool = False,
+    prepared: bool = False,
 ) -> SessionView:
     test_mode = claims.test or preview
     history = await session_repo.redemptions_of(claims.sub)
@@ -192,6 +215,7 @@ async def _begin(
         segment_id=choice.segment_id,
         experiment_id=choice.experiment_id,
         arm_id=choice.arm_id,
+        opened_at=None if prepared else now,
     )
     try:
         async with unit_of_work():
@@ -202,6 +226,7 @@ async def _begin(
             )
             await session_repo.append_event(session_id, decision.state.version, started)
             await session_repo.save_metric_facts(session_id, start_facts(snapshot, decision.state))
+            await count_once(stored)
     except Exception:
         # Two tabs racing with the same token: the unique jti lets exactly one insert win.
         raced = await session_repo.find_by_jti(claims.jti)
@@ -212,11 +237,14 @@ async def _begin(
 
 
 def start_facts(snapshot: SubscriptionSnapshot, state: FlowState) -> dict[str, object]:
-    """Money is per currency and monthly; a flow for a subscription already set to cancel is a repeat."""
+    """Money is per currency and monthly; a flow for a subscription already set to cancel is a repeat, and
+    the billing period it started in groups it with the subscription's other flows (`count_once`)."""
     return {
         "currency": snapshot.currency.lower()[:3],
         "monthly_cents": monthly_cents(snapshot.amount_cents, snapshot.interval, snapshot.interval_count),
         "repeat": already_cancelling(snapshot),
+        "cancelling_at_start": already_cancelling(snapshot),
+        "period_end": snapshot.current_period_end,
         "offers_shown": ",".join(state.offers_shown)[:255],
     }
 
@@ -226,9 +254,13 @@ async def abandon_idle_sessions(
 ) -> int:
     """End sessions nobody touched for `idle_after` as abandoned (TimedOut), so none stays open forever.
 
-    Only steps the user sees: a pending billing call is the billing sweep's to settle.
+    Only steps the user sees: a pending billing call is the billing sweep's to settle. A prepared widget
+    never opened does not time out (the user may open it later); it is forgotten once it no longer can be.
     """
     now = clock()
+    # A prepared widget's page can open it only while its flow token lives; after that it never will.
+    async with unit_of_work():
+        await session_repo.delete_unopened(now - FLOW_TOKEN_LIFETIME, limit)
     steps = tuple(step.value for step in USER_STEPS)
     ended = 0
     for session_id in await session_repo.idle_session_ids(now - idle_after, steps, limit):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from offers.value import retained_after
+from flows.events import Started, TimedOut
+from offers.value import counted_flow, retained_after
 from service.observability import SESSIONS_FINISHED
 from service.repositories import billing_ledger as ledger
 from service.repositories import sessions as session_repo
@@ -37,6 +38,10 @@ async def save_step(
     """
     await session_repo.save_state(session.id, new_state, definition, expected_version=session.state.version, now=now)
     await session_repo.append_event(session.id, new_state.version, event)
+    opened = session.opened_at is None and not isinstance(event, (Started, TimedOut))
+    if opened:  # the user acted in a prepared widget, so it is open (whether or not its "opened" ping came)
+        await session_repo.mark_opened(session.id, now)
+        session = dataclasses.replace(session, opened_at=now)
     for effect in effects:
         await ledger.add_pending(session.id, effect, now)  # committed before billing is called
     if not session.context.preview:  # a preview's made-up customer is nobody the host app knows
@@ -49,6 +54,8 @@ async def save_step(
     facts = metric_facts(session, definition, new_state)
     if facts:
         await session_repo.save_metric_facts(session.id, facts)
+    if opened or new_state.outcome != session.state.outcome:
+        await count_once(session)
     if new_state.outcome is not None and session.state.outcome is None:
         SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
     return dataclasses.replace(session, state=new_state)
@@ -68,3 +75,11 @@ def metric_facts(session: session_repo.StoredSession, definition: FlowDefinition
             retained_from=retained.later_from,
         )
     return facts
+
+
+async def count_once(session: session_repo.StoredSession) -> None:
+    """Re-pick the one flow of the session's subscription and billing period that counts (the others are
+    repeats), after a flow of that period started, opened or changed outcome. Call inside the unit of work."""
+    period_end = session.context.snapshot.current_period_end
+    flows = await session_repo.flows_in_period(session.subscription_id, period_end, test_mode=session.test_mode)
+    await session_repo.set_repeat(counted_flow(flows), flows)

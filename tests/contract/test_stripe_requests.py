@@ -20,11 +20,11 @@ from offers import (
     SubscriptionSnapshot,
 )
 from offers.providers.stripe import API_VERSION, REQUEST_TIMEOUT_SECONDS, StripeBillingProvider
-from tests.support.stripe_http import NOW, Failure, FakeStripe, Recorded, make_subscription
+from tests.support.stripe_http import DAY, NOW, Failure, FakeStripe, Recorded, make_subscription
 
 START = datetime.fromtimestamp(NOW, tz=UTC)
 STARTER = "price_starter_monthly"
-EXPANDED = {"expand[0]": "discounts", "expand[1]": "schedule"}
+EXPANDED = {"expand[0]": "discounts", "expand[1]": "schedule", "expand[2]": "latest_invoice"}
 
 
 def adapter(timeout: float = REQUEST_TIMEOUT_SECONDS) -> tuple[StripeBillingProvider, FakeStripe]:
@@ -275,3 +275,14 @@ async def test_a_transient_failure_is_retried_with_the_same_key_by_the_caller() 
     snap = await provider.pause("sub_1", resumes_at=resumes, behavior="void", idempotency_key="same-key")
     assert snap.paused_until == resumes
     assert [w.idempotency_key for w in fake.writes()] == ["same-key", "same-key"]
+
+
+async def test_the_latest_paid_invoice_comes_with_every_read_and_a_trials_zero_invoice_is_no_payment() -> None:
+    """Verified saves need a paid invoice after the save: the verification poll reads it from the subscription."""
+    provider, fake = adapter()
+    assert (await provider.get_subscription("sub_1")).last_paid_at is None  # no invoice yet
+    fake.pay_invoice("sub_trial", amount=0, paid_at=NOW)
+    assert (await provider.get_subscription("sub_trial")).last_paid_at is None
+    fake.pay_invoice("sub_1", amount=4900, paid_at=NOW + DAY)
+    assert (await provider.get_subscription("sub_1")).last_paid_at == START + timedelta(days=1)
+    assert fake.requests[-1].params == EXPANDED

@@ -79,6 +79,7 @@ def add_subscription(billing: InMemoryBillingProvider, clock: FakeClock, custome
 @pytest.fixture(name="crafted")
 async def fx_crafted(app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock) -> dict[str, str]:
     add_subscription(billing, clock, "cus_extra")
+    add_subscription(billing, clock, "cus_open")
     return {
         "saved": await walk(billing, clock, "cus_demo_ada", "continue", "reason:expensive", "accept:pause"),
         "cancelled": await walk(
@@ -86,7 +87,7 @@ async def fx_crafted(app: Litestar, billing: InMemoryBillingProvider, clock: Fak
             "confirm",
         ),
         "abandoned": await walk(billing, clock, "cus_demo_linus", "continue", "reason:competitor", "close"),
-        "open": await walk(billing, clock, "cus_demo_linus", "continue"),
+        "open": await walk(billing, clock, "cus_open", "continue"),
         "test": await walk(billing, clock, "cus_extra", "continue", "reason:expensive", "accept:pause", test=True),
     }  # fmt: skip
 

@@ -132,6 +132,7 @@ async def _insert(row: Row, version_id: int) -> None:
             context="{}",
             started_at=row.started_at,
             updated_at=row.started_at,
+            opened_at=row.started_at,
             currency=row.currency,
             monthly_cents=row.monthly,
             repeat=row.repeat,

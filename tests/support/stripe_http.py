@@ -16,6 +16,9 @@ form params and Idempotency-Key. It is a fake too, so it keeps Stripe's document
 - Keys expire 24 hours after their first use, by `now` (see `advance`).
 - A request the client gave up on (a timeout) still finishes.
 
+A subscription's `latest_invoice` is an id, expanded into the invoice object on request (`pay_invoice`
+makes one: https://docs.stripe.com/api/invoices/object).
+
 Stripe behaviour the adapter must cope with is kept too. `trial_end` on an active subscription starts
 a trial. A `discounts` entry must name a discount the subscription has. Cancellation changes on a
 subscription that a schedule manages are refused. `from_subscription` is refused for a subscription
@@ -153,6 +156,7 @@ class FakeStripe(stripe.HTTPClient):
 
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     now: int = NOW
@@ -175,6 +179,17 @@ class FakeStripe(stripe.HTTPClient):
     def delay_next(self, seconds: float) -> None:
         """The next request takes `seconds` to execute, its key in flight meanwhile."""
         self._delay = seconds
+
+    def pay_invoice(self, sub_id: str, *, amount: int, paid_at: int) -> str:
+        """Billing charged the subscription (`amount` 0: a trial's $0 invoice); it is its latest invoice now."""
+        invoice = fixture("invoice")
+        invoice_id = f"in_{sub_id}_{len(self.invoices) + 1}"
+        invoice.update(id=invoice_id, amount_due=amount, amount_paid=amount, total=amount, subtotal=amount)
+        invoice["parent"]["subscription_details"]["subscription"] = sub_id
+        invoice["status_transitions"].update(finalized_at=paid_at, paid_at=paid_at)
+        self.invoices[invoice_id] = invoice
+        self.subscriptions[sub_id]["latest_invoice"] = invoice_id
+        return invoice_id
 
     def add_foreign_schedule(self, sub_id: str) -> str:
         """A schedule someone else (the dashboard) put on the subscription: no saveflow marker."""
@@ -304,6 +319,8 @@ class FakeStripe(stripe.HTTPClient):
             shown["discounts"] = [d["id"] for d in sub["discounts"]]
         if "schedule" in expand and sub["schedule"]:
             shown["schedule"] = copy.deepcopy(self.schedules[sub["schedule"]])
+        if "latest_invoice" in expand and sub["latest_invoice"]:
+            shown["latest_invoice"] = copy.deepcopy(self.invoices[sub["latest_invoice"]])
         return shown
 
     def _update(self, sub: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
