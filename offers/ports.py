@@ -179,3 +179,13 @@ class BillingProvider(Protocol):
         comment: str | None,
         idempotency_key: str,
     ) -> SubscriptionSnapshot: ...
+
+    async def reactivate(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:
+        """Undo a scheduled cancellation: the subscription renews as before. Nothing scheduled: unchanged.
+        Raises OfferNotApplicable for a subscription that has already ended."""
+        ...
+
+    async def cancel_scheduled_change(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:
+        """Drop the price change this service scheduled for the period end (the subscription stays on its
+        price). Nothing scheduled: unchanged. Raises OfferNotApplicable for a schedule someone else made."""
+        ...

@@ -275,6 +275,26 @@ class InMemoryBillingProvider:
         params = (("at_period_end", at_period_end), ("reason", reason), ("comment", comment))
         return await self._write("cancel", subscription_id, params, idempotency_key, change)
 
+    async def reactivate(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:
+        def change(sub: SubscriptionSnapshot) -> SubscriptionSnapshot:
+            if sub.status is SubscriptionStatus.CANCELED:
+                raise OfferNotApplicable(f"{sub.id} has ended: only a scheduled cancellation can be undone")
+            return dataclasses.replace(sub, cancel_at_period_end=False)
+
+        return await self._write("reactivate", subscription_id, (), idempotency_key, change)
+
+    async def cancel_scheduled_change(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:
+        def change(sub: SubscriptionSnapshot) -> SubscriptionSnapshot:
+            schedule = self.store.schedules.get(sub.id)
+            if schedule is None:
+                return sub
+            if schedule.owner != OURS:
+                raise OfferNotApplicable(f"{sub.id} follows a subscription schedule we did not create")
+            del self.store.schedules[sub.id]  # released: the subscription stays on its current price
+            return dataclasses.replace(sub, scheduled_price_id=None)
+
+        return await self._write("cancel_scheduled_change", subscription_id, (), idempotency_key, change)
+
     # ------------------------------------------------------------------ internals
     def _get(self, subscription_id: str) -> SubscriptionSnapshot:
         try:

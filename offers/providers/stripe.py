@@ -250,6 +250,28 @@ class StripeBillingProvider:
                 return await self._update(subscription_id, params, idempotency_key)
             return await self._cancel_now(subscription_id, details, idempotency_key)
 
+    async def reactivate(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:
+        async with self._deadline():
+            current = await self._retrieve(subscription_id)
+            if current.get("status") == "canceled":
+                raise OfferNotApplicable(f"{subscription_id} has ended: only a scheduled cancellation can be undone")
+            if current.get("cancel_at_period_end"):
+                return await self._update(subscription_id, {"cancel_at_period_end": False}, idempotency_key)
+            if current.get("cancel_at"):  # a cancellation on a date (set in the dashboard) is cleared with ""
+                return await self._update(subscription_id, {"cancel_at": ""}, idempotency_key)
+            return snapshot_from_stripe(current)
+
+    async def cancel_scheduled_change(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:
+        async with self._deadline():
+            current = await self._retrieve(subscription_id)
+            schedule = current.get("schedule")
+            if not schedule:
+                return snapshot_from_stripe(current)
+            if scheduled_price(schedule) is None:
+                raise OfferNotApplicable(f"{subscription_id} follows a schedule we did not create")
+            await self._release(schedule["id"], idempotency_key)
+            return snapshot_from_stripe(await self._retrieve(subscription_id))
+
     async def _release(self, schedule_id: str, key: str) -> None:
         """Detach the subscription from its schedule (phases stop; the subscription stays as it is)."""
         schedules = self._client.v1.subscription_schedules

@@ -97,7 +97,8 @@ def snapshot_from_stripe(sub: dict[str, Any]) -> SubscriptionSnapshot:
         # A pause with no resume date is open-ended: report it as paused "until further notice".
         paused_until=(dt(pause.get("resumes_at")) or datetime.max.replace(tzinfo=UTC)) if pause else None,
         discount_coupon_ids=tuple(coupons),
-        cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
+        # Set to end either way: at the period end, or on a date (`cancel_at`, e.g. from the dashboard).
+        cancel_at_period_end=bool(sub.get("cancel_at_period_end") or sub.get("cancel_at")),
         canceled_at=dt(sub.get("canceled_at")) if status is SubscriptionStatus.CANCELED else None,
         scheduled_price_id=scheduled_price(sub.get("schedule")),
         discount_ids=tuple(discount_ids),

@@ -141,3 +141,38 @@ async def test_cancelling_now_twice_with_one_key_is_one_cancel(harness: Harness)
     assert again.status is SubscriptionStatus.CANCELED
     assert again.canceled_at == first.canceled_at
     assert harness.effects() == 1
+
+
+async def test_reactivating_undoes_a_scheduled_cancellation_and_nothing_else(harness: Harness) -> None:
+    """Issue 25: "Keep my subscription" for a customer set to cancel undoes the cancel through billing."""
+    untouched = await harness.provider.reactivate("sub_1", idempotency_key="k-r0")
+    assert not untouched.cancel_at_period_end  # nothing scheduled: nothing changes
+    await harness.provider.cancel("sub_1", at_period_end=True, reason=None, comment=None, idempotency_key="k-c")
+    assert (await harness.provider.get_subscription("sub_1")).cancel_at_period_end
+    snap = await harness.provider.reactivate("sub_1", idempotency_key="k-r1")
+    assert not snap.cancel_at_period_end and snap.status is SubscriptionStatus.ACTIVE
+    assert not (await harness.provider.get_subscription("sub_1")).cancel_at_period_end
+    assert snap.discount_coupon_ids == ("loyal10",)
+
+
+async def test_an_ended_subscription_cannot_be_reactivated(harness: Harness) -> None:
+    await harness.provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k-c")
+    with pytest.raises(OfferNotApplicable):
+        await harness.provider.reactivate("sub_1", idempotency_key="k-r")
+
+
+async def test_a_scheduled_downgrade_can_be_undone_but_not_someone_elses_schedule(harness: Harness) -> None:
+    before = await harness.provider.get_subscription("sub_1")
+    await harness.provider.change_price(
+        "sub_1", price_id=STARTER, at_period_end=True, snapshot=before, idempotency_key="k-down-later"
+    )
+    snap = await harness.provider.cancel_scheduled_change("sub_1", idempotency_key="k-undo")
+    assert (snap.price_id, snap.scheduled_price_id) == ("price_pro_monthly", None)
+    assert not harness.has_schedule("sub_1")
+    assert (
+        await harness.provider.cancel_scheduled_change("sub_1", idempotency_key="k-undo2")
+    ).scheduled_price_id is None
+    harness.add_foreign_schedule("sub_1")
+    with pytest.raises(OfferNotApplicable):
+        await harness.provider.cancel_scheduled_change("sub_1", idempotency_key="k-undo3")
+    assert harness.has_schedule("sub_1")

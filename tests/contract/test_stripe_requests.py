@@ -286,3 +286,20 @@ async def test_the_latest_paid_invoice_comes_with_every_read_and_a_trials_zero_i
     fake.pay_invoice("sub_1", amount=4900, paid_at=NOW + DAY)
     assert (await provider.get_subscription("sub_1")).last_paid_at == START + timedelta(days=1)
     assert fake.requests[-1].params == EXPANDED
+
+
+async def test_reactivating_sends_cancel_at_period_end_false_or_clears_a_cancel_date() -> None:
+    provider, fake = adapter()
+    await provider.cancel("sub_1", at_period_end=True, reason=None, comment=None, idempotency_key="k-c")
+    fake.requests.clear()
+    await provider.reactivate("sub_1", idempotency_key="sf:s:reactivate:1")
+    assert fake.writes() == [
+        Recorded("post", "/v1/subscriptions/sub_1", {"cancel_at_period_end": "false", **EXPANDED}, "sf:s:reactivate:1")
+    ]
+    fake.subscriptions["sub_1"]["cancel_at"] = NOW + 5 * DAY  # a cancellation date set in the dashboard
+    fake.requests.clear()
+    snap = await provider.reactivate("sub_1", idempotency_key="sf:s:reactivate:2")
+    assert fake.writes() == [
+        Recorded("post", "/v1/subscriptions/sub_1", {"cancel_at": "", **EXPANDED}, "sf:s:reactivate:2")
+    ]
+    assert not snap.cancel_at_period_end

@@ -340,6 +340,8 @@ class FakeStripe(stripe.HTTPClient):
         if body.get("cancel_at_period_end") == "true":
             sub.update(cancel_at_period_end=True, cancel_at=item["current_period_end"])
             sub["cancellation_details"].update(body.get("cancellation_details") or {})
+        if body.get("cancel_at_period_end") == "false" or body.get("cancel_at") == "":
+            sub.update(cancel_at_period_end=False, cancel_at=None)  # the scheduled cancellation is undone
         for change in body.get("items") or []:
             item["price"].update(id=change["price"], unit_amount=PRICES.get(change["price"], 0))
         if wanted:
