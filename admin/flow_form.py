@@ -4,7 +4,8 @@ Rules: pure (standard library, flows, offers); no HTTP. The raw values (`EditorF
 so a re-render after an error or a row action never loses input. Field names: `reason-<i>-<name>`,
 `offer-<i>-<name>` (rows, in index order), plain names for flow settings; per-locale copy sits on its row
 as `<locale>-<text>` (e.g. `reason-0-de-label`); copy the form cannot show (other locales, keys of unknown
-rows) travels in the hidden `copy_extra` field. An empty offer limit keeps its kind's default.
+rows) travels in the hidden `copy_extra` field. An empty offer limit keeps its kind's default. The field
+names, the form types and the small codecs live in `admin.flow_fields` (re-exported here).
 """
 
 from __future__ import annotations
@@ -13,12 +14,36 @@ import itertools
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import replace
 from enum import Enum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
+from admin.flow_fields import (
+    DEFAULT_PROMPT,
+    FLAGS,
+    ID_PATTERN,
+    LIMITS,
+    LOCALES,
+    MAX_ROWS,
+    MAX_VALUE,
+    NUMBERS,
+    OFFER_TEXTS,
+    PARAM_DEFAULTS,
+    REASON_TEXTS,
+    RULE_FLAGS,
+    SETTINGS,
+    STEP_FLAGS,
+    EditorForm,
+    Parsed,
+    Row,
+    amount_text,
+    date_field,
+    form_text,
+    parse_amount,
+    parse_date_field,
+)
 from flows import FlowDefinition, FollowUp, ReasonDef, ReasonId
+from flows.model import MAX_OFFERS_PER_STEP
 from offers import (
     DiscountOffer,
     DowngradeOffer,
@@ -31,98 +56,25 @@ from offers import (
     TrainingOffer,
     TrialExtensionOffer,
 )
-from offers.eligibility import EligibilityPolicy, default_cooldown_days
 
-Row = dict[str, str]
-LOCALES = ("en", "de", "fr", "es")
-# The definition's on/off switches, each a checkbox (absent = off).
-STEP_FLAGS = ("loss_aversion", "survey", "feedback", "confirm")
-RULE_FLAGS = ("cancel_always_available", "cancel_at_period_end", "randomize_reasons")
-FLAGS = STEP_FLAGS + RULE_FLAGS
-SETTINGS = ("key", "final_offer_id", "max_offers", "countries", "copy_extra", "new_offer_kind", "note", *FLAGS)
-REASON_TEXTS = {"label": "reason.{}", "prompt": "reason.{}.prompt"}
-OFFER_TEXTS = {"title": "offer.{}.title", "body": "offer.{}.body", "accept": "offer.{}.accept"}
-LIMITS = {"cooldown_days": ("the cooldown in days", 3650), "max_redemptions": ("the redemptions per customer", 1000)}
-# Every kind's parameters sit on every offer row (only the chosen kind's are read), so switching the
-# kind back and forth keeps what was typed. These are a new row's starting values.
-PARAM_DEFAULTS: Row = {
-    "months": "1",
-    "behavior": PauseBehavior.VOID.value,
-    "until": "",
-    "price_id": "",
-    "plan_name": "",
-    "amount": "",
-    "days": "14",
-    "booking_url": "https://",
-    "coupon_id": "",
-    "percent_off": "20",
-    "duration_months": "3",
-    **dict.fromkeys(LIMITS, ""),  # empty: the default for the offer's kind (offers.eligibility)
-}
-DEFAULT_PROMPT = "Anything you'd like to add?"
-MAX_ROWS = 50
-MAX_VALUE = 20_000
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+__all__ = (
+    "LOCALES",
+    "MAX_ROWS",
+    "RULE_FLAGS",
+    "STEP_FLAGS",
+    "EditorForm",
+    "Parsed",
+    "amount_text",
+    "apply_action",
+    "from_definition",
+    "from_fields",
+    "parse_amount",
+    "to_definition",
+    "to_fields",
+)
+
 E = TypeVar("E", bound=Enum)
 _ROW_FIELD = re.compile(r"(reason|offer)-(\d{1,3})-([a-z_]+(?:-[a-z_0-9]+)?)")
-
-
-@dataclass(frozen=True, slots=True)
-class EditorForm:
-    """What the editor shows: flow settings plus reason and offer rows, as the strings the user typed."""
-
-    settings: Row
-    reasons: tuple[Row, ...]
-    offers: tuple[Row, ...]
-    default_cooldowns: ClassVar[dict[str, int]] = {kind.value: default_cooldown_days(kind) for kind in OfferKind}
-    default_max_redemptions: ClassVar[int] = EligibilityPolicy().max_redemptions_per_offer
-
-    def offer_choices(self) -> list[tuple[str, str]]:
-        """(id, title) of every offer row with an id: the options of the routing selects."""
-        return [(o["id"].strip(), o.get("title", "")) for o in self.offers if o.get("id", "").strip()]
-
-    @staticmethod
-    def ranked(reason: Row) -> list[str]:
-        """A reason's routed offer ids, best first (empty slots dropped)."""
-        slots = sorted((int(k[6:]), v) for k, v in reason.items() if k.startswith("offer-") and k[6:].isdigit())
-        return [v.strip() for _, v in slots if v.strip()]
-
-
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    """A definition, or the problems (plain sentences) and the names of the fields they are about."""
-
-    definition: FlowDefinition | None
-    problems: tuple[str, ...] = ()
-    invalid: frozenset[str] = frozenset()
-
-
-# ------------------------------------------------------------------------------------ small codecs
-def amount_text(cents: int) -> str:
-    return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
-def parse_amount(text: str) -> int | None:
-    """Cents from "19", "19.5", "19.00" or "19,00"; None if it is not an amount."""
-    found = re.fullmatch(r"(-?)(\d{1,9})(?:[.,](\d{1,2}))?", text.strip())
-    if not found:
-        return None
-    cents = int(found.group(2)) * 100 + int((found.group(3) or "0").ljust(2, "0"))
-    return -cents if found.group(1) else cents
-
-
-def _date_text(value: datetime | None) -> str:
-    midnight = value is not None and value.utcoffset() == timedelta(0) and value.time() == time(0)
-    return "" if value is None else f"{value:%Y-%m-%d}" if midnight else value.isoformat()
-
-
-def _parse_date(text: str) -> datetime | None:
-    value = datetime.fromisoformat(text.strip()) if text.strip() else None  # ValueError for anything else
-    return value.replace(tzinfo=UTC) if value is not None and len(text.strip()) == 10 else value
-
-
-def _text(value: str) -> str:
-    return value.replace("\r\n", "\n")  # browsers send textarea line breaks as CRLF
 
 
 # ------------------------------------------------------------------------------------ definition → form
@@ -162,7 +114,7 @@ def from_definition(definition: FlowDefinition) -> EditorForm:
     settings: Row = {
         "key": definition.key,
         "final_offer_id": definition.final_offer_id or "",
-        "max_offers": str(definition.max_offers),
+        **{name: str(getattr(definition, name)) for name in NUMBERS},
         "countries": ", ".join(definition.click_to_cancel_countries),
         "copy_extra": json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else "",
         **{flag: "on" for flag in FLAGS if getattr(definition, flag)},
@@ -180,7 +132,7 @@ def _offer_fields(offer: Offer) -> Row:
         **{name: "" if getattr(offer, name) is None else str(getattr(offer, name)) for name in LIMITS},
     }
     if isinstance(offer, PauseOffer):
-        row.update(months=str(offer.months), behavior=offer.behavior.value, until=_date_text(offer.until))
+        row.update(months=str(offer.months), behavior=offer.behavior.value, until=date_field(offer.until))
     elif isinstance(offer, DowngradeOffer):
         row.update(price_id=offer.price_id, plan_name=offer.plan_name, amount=amount_text(offer.amount_cents))
         if offer.at_period_end:
@@ -233,11 +185,11 @@ class _Problems:
         self.messages.append(message)
         self.fields.add(field)
 
-    def whole(self, field: str, value: str, what: str, top: int | None = None) -> int:
-        if re.fullmatch(r"-?\d{1,9}", value.strip()) and (top is None or 0 <= int(value) <= top):
+    def whole(self, field: str, value: str, what: str, top: int | None = None, low: int = 0) -> int:
+        if re.fullmatch(r"-?\d{1,9}", value.strip()) and (top is None or low <= int(value) <= top):
             return int(value)
-        self.add(field, f"{what} must be a whole number, like 3." if top is None else f"{what} must be 0 to {top}.")
-        return 0
+        self.add(field, f"{what} must be a whole number, like 3." if top is None else f"{what} must be {low} to {top}.")
+        return low
 
     def choice(self, row: Row, prefix: str, key: str, fallback: E, message: str) -> E:
         try:
@@ -259,13 +211,16 @@ def to_definition(form: EditorForm) -> Parsed:
     copy = _extra_copy(settings.get("copy_extra", ""), problems)
     for (rows, texts), locale in itertools.product(((form.reasons, REASON_TEXTS), (form.offers, OFFER_TEXTS)), LOCALES):
         for row, (name, pattern) in itertools.product(rows, texts.items()):
-            if value := _text(row.get(f"{locale}-{name}", "")):
+            if value := form_text(row.get(f"{locale}-{name}", "")):
                 copy.setdefault(locale, {})[pattern.format(row.get("id", "").strip())] = value
     countries = tuple(c.upper() for c in re.split(r"[\s,;]+", settings.get("countries", "")) if c)
     bad = [c for c in countries if not re.fullmatch(r"[A-Z]{2}", c)]
     if bad:
         problems.add("countries", f"Country codes are two letters, like DE or FR: {', '.join(bad)} is not one.")
     max_offers = problems.whole("max_offers", settings.get("max_offers", ""), "The number of offers to show")
+    # A form from before cards has no such field: one offer at a time, as it was.
+    per_step = settings.get("offers_per_step", "1")
+    offers_per_step = problems.whole("offers_per_step", per_step, "Offers shown at once", MAX_OFFERS_PER_STEP, low=1)
     if problems.messages:
         return Parsed(None, tuple(problems.messages), frozenset(problems.fields))
     definition = FlowDefinition(
@@ -274,6 +229,7 @@ def to_definition(form: EditorForm) -> Parsed:
         offers=offers,
         final_offer_id=OfferId(settings.get("final_offer_id", "").strip()) or None,
         max_offers=max_offers,
+        offers_per_step=offers_per_step,
         click_to_cancel_countries=countries,
         copy=copy,
     )
@@ -293,7 +249,7 @@ def _reason(i: int, row: Row, problems: _Problems) -> ReasonDef:
     asks = f"Reason {i + 1}: choose whether it asks a follow-up question."
     follow_up = problems.choice(row, name, "follow_up", FollowUp.OPTIONAL, asks)
     offer_ids = tuple(OfferId(o) for o in EditorForm.ranked(row))
-    label, prompt = _text(row.get("label", "")), _text(row.get("prompt", ""))
+    label, prompt = form_text(row.get("label", "")), form_text(row.get("prompt", ""))
     return ReasonDef(ReasonId(reason_id), label, offer_ids, follow_up, prompt)
 
 
@@ -310,7 +266,7 @@ def _offer(i: int, row: Row, problems: _Problems) -> Offer:
 def _offer_of_kind(i: int, row: Row, problems: _Problems) -> Offer:
     name, what = f"offer-{i}", f"Offer {i + 1}"
     offer_id = OfferId(_check_id(f"{name}-id", row.get("id", "").strip(), what, problems))
-    copy = OfferCopy(_text(row.get("title", "")), _text(row.get("body", "")), _text(row.get("accept", "")))
+    copy = OfferCopy(form_text(row.get("title", "")), form_text(row.get("body", "")), form_text(row.get("accept", "")))
     which = f"{what}: choose what kind of offer it is."
     kind = problems.choice(row, name, "kind", OfferKind.TRAINING, which)
 
@@ -322,7 +278,7 @@ def _offer_of_kind(i: int, row: Row, problems: _Problems) -> Offer:
         invoices = f"{what}: choose what happens to invoices during the pause."
         behavior = problems.choice(row, name, "behavior", PauseBehavior.VOID, invoices)
         try:
-            until = _parse_date(row.get("until", ""))
+            until = parse_date_field(row.get("until", ""))
         except ValueError:
             problems.add(f"{name}-until", f"{what}: the pause end date must look like 2027-03-31 (or stay empty).")
             until = None

@@ -1,6 +1,6 @@
 """The admin's single read side: every admin page's data, as frozen rows.
 
-Covers sessions, feedback, exports, dashboard figures, flows, experiments, operations and staff.
+Covers sessions, feedback, exports, dashboard figures, flows, experiments, operations, emails and staff.
 Rules: the only admin module that may import service.repositories; never the tables. Metric
 arithmetic lives in admin.metrics, experiment statistics in admin.experiments. Definitions: a session
 is *saved* when an offer was accepted AND applied by billing (outcome "saved"); *cancelled* when the
@@ -31,7 +31,7 @@ from flows.diagram import path_diagram, session_path
 from flows.experiments import Arm
 from flows.segments import Segment
 from service.repositories import dashboard as rollup
-from service.repositories import follow_ups, outbox, reports, session_lists, staff, stripe_events
+from service.repositories import emails, follow_ups, outbox, reports, session_lists, staff, stripe_events
 from service.repositories.flows import published_version, segments_by_priority
 from service.repositories.follow_ups import Task
 from service.repositories.outbox import DeliveryStatus, EndpointSummary
@@ -283,6 +283,19 @@ async def arm_counts(experiment_id: str, arms: tuple[Arm, ...]) -> tuple[ArmCoun
 # ------------------------------------------------------------------------------------ operations, staff
 async def recent_deliveries() -> tuple[DeliveryStatus, ...]:
     return await outbox.recent_deliveries(50)
+
+
+async def recent_emails() -> tuple[emails.StoredEmail, ...]:
+    return await emails.recent(100)
+
+
+async def email_detail(email_id: int) -> tuple[emails.StoredEmail, tuple[emails.Attempt, ...]] | None:
+    found = await emails.get(email_id)
+    return None if found is None else (found, await emails.attempts_of(email_id))
+
+
+async def emails_waiting() -> int:
+    return await emails.pending_count()
 
 
 async def recent_stripe_webhooks() -> tuple[LedgerEntry, ...]:

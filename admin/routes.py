@@ -22,6 +22,7 @@ from litestar.response import Redirect, Stream, Template
 
 from admin import auth, metrics, queries
 from admin.charts import charts_of
+from admin.emails import email_handlers
 from admin.experiments import experiment_handlers
 from admin.flows import flow_handlers
 from admin.operations import operation_handlers
@@ -317,6 +318,7 @@ def admin_router() -> Router:
         *segment_handlers(),
         *settings_handlers(),
         *operation_handlers(),
+        *email_handlers(),
     ]
     protected = Router(path="/admin", guards=[auth.staff_only], route_handlers=handlers)
     return Router(path="/", route_handlers=[protected, auth.login_page, auth.login_submit, auth.logout])

@@ -101,7 +101,7 @@ def _reason(
 DEFAULT_REASONS = (
     _reason("too_expensive", "It's too expensive", PAUSE, DOWNGRADE),
     _reason("not_using", "I'm not using it enough", TRIAL, TRAINING, PAUSE),
-    _reason("no_value", "I didn't get the value I expected", TRAINING, PAUSE),
+    _reason("no_value", "I didn't get the value I expected", TRAINING, PAUSE, DISCOUNT),
     _reason("missing_features", "It's missing features I need", CONTACT, prompt="Which features are you missing?"),
     _reason("temporary", "I only needed it for a project / season", PAUSE),
     _reason(
@@ -117,8 +117,15 @@ DEFAULT_REASONS = (
 
 
 def default_definition() -> FlowDefinition:
+    # Every offer a reason leads to fits on one screen, as cards the customer can compare.
     return FlowDefinition(
-        key="default", reasons=DEFAULT_REASONS, offers=DEFAULT_OFFERS, feedback=False, copy=DEFAULT_COPY
+        key="default",
+        reasons=DEFAULT_REASONS,
+        offers=DEFAULT_OFFERS,
+        feedback=False,
+        max_offers=3,
+        offers_per_step=3,
+        copy=DEFAULT_COPY,
     )
 
 

@@ -13,7 +13,7 @@ Exceptions::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from flows.effects import CANCEL_ACTION, ApplyOffer, CancelSubscription, Effect, idempotency_key, offer_action
@@ -37,6 +37,7 @@ from flows.events import (
     WentBack,
 )
 from flows.model import (
+    MAX_OFFERS_PER_STEP,
     USER_STEPS,
     CustomerContext,
     FlowDefinition,
@@ -48,7 +49,7 @@ from flows.model import (
     StepKind,
 )
 from flows.routing import route_offers
-from offers.model import OfferKind
+from offers.model import OfferId, OfferKind
 
 # Offers that change nothing in billing: taking one keeps the customer, it does not "save" revenue.
 NO_BILLING_KINDS = frozenset({OfferKind.TRAINING})
@@ -98,17 +99,25 @@ def _first_step(definition: FlowDefinition) -> StepKind | None:
     return None
 
 
+def _step_after_first(definition: FlowDefinition) -> StepKind:
+    """Where the first step's "Continue" leads (the offers, when the survey is off or comes first)."""
+    if definition.loss_aversion and definition.survey:
+        return StepKind.SURVEY
+    return StepKind.OFFER
+
+
 def _to_cancel_path(definition: FlowDefinition, state: FlowState, *, user_asked: bool = True) -> Decision:
     """After the offers: feedback if enabled, then confirm if enabled, else cancel right away.
 
     `user_asked=False` (e.g. an accepted offer failed) never cancels by itself: the user had chosen to
     stay, so they land on the confirm step and decide again.
     """
+    state = _with_screen(state, ())
     if definition.feedback and state.feedback is None and state.step is not StepKind.FEEDBACK:
-        return Decision(dataclasses.replace(state, step=StepKind.FEEDBACK, current_offer=None))
+        return Decision(dataclasses.replace(state, step=StepKind.FEEDBACK))
     if definition.confirm or not user_asked:
-        return Decision(dataclasses.replace(state, step=StepKind.CONFIRM, current_offer=None))
-    return _cancel(definition, dataclasses.replace(state, current_offer=None))
+        return Decision(dataclasses.replace(state, step=StepKind.CONFIRM))
+    return _cancel(definition, state)
 
 
 def _cancel(definition: FlowDefinition, state: FlowState) -> Decision:
@@ -123,33 +132,42 @@ def _cancel(definition: FlowDefinition, state: FlowState) -> Decision:
     return Decision(dataclasses.replace(state, step=StepKind.CANCEL_PENDING, notice=None), (effect,))
 
 
-def _show_next_offer(definition: FlowDefinition, state: FlowState, *, user_asked: bool = True) -> Decision:
-    """Show the next queued offer the session's budget allows, else go on to the cancel path.
+def _with_screen(state: FlowState, offers: Sequence[OfferId]) -> FlowState:
+    """`state` showing `offers` as the offer step's cards, best first (none: no offer is up)."""
+    return dataclasses.replace(state, current_offer=offers[0] if offers else None, also_on_screen=tuple(offers[1:]))
+
+
+def _show_next_offers(definition: FlowDefinition, state: FlowState, *, user_asked: bool = True) -> Decision:
+    """Show the next queued offers the session's budget allows, up to `offers_per_step` cards in routing
+    order, else go on to the cancel path.
 
     `max_offers` counts per session (the editor's wording), not per reason: after going back and
     choosing another reason only offers already shown, or new ones while fewer than `max_offers`
-    distinct offers have been shown, may appear. `offers_shown` records each offer once.
+    distinct offers have been shown, may appear. `offers_shown` records each card once, when first shown.
     """
-    shown = state.offers_shown
+    per_step = min(max(definition.offers_per_step, 1), MAX_OFFERS_PER_STEP)
+    shown = list(state.offers_shown)
+    batch: list[OfferId] = []
+    rest: tuple[OfferId, ...] = ()  # the queue after the last offer looked at (skipped ones are dropped)
     for index, offer_id in enumerate(state.offer_queue):
         seen = offer_id in shown
-        if seen or len(set(shown)) < definition.max_offers:
-            return Decision(
-                dataclasses.replace(
-                    state,
-                    step=StepKind.OFFER,
-                    current_offer=offer_id,
-                    offer_queue=state.offer_queue[index + 1 :],
-                    offers_shown=shown if seen else (*shown, offer_id),
-                )
-            )
-    return _to_cancel_path(definition, dataclasses.replace(state, offer_queue=()), user_asked=user_asked)
+        if seen or len(shown) < definition.max_offers:
+            batch.append(offer_id)
+            if not seen:
+                shown.append(offer_id)
+        if len(batch) == per_step:
+            rest = state.offer_queue[index + 1 :]
+            break
+    if not batch:
+        return _to_cancel_path(definition, dataclasses.replace(state, offer_queue=()), user_asked=user_asked)
+    showing = dataclasses.replace(state, step=StepKind.OFFER, offer_queue=rest, offers_shown=tuple(shown))
+    return Decision(_with_screen(showing, batch))
 
 
 def _enter_offers(definition: FlowDefinition, state: FlowState, ctx: CustomerContext, event: Event) -> Decision:
     queue = route_offers(definition, state.reason, ctx, event.at)
     queue = tuple(o for o in queue if o not in state.offers_declined)
-    return _show_next_offer(definition, dataclasses.replace(state, offer_queue=queue))
+    return _show_next_offers(definition, dataclasses.replace(state, offer_queue=queue))
 
 
 def _clean_text(field: str, text: str) -> str:
@@ -188,7 +206,7 @@ def _on_reason(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) 
 def _on_offer_accepted(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
     assert isinstance(e, OfferAccepted)
     offer = d.offer(e.offer_id)
-    if e.offer_id != s.current_offer or offer is None:
+    if e.offer_id not in s.on_screen or offer is None:  # only a card on screen can be taken
         raise InvalidTransition(s.step, e)
     action = offer_action(offer.id)
     attempt = s.attempt(action)
@@ -198,11 +216,17 @@ def _on_offer_accepted(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerC
 
 
 def _on_offer_declined(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    """A "No thanks" declines every card on screen, then shows the next batch (or the cancel path).
+
+    The event names one card (the widget sends the first): a stale tab's second "No thanks" names a card
+    that is no longer up and is refused, rather than declining a batch the user never saw.
+    """
     assert isinstance(e, OfferDeclined)
-    if e.offer_id != s.current_offer:
+    if e.offer_id not in s.on_screen:
         raise InvalidTransition(s.step, e)
-    declined = dataclasses.replace(s, offers_declined=(*s.offers_declined, e.offer_id), current_offer=None, notice=None)
-    return _show_next_offer(d, declined)
+    newly = tuple(o for o in s.on_screen if o not in s.offers_declined)
+    declined = dataclasses.replace(s, offers_declined=(*s.offers_declined, *newly), notice=None)
+    return _show_next_offers(d, _with_screen(declined, ()))
 
 
 def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
@@ -212,7 +236,7 @@ def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCo
     offer = d.offer(e.offer_id)
     outcome = Outcome.KEPT if offer is not None and offer.kind in NO_BILLING_KINDS else Outcome.SAVED
     done = dataclasses.replace(s, step=StepKind.DONE, outcome=outcome, notice=None, result_summary=e.summary)
-    return Decision(done)
+    return Decision(_with_screen(done, ()))
 
 
 def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
@@ -223,14 +247,15 @@ def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCon
     if not e.definitive:
         # Transient: the same offer stays up; a retry reuses the same key.
         return Decision(dataclasses.replace(back, notice=Notice.OFFER_FAILED))
-    # Definitive: this offer cannot be applied; move on to the next one (fresh key for any retry).
+    # Definitive: this offer cannot be applied. The other cards stay up; with none left, move on to the
+    # next batch (a fresh key for any retry).
     moved = dataclasses.replace(
-        back,
-        attempts=s.bump_attempt(offer_action(e.offer_id)),
-        offers_declined=(*s.offers_declined, e.offer_id),
-        current_offer=None,
+        back, attempts=s.bump_attempt(offer_action(e.offer_id)), offers_declined=(*s.offers_declined, e.offer_id)
     )
-    decision = _show_next_offer(d, moved, user_asked=False)
+    moved = _with_screen(moved, [o for o in s.on_screen if o != e.offer_id])
+    if moved.on_screen:
+        return Decision(dataclasses.replace(moved, notice=Notice.OFFER_UNAVAILABLE))
+    decision = _show_next_offers(d, moved, user_asked=False)
     return Decision(dataclasses.replace(decision.state, notice=Notice.OFFER_UNAVAILABLE), decision.effects)
 
 
@@ -245,10 +270,11 @@ def _on_feedback(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext
 def _on_cancel_requested(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
     if not ctx.click_to_cancel(d):
         raise InvalidTransition(s.step, e)
-    # Click-to-cancel: straight to the confirm step (or cancel right away without one).
-    if d.confirm:
-        return Decision(dataclasses.replace(s, step=StepKind.CONFIRM, current_offer=None, notice=None))
-    return _cancel(d, s)
+    # Click-to-cancel is at most two clicks from every step: to the confirm step, except on the step the
+    # first step's one way on ("Continue to cancel") leads to, where that click was the first of the two.
+    if d.confirm and s.step is not _step_after_first(d):
+        return Decision(dataclasses.replace(_with_screen(s, ()), step=StepKind.CONFIRM, notice=None))
+    return _cancel(d, _with_screen(s, ()))
 
 
 def _on_cancel_confirmed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
@@ -275,19 +301,19 @@ def _on_went_back(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContex
     if s.step is not StepKind.SURVEY and d.survey:
         # Back to the survey: the reason and its offers are chosen again; declines are remembered.
         return Decision(
-            dataclasses.replace(s, step=StepKind.SURVEY, current_offer=None, offer_queue=(), notice=None, feedback=None)
+            dataclasses.replace(_with_screen(s, ()), step=StepKind.SURVEY, offer_queue=(), notice=None, feedback=None)
         )
     raise InvalidTransition(s.step, e)
 
 
 def _on_closed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
     """Closed the widget, or timed out: abandoned (an explicit "Keep my subscription" is `Kept`)."""
-    return Decision(dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.ABANDONED, current_offer=None))
+    return Decision(dataclasses.replace(_with_screen(s, ()), step=StepKind.DONE, outcome=Outcome.ABANDONED))
 
 
 def _on_kept(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
     return Decision(
-        dataclasses.replace(s, step=StepKind.DONE, outcome=Outcome.KEPT, current_offer=None, accepted_offer=None)
+        dataclasses.replace(_with_screen(s, ()), step=StepKind.DONE, outcome=Outcome.KEPT, accepted_offer=None)
     )
 
 

@@ -16,6 +16,7 @@ from offers.model import Offer, OfferId
 from offers.ports import SubscriptionSnapshot
 
 SessionId = NewType("SessionId", str)
+MAX_OFFERS_PER_STEP = 3  # more cards than this stop being a choice and start being a catalogue
 ReasonId = NewType("ReasonId", str)
 
 
@@ -82,6 +83,9 @@ class FlowDefinition:
     confirm: bool = True
     final_offer_id: OfferId | None = None
     max_offers: int = 2  # distinct offers one session may show in total, across every reason chosen
+    # Offers on screen at once, as cards, best first (1 to MAX_OFFERS_PER_STEP). Definitions stored before
+    # cards existed lack the field and load with 1: they behave exactly as they did.
+    offers_per_step: int = 1
     cancel_always_available: bool = True
     click_to_cancel_countries: tuple[str, ...] = ()  # ISO codes where click-to-cancel is on regardless
     cancel_at_period_end: bool = True
@@ -128,7 +132,10 @@ class FlowState:
     reason: ReasonId | None = None
     comment: str | None = None
     offer_queue: tuple[OfferId, ...] = ()  # offers still to show, best first
+    # The offer step's cards are `current_offer` (the best) followed by `also_on_screen`. Split this way so
+    # that states stored before cards (one offer, no `also_on_screen`) load unchanged; read `on_screen`.
     current_offer: OfferId | None = None
+    also_on_screen: tuple[OfferId, ...] = ()
     offers_shown: tuple[OfferId, ...] = ()  # each offer once, in the order first shown
     offers_declined: tuple[OfferId, ...] = ()
     accepted_offer: OfferId | None = None
@@ -145,6 +152,11 @@ class FlowState:
     @property
     def finished(self) -> bool:
         return self.step is StepKind.DONE
+
+    @property
+    def on_screen(self) -> tuple[OfferId, ...]:
+        """The offers the offer step shows, best first (empty when no offer is up)."""
+        return () if self.current_offer is None else (self.current_offer, *self.also_on_screen)
 
     def attempt(self, action: str) -> int:
         return dict(self.attempts).get(action, 1)

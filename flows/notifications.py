@@ -14,7 +14,14 @@ from flows.model import FlowDefinition, FlowState, Outcome, StepKind
 from offers.model import OfferKind
 
 _TOOK_OFFER = frozenset({Outcome.SAVED, Outcome.KEPT})
-EVENT_TYPES = ("session.completed", "offer.applied", "subscription.paused", "subscription.cancelled")
+# `subscription.pause_ending` comes from the reminder sweep (service.use_cases.lifecycle), not a transition.
+EVENT_TYPES = (
+    "session.completed",
+    "offer.applied",
+    "subscription.paused",
+    "subscription.cancelled",
+    "subscription.pause_ending",
+)
 
 
 @dataclass(frozen=True, slots=True)

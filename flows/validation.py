@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from flows.model import MAX_OFFERS_PER_STEP
 from offers.model import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrainingOffer, TrialExtensionOffer
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ def validate_definition(definition: FlowDefinition) -> list[str]:
         problems.append(f"The final offer {definition.final_offer_id!r} does not exist.")
     if not 0 <= definition.max_offers <= 5:
         problems.append("Show between 0 and 5 offers per session.")
+    if not 1 <= definition.offers_per_step <= MAX_OFFERS_PER_STEP:
+        problems.append(f"Show 1 to {MAX_OFFERS_PER_STEP} offers at once.")
     for offer in definition.offers:
         problems.extend(_offer_problems(offer))
     return problems

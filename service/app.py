@@ -40,12 +40,17 @@ from service.http.assets import Assets, InlineStyle, static_files
 from service.http.errors import EXCEPTION_HANDLERS, FormRequest, read_page_forms_first
 from service.http.headers import security_headers
 from service.http.health import health
+from service.http.links import resume_link
+from service.http.unsubscribe import unsubscribe_page, unsubscribe_submit
 from service.http.webhooks import stripe_webhook
 from service.http.widget import WidgetController
+from service.mail.transport import build_mailer
 from service.observability import metrics, request_context_middleware
 from service.settings import Settings, Theme
 from service.use_cases.billing_effects import sweep_pending
+from service.use_cases.emails import send_due_emails
 from service.use_cases.flow_preview import purge_old_previews
+from service.use_cases.lifecycle import remind_pauses_ending
 from service.use_cases.outbound import deliver_due
 from service.use_cases.sessions import abandon_idle_sessions
 from service.use_cases.webhooks import verify_due_saves
@@ -102,6 +107,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     engine = create_engine(settings.database)
     bind_tables(engine)
     billing = build_billing(settings, clock)
+    mailer = build_mailer(settings)  # SMTP, the demo mailbox, or None: emails wait (logged)
     assets = Assets.load()  # read and hashed once: a changed static file is served after a restart
     widget_style = InlineStyle.of(assets, settings.theme)
 
@@ -125,6 +131,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 )
                 await refresh_dirty_days()  # keeps the dashboard's own catch-up small
                 await purge_old_previews(clock())
+                await remind_pauses_ending(billing=billing, settings=settings, clock=clock)
             except Exception:
                 log.exception("background sweep failed; retrying on the next tick")
 
@@ -134,6 +141,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 await deliver_due(client=client, clock=clock)
             except Exception:
                 log.exception("webhook delivery round failed; retrying on the next tick")
+            try:
+                await send_due_emails(mailer=mailer, settings=settings, clock=clock)
+            except Exception:
+                log.exception("email round failed; retrying on the next tick")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -156,15 +167,18 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
 
     route_handlers: list[Any] = [
         WidgetController,
+        resume_link,
         ApiController,
         stripe_webhook,
         health,
+        unsubscribe_page,
+        unsubscribe_submit,
         metrics,
         admin_router(),
         static_files(assets),
     ]
     if settings.demo:
-        route_handlers.append(demo_http.demo_home)
+        route_handlers += [demo_http.demo_home, demo_http.demo_account]
 
     app = Litestar(
         route_handlers=route_handlers,
@@ -191,7 +205,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             header_name="x-csrftoken",
             cookie_secure=settings.secure_cookies,
             cookie_samesite="strict",
-            exclude=["^/w/", "^/api/", "^/webhooks/", "^/static/", "^/health", "^/metrics", "^/schema", "^/$"],
+            exclude=["^/(w|email)/", "^/api/", "^/webhooks/", "^/static/", "^/health", "^/metrics", "^/schema", "^/$"],
         ),
         openapi_config=OpenAPIConfig(
             title="Save flow API", version=__version__, path="/schema", components=[BEARER_SCHEME]

@@ -114,13 +114,34 @@ def subscription_of(c: DemoCustomer, now: datetime) -> SubscriptionSnapshot:
     )
 
 
-def losses_of(c: DemoCustomer) -> list[dict[str, str]]:
-    """What the host app would put in the token's `losses` claim: live usage numbers."""
-    return [
-        {"label": "projects", "value": f"{c.projects:,}"},
-        {"label": "files", "value": f"{c.files:,}"},
-        {"label": "teammates", "value": str(c.teammates)},
-    ]
+# What the demo host calls its things in each language, as CLDR plural forms (see the `losses` claim).
+LOSS_LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "projects": {
+        "en": {"one": "project", "other": "projects"},
+        "de": {"one": "Projekt", "other": "Projekte"},
+        "fr": {"one": "projet", "other": "projets"},
+        "es": {"one": "proyecto", "other": "proyectos"},
+    },
+    "files": {
+        "en": {"one": "file", "other": "files"},
+        "de": {"one": "Datei", "other": "Dateien"},
+        "fr": {"one": "fichier", "other": "fichiers"},
+        "es": {"one": "archivo", "other": "archivos"},
+    },
+    "teammates": {
+        "en": {"one": "teammate", "other": "teammates"},
+        "de": {"one": "Teammitglied", "other": "Teammitglieder"},
+        "fr": {"one": "coéquipier", "other": "coéquipiers"},
+        "es": {"one": "compañero de equipo", "other": "compañeros de equipo"},
+    },
+}
+
+
+def losses_of(c: DemoCustomer) -> list[dict[str, object]]:
+    """What the host app would put in the token's `losses` claim: live usage counts, which the widget
+    formats and pluralises in the customer's language, with labels in every language the host speaks."""
+    counts = {"projects": c.projects, "files": c.files, "teammates": c.teammates}
+    return [{"label": LOSS_LABELS[name], "count": count} for name, count in counts.items()]
 
 
 def attrs_of(c: DemoCustomer) -> dict[str, str | int]:

@@ -11,17 +11,17 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 from jinja2 import pass_context
 from markupsafe import Markup
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from jinja2.runtime import Context
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 SUPPORTED = ("en", "de", "fr", "es")
 DEFAULT = "en"
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+T = TypeVar("T")
 
 
 def normalise(tag: str | None) -> str | None:
@@ -110,3 +111,22 @@ def money_text(cents: int, currency: str, locale: str) -> str:
     amount = Decimal(cents) / 100
     text = format_currency(amount, currency.upper(), locale=locale)
     return text.replace(".00", "").replace(",00", "") if cents % 100 == 0 else text
+
+
+def number_text(number: int, locale: str) -> str:
+    """A count with the locale's grouping: 12,840 (en), 12.840 (de, es), 12 840 (fr)."""
+    return format_decimal(number, locale=locale)
+
+
+def plural_category(number: int, locale: str) -> str:
+    """The CLDR plural category of `number` in `locale` ("one", "other", …) by Babel's plural rules."""
+    return Locale.parse(locale).plural_form(number)
+
+
+def in_language(texts: Mapping[str, T], locale: str) -> T:
+    """The entry of `texts` (keyed by language tags: "de", "de-AT", "pt_BR") for `locale`'s language, else
+    the English one, else the first: a host that names no text for this language still shows something."""
+    by_language: dict[str, T] = {}
+    for tag, text in texts.items():
+        by_language.setdefault(tag.replace("_", "-").split("-", 1)[0].lower(), text)  # the first tag wins
+    return by_language.get(locale) or by_language.get(DEFAULT) or next(iter(texts.values()))

@@ -18,7 +18,7 @@ import ipaddress
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import jwt
 import msgspec
@@ -71,9 +71,37 @@ AttrName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_C
 AttrText = Annotated[str, msgspec.Meta(max_length=255, pattern=NO_NUL)]
 
 
-class Loss(msgspec.Struct, frozen=True):
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=NO_NUL)]
-    value: Annotated[str, msgspec.Meta(min_length=1, max_length=30, pattern=NO_NUL)]
+# The `losses` claim: what the customer would lose, one tile each (README "Embed it in your app"). A tile
+# gives either `value`, text shown as sent (the original form), or `count`, a number formatted for the
+# session's language, which also picks the label's plural form. A label is one text for every language,
+# or texts per language tag; with `count` a language's text may be CLDR plural forms ("one", "other", …),
+# chosen by Babel's plural rules, because only the host knows its own nouns in every language.
+LossText = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=NO_NUL)]
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{1,8})*$"  # "de", "de-AT", "pt_BR"
+LanguageTag = Annotated[str, msgspec.Meta(min_length=2, max_length=16, pattern=LANGUAGE_TAG)]
+PluralCategory = Literal["zero", "one", "two", "few", "many", "other"]
+PluralForms = Annotated[dict[PluralCategory, LossText], msgspec.Meta(min_length=1)]
+LossLabel = LossText | Annotated[dict[LanguageTag, LossText | PluralForms], msgspec.Meta(min_length=1, max_length=16)]
+MAX_LOSS_COUNT = 10**15  # beyond any real count, and exact as a JSON number
+
+
+class Loss(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One tile of the `losses` claim: `label` with exactly one of `value` (text) or `count` (a number)."""
+
+    label: LossLabel
+    value: Annotated[str, msgspec.Meta(min_length=1, max_length=30, pattern=NO_NUL)] | None = None
+    count: Annotated[int, msgspec.Meta(ge=0, le=MAX_LOSS_COUNT)] | None = None
+
+    def __post_init__(self) -> None:
+        # Raised here, a ValueError becomes msgspec's ValidationError: the token is refused as invalid claims.
+        if (self.value is None) == (self.count is None):
+            raise ValueError("a loss needs exactly one of `value` or `count`")
+        texts = self.label.values() if isinstance(self.label, dict) else ()
+        forms = [text for text in texts if isinstance(text, dict)]
+        if forms and self.count is None:
+            raise ValueError("plural forms need a `count` to choose between them")
+        if any("other" not in form for form in forms):
+            raise ValueError('plural forms need "other", the form every language has')
 
 
 class EmbedClaims(msgspec.Struct, frozen=True, kw_only=True):

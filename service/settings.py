@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -95,6 +96,7 @@ class Settings:
     stripe_webhook_secret: str | None = None
     verify_saves_after_days: int = 30
     abandon_after_minutes: int = 30  # an unfinished session with no activity this long ends as abandoned
+    pause_reminder_days: int = 3  # days before a pause ends: the pause_ending webhook and email
     theme: Theme = field(default_factory=Theme)
     demo_admin_email: str = "admin@example.com"
     demo_admin_password: str | None = None
@@ -106,6 +108,11 @@ class Settings:
     # Client addresses or networks (SAVEFLOW_METRICS_ALLOW, comma-separated, e.g. "10.0.0.0/8, ::1")
     # that may read /metrics without the API key; anyone else sends `Authorization: Bearer <api key>`.
     metrics_allow: tuple[str, ...] = ()
+    # Email (service/mail): SMTP_URL is smtp://user:pass@host:port (STARTTLS when the server offers it;
+    # `?starttls=1` requires it, `?starttls=0` never uses it) or smtps://… (TLS from the first byte).
+    # Unset: the demo keeps sent mail in the admin's Emails page; outside the demo, emails wait unsent.
+    smtp_url: str | None = None
+    email_from: str = "Save flow <saveflow@localhost>"
 
     def __post_init__(self) -> None:
         for name in GENERATED_SECRETS:
@@ -121,10 +128,16 @@ class Settings:
         for origin in self.allowed_origins:
             if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
                 raise ConfigError(f"allowed origin {origin!r} must look like https://app.example.com (no path)")
+        if not 1 <= self.pause_reminder_days <= 365:
+            raise ConfigError("SAVEFLOW_PAUSE_REMINDER_DAYS must be a whole number of days from 1 to 365")
+        if self.smtp_url and not _smtp_url_ok(self.smtp_url):
+            raise ConfigError("SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
+        if "@" not in self.email_from or any(c in self.email_from for c in "\r\n"):
+            raise ConfigError("SAVEFLOW_EMAIL_FROM must be an address like Acme <billing@acme.example>")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read `SAVEFLOW_*`, `DATABASE_URL`, `SQLITE_PATH` and `STRIPE_*`; fill secrets from the secrets file.
+        """Read `SAVEFLOW_*`, `DATABASE_URL`, `SQLITE_PATH`, `SMTP_URL`, `STRIPE_*`; fill secrets from the secrets file.
 
         SAVEFLOW_SESSION_SECRET signs flow tokens, admin sessions and CSRF cookies;
         SAVEFLOW_PREVIOUS_SESSION_SECRETS lists former values that still verify flow tokens and admin
@@ -160,9 +173,12 @@ class Settings:
             ),
             verify_saves_after_days=_int(environ.get("SAVEFLOW_VERIFY_SAVES_AFTER_DAYS"), 30),
             abandon_after_minutes=_int(environ.get("SAVEFLOW_ABANDON_AFTER_MINUTES"), 30),
+            pause_reminder_days=_int(environ.get("SAVEFLOW_PAUSE_REMINDER_DAYS"), 3),
             metrics_allow=tuple(
                 a.strip() for a in (environ.get("SAVEFLOW_METRICS_ALLOW") or "").split(",") if a.strip()
             ),
+            smtp_url=environ.get("SMTP_URL") or None,
+            email_from=environ.get("SAVEFLOW_EMAIL_FROM") or "Save flow <saveflow@localhost>",
             theme=Theme(
                 brand=environ.get("SAVEFLOW_THEME_BRAND") or DEFAULT_BRAND,
                 brand_contrast=environ.get("SAVEFLOW_THEME_BRAND_CONTRAST") or DEFAULT_BRAND_CONTRAST,
@@ -171,6 +187,15 @@ class Settings:
                 logo_url=environ.get("SAVEFLOW_THEME_LOGO_URL") or "",
             ),
         )
+
+
+def _smtp_url_ok(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("smtp", "smtps") and bool(parts.hostname) and parts.path in ("", "/")
 
 
 def _int(value: str | None, default: int) -> int:

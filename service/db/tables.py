@@ -86,6 +86,8 @@ class FlowSession(Table, tablename="flow_session"):
     # When the user first saw the widget; NULL while a prepared (preloaded) widget has not been opened,
     # and such a session is in no list or figure.
     opened_at = Timestamptz(null=True, default=None)
+    # Pauses: when the "pause ending" reminder went out, or was found unneeded (resumed, cancelled).
+    pause_reminded_at = Timestamptz(null=True, default=None)
     # CS triage of the free-text answers.
     feedback_tags = Varchar(length=255, default="")
     feedback_reviewed_at = Timestamptz(null=True, default=None)
@@ -316,3 +318,50 @@ ALL_TABLES: tuple[type[Table], ...] = (
     FollowUpTask,
     AuditLog,
 )
+
+
+class OutboundEmail(Table, tablename="email_message"):
+    """One email to a customer: rendered when queued, so every retry sends the same message, then sent by
+    the background worker (service/use_cases/emails.py). `dedupe_key` makes queueing idempotent."""
+
+    id = Serial(primary_key=True)
+    kind = Varchar(length=32)  # winback | pause_ending
+    dedupe_key = Varchar(length=255, unique=True)
+    to_address = Varchar(length=320, index=True)
+    customer_id = Varchar(length=255, default="", index=True)
+    locale = Varchar(length=8, default="en")
+    subject = Text(default="")
+    text_body = Text(default="")
+    html_body = Text(default="")
+    message_id = Varchar(length=255, default="")  # the Message-ID header, the same on every attempt
+    unsubscribe_url = Text(default="")
+    status = Varchar(length=16, default="pending", index=True)  # pending | sent | demo | failed | suppressed
+    note = Text(default="")  # why it was suppressed, or the last failed attempt's answer
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    claimed_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(index=True)
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class EmailAttempt(Table, tablename="email_attempt"):
+    """One try at handing an email to the SMTP server (or the demo mailbox), with the answer."""
+
+    id = Serial(primary_key=True)
+    email = ForeignKey(OutboundEmail, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz()
+    ok = Boolean(default=False)
+    detail = Text(default="")
+
+
+class EmailUnsubscribe(Table, tablename="email_unsubscribe"):
+    """An address (lower-cased) that asked for no more emails; its customer id stops them at a new address too."""
+
+    address = Varchar(length=320, primary_key=True)
+    customer_id = Varchar(length=255, default="", index=True)
+    source = Varchar(length=16, default="page")  # page (the confirm button) | one-click (RFC 8058)
+    at = Timestamptz()
+
+
+# Appended rather than listed above, parents before children like the rest.
+ALL_TABLES = (*ALL_TABLES, OutboundEmail, EmailAttempt, EmailUnsubscribe)

@@ -6,15 +6,16 @@ Rules: presentation only; no decisions about which step comes next (that is flow
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDef, StepKind, reason_order
-from offers import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer
-from offers.apply import pause_resumes_at
+from offers.value_lines import Price
+from service.http._offer_cards import offer_cards, price_text
+from service.http._step_facts import done_facts, loss_tiles
 from service.i18n import date_text, gettext_callables, money_text, translations
 from service.use_cases.sessions import SessionView
 
@@ -69,6 +70,7 @@ class Page:
     notice: str | None
     error: str | None
     test_mode: bool
+    error_field: str | None = None  # set: the error is shown beside that field instead of at the top
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,53 +99,6 @@ def reason_choices(definition: FlowDefinition, session_id: str, text: Callable[[
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class OfferFacts:
-    """What an offer card states concretely: what changes, when, price before and after."""
-
-    lines: tuple[str, ...]
-
-
-def price_per(cents: int, currency: str, interval: str, locale: str) -> str:
-    tr = translations(locale).gettext
-    price = money_text(cents, currency, locale)
-    return (tr("%(price)s/year") if interval == "year" else tr("%(price)s/month")) % {"price": price}
-
-
-def offer_facts(offer: Offer, view: SessionView, locale: str) -> OfferFacts:
-    tr = translations(locale).gettext
-    snap = view.session.context.snapshot
-    now = view.session.started_at
-    current = price_per(snap.amount_cents, snap.currency, snap.interval, locale)
-    if isinstance(offer, PauseOffer):
-        resumes = date_text(pause_resumes_at(offer, now), locale)
-        return OfferFacts(
-            (
-                tr("No charges until %(date)s") % {"date": resumes},
-                tr("Then %(price)s again, unless you cancel") % {"price": current},
-            )
-        )
-    if isinstance(offer, DowngradeOffer):
-        new = price_per(offer.amount_cents, snap.currency, snap.interval, locale)
-        if offer.at_period_end:
-            when = tr("%(plan)s plan from %(date)s") % {
-                "plan": offer.plan_name,
-                "date": date_text(snap.current_period_end, locale),
-            }
-        else:
-            when = tr("%(plan)s plan, starting today") % {"plan": offer.plan_name}
-        return OfferFacts((f"{current} → {new}", when))
-    if isinstance(offer, DiscountOffer):
-        reduced = snap.amount_cents * (100 - offer.percent_off) // 100
-        new = price_per(reduced, snap.currency, snap.interval, locale)
-        return OfferFacts(
-            (f"{current} → {new}", tr("For your next %(count)s invoices") % {"count": offer.duration_months})
-        )
-    if isinstance(offer, TrialExtensionOffer):
-        return OfferFacts((tr("%(days)s more days, free") % {"days": offer.days},))
-    return OfferFacts((tr("No change to your subscription"),))
-
-
 _MERGE_FIELD = re.compile(r"\{\{\s*(\w+)\s*(?:\|\s*default(?:\(\s*[\"']([^\"']*)[\"']\s*\))?\s*)?\}\}")
 
 
@@ -158,7 +113,7 @@ def merge_fields(view: SessionView, locale: str) -> dict[str, str]:
     return {
         "first_name": str(attrs.get("first_name") or ""),
         "plan": str(attrs.get("plan") or "").title(),
-        "price": price_per(snap.amount_cents, snap.currency, snap.interval, locale),
+        "price": price_text(Price(snap.amount_cents, snap.currency, snap.interval, snap.interval_count), locale),
     }
 
 
@@ -178,6 +133,17 @@ def progress(definition: FlowDefinition, state: FlowState) -> tuple[int, int]:
     return steps.index(current) + 1, len(steps)
 
 
+FORM_FIELDS = ("reason", "comment", "feedback")
+
+
+def form_values(state: FlowState, submitted: Mapping[str, str] | None) -> dict[str, str]:
+    """What the survey and feedback forms show: the answers saved so far or, when a submission was refused,
+    exactly what was sent (a refused answer is not saved, and the user must not have to type it again)."""
+    if submitted is not None:
+        return {name: submitted.get(name, "") for name in FORM_FIELDS}
+    return {"reason": state.reason or "", "comment": state.comment or "", "feedback": state.feedback or ""}
+
+
 def step_context(
     view: SessionView,
     *,
@@ -188,17 +154,18 @@ def step_context(
     public_url: str,
     error: str | None = None,
     error_field: str | None = None,
+    submitted: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything a step template (and the frame around it) reads."""
+    """Everything a step template (and the frame around it) reads. `submitted`: the form a refused step
+    was sent with, so the step shows it again as typed (see `form_values`)."""
     state, definition, session = view.state, view.definition, view.session
     locale = session.locale
     tr = translations(locale).gettext
     fields = merge_fields(view, locale)
     sid = session.id
     base = f"/w/s/{sid}"
-    offer = definition.offer(state.current_offer) if state.current_offer else None
+    offer = definition.offer(state.current_offer) if state.current_offer else None  # the first card
     accepted = definition.offer(state.accepted_offer) if state.accepted_offer else None
-    losses = msgspec.json.decode(session.losses_json)
     done, total = progress(definition, state)
 
     def text(key: str, fallback: str) -> str:
@@ -228,25 +195,37 @@ def step_context(
         # service itself (a relative URL would reach the host app's own origin).
         "abandon": f"{public_url.rstrip('/')}{base}/close?flow_token={flow_token}",
     }
-    page = Page(urls, flow_token, click_to_cancel, can_go_back, done, total, notice, error_text, session.test_mode)
+    page = Page(
+        urls, flow_token, click_to_cancel, can_go_back, done, total, notice, error_text, session.test_mode, error_field
+    )
     return {
         "session_id": sid,
         "state": state,
         "step": state.step.value,
         "step_template": STEP_TEMPLATES[state.step],
         "period_end": date_text(session.context.snapshot.current_period_end, locale),
-        "cancel_effective": date_text(state.cancel_effective_at, locale) if state.cancel_effective_at else None,
         "locale": locale,
         **gettext_callables(locale),
         "t": text,
         "definition": definition,
         "offer": offer,
-        "offer_facts": offer_facts(offer, view, locale) if offer else None,
+        "offer_cards": offer_cards(
+            definition,
+            state,
+            session.context.snapshot,
+            started_at=session.started_at,
+            locale=locale,
+            text=text,
+            base_url=base,
+        )
+        if state.step is StepKind.OFFER
+        else (),
         "accepted_offer": accepted,
-        "resume_date": date_text(pause_resumes_at(accepted, session.started_at), locale)
-        if isinstance(accepted, PauseOffer)
-        else None,
-        "losses": losses,
+        "losses": loss_tiles(session.losses_json, locale)
+        if state.step in (StepKind.LOSS_AVERSION, StepKind.DONE)
+        else [],
+        "done": done_facts(view, locale) if state.step is StepKind.DONE else None,
+        "form": form_values(state, submitted if error else None),
         "flow_token": flow_token,
         "parent_origin": parent_origin,
         "notice": notice,

@@ -1,4 +1,4 @@
-"""The server API (/api/v1, JSON, bearer API key): customer status for access gating, sessions to export.
+"""The server API (/api/v1, JSON, bearer API key): customer status for access gating, resume, sessions.
 
 Rules: domain errors (unknown customer or session, billing down) are raised, and answered by
 service.http.errors as documented here in ERROR_RESPONSES.
@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
@@ -23,6 +23,7 @@ from flows import Outcome
 from service.deps import BillingDep, ClockDep
 from service.settings import Settings
 from service.use_cases.customer_status import customer_status
+from service.use_cases.lifecycle import NotPaused, resume_subscription
 from service.use_cases.sessions import session_history
 
 BEARER_SCHEME = Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")})
@@ -150,6 +151,40 @@ class ApiController(Controller):
     ) -> CustomerStatusOut:
         """Whether the host should gate access: active, trialing, paused (until when) or cancelling."""
         status = await customer_status(customer_id, subscription_id=subscription_id, billing=billing, now=clock())
+        return msgspec.convert(status, CustomerStatusOut, from_attributes=True)
+
+    @post(
+        "/customers/{customer_id:str}/resume",
+        name="api:resume",
+        status_code=200,
+        responses={
+            404: _error("No session names this customer (pass subscription_id), or billing has no such subscription."),
+            409: _error("The subscription is not paused, so there is nothing to resume (the detail says its status)."),
+            502: _error("The billing provider refused the request (check the provider's API key)."),
+            **ERROR_RESPONSES,
+        },
+    )
+    async def resume_customer(
+        self,
+        customer_id: CustomerIdPath,
+        billing: BillingDep,
+        clock: ClockDep,
+        subscription_id: SubscriptionIdQuery = None,
+    ) -> CustomerStatusOut:
+        """End the customer's pause now: billing resumes today. Answers the new status, as GET …/status does.
+
+        Safe to retry: the billing call's idempotency key names the pause being ended, so it resumes once,
+        and never a later pause. A retry after it succeeded answers 409 (no longer paused). Each request
+        and its result are written to the admin's audit log.
+        """
+        try:
+            status = await resume_subscription(
+                customer_id, subscription_id=subscription_id, billing=billing, clock=clock
+            )
+        except NotPaused as exc:
+            raise HTTPException(
+                status_code=409, detail=f"Subscription {exc.subscription_id} is not paused (status: {exc.status})."
+            ) from exc
         return msgspec.convert(status, CustomerStatusOut, from_attributes=True)
 
     @get(

@@ -91,13 +91,22 @@ class Assets:
         return None
 
 
+THEMES = ("light", "dark", "auto")  # SaveFlow.open({ theme }): the host's choice, light unless it says otherwise
+
+
+def theme_name(asked: str | None) -> str:
+    """The widget's `<html data-theme>` for a host's `theme` hint; anything else is light (the default)."""
+    return asked if asked in THEMES else THEMES[0]
+
+
 def theme_css(theme: Theme) -> str:
-    """The configured brand colour, font and radius as CSS variables (the same rules as /w/theme.css)."""
+    """The configured brand colour, font and radius as CSS variables: inlined into each widget page, and
+    served as /w/theme.css for the error page. The brand colours are the light theme's; widget.css's dark
+    rules (`:root[data-theme=…]`) are more specific, so a dark widget keeps its lighter, readable tint."""
     shape = f"--sf-radius: {theme.radius_px}px;"
     if theme.font:
         shape += f" --sf-font: {theme.font}, system-ui, sans-serif;"
-    colours = f"--sf-brand: {theme.brand}; --sf-brand-contrast: {theme.brand_contrast};"
-    return f":root {{ {shape} }}\n@media (prefers-color-scheme: light) {{ :root {{ {colours} }} }}\n"
+    return f":root {{ {shape} --sf-brand: {theme.brand}; --sf-brand-contrast: {theme.brand_contrast}; }}\n"
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from flows import (
 from flows.events import Kept
 from offers import BillingProvider, OfferId
 from service.deps import BillingDep, ClockDep, SettingsDep
+from service.http import assets
 from service.http._widget_view import STEP_TEMPLATES, step_context
 from service.i18n import negotiate
 from service.security import FlowClaims, mint_flow_token, safe_return_url, verify_embed_token, verify_flow_token
@@ -75,6 +76,8 @@ def render_step(
     parent_origin: str,
     return_url: str,
     error: InvalidInput | None = None,
+    theme: str = "light",
+    submitted: dict[str, str] | None = None,
 ) -> Template:
     """The step `view` is on: its partial for htmx, else the full frame. Each response carries a new flow
     token (a full lifetime from `now`), so a widget left open keeps working for as long as it is used."""
@@ -95,12 +98,15 @@ def render_step(
         public_url=settings.public_url,
         error=error.message if error else None,
         error_field=error.field if error else None,
+        submitted=submitted,
     )
     status = 422 if error else 200
+    context["theme"] = theme  # the host's; later full pages (no JS) fall back to light
     if not request.htmx:
         # A prepared widget asks to be counted when the user opens it (widget.js posts here on "opened").
         opened = view.session.opened_at is None
         context["opened_url"] = f"/w/s/{view.session.id}/opened" if opened else ""
+        context["close_on_load"] = False
         return Template(template_name="widget/frame.html", context=context, status_code=status, headers=STEP_HEADERS)
     state = view.state
     if state.step is StepKind.DONE and state.outcome is not Outcome.ABANDONED:
@@ -140,6 +146,7 @@ class WidgetController(Controller):
         origin: FromQuery[str | None] = None,
         locale_hint: Annotated[str | None, QueryParameter(name="locale", required=False)] = None,
         prepared: FromQuery[bool] = False,
+        theme: FromQuery[str | None] = None,
     ) -> Template:
         # postMessage goes only to an allowed origin; anything else means "full page, post nothing".
         parent = origin.rstrip("/") if origin and origin.rstrip("/") in settings.allowed_origins else ""
@@ -147,18 +154,20 @@ class WidgetController(Controller):
         locale = negotiate(claims.locale or locale_hint, request.headers.get("accept-language"))
         view = await sessions.start_session(claims, billing=billing, clock=clock, locale=locale, prepared=prepared)
         return_url = safe_return_url(claims.return_url, settings)
-        return render_step(request, view, settings=settings, now=clock(), parent_origin=parent, return_url=return_url)
+        return render_step(
+            request,
+            view,
+            settings=settings,
+            now=clock(),
+            parent_origin=parent,
+            return_url=return_url,
+            theme=assets.theme_name(theme),
+        )
 
     @get("/theme.css", name="widget:theme", media_type="text/css")
     async def theme_css(self, settings: SettingsDep) -> Response[str]:
-        """The configured brand colour, font and radius as CSS variables (no inline styles: CSP)."""
-        theme = settings.theme
-        shape = f"--sf-radius: {theme.radius_px}px;"
-        if theme.font:
-            shape += f" --sf-font: {theme.font}, system-ui, sans-serif;"
-        # The brand colour is taken verbatim in light mode; dark mode keeps its lighter, readable tint.
-        colours = f"--sf-brand: {theme.brand}; --sf-brand-contrast: {theme.brand_contrast};"
-        css = f":root {{ {shape} }}\n@media (prefers-color-scheme: light) {{ :root {{ {colours} }} }}\n"
+        """The configured theme as CSS variables for the error page (no inline styles there: CSP)."""
+        css = assets.theme_css(settings.theme)
         return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
 
     @post("/s/{session_id:str}/opened", name="widget:opened", status_code=204)
@@ -168,12 +177,20 @@ class WidgetController(Controller):
 
     @get("/s/{session_id:str}", name="widget:show")
     async def show(
-        self, request: HTMXRequest, session_id: FromPath[str], flow: FlowDep, settings: SettingsDep, clock: ClockDep
+        self,
+        request: HTMXRequest,
+        session_id: FromPath[str],
+        flow: FlowDep,
+        settings: SettingsDep,
+        clock: ClockDep,
+        close: FromQuery[bool] = False,
     ) -> Template:
         view = await sessions.load_session(session_id)
-        return render_step(
+        page = render_step(
             request, view, settings=settings, now=clock(), parent_origin=flow.parent_origin, return_url=flow.return_url
         )
+        page.context["close_on_load"] = close and view.state.step is StepKind.DONE
+        return page
 
     @post("/s/{session_id:str}/{intent:str}", name="widget:act", request_max_body_size=MAX_FORM_BYTES)
     async def act(
@@ -188,7 +205,7 @@ class WidgetController(Controller):
         data: Form,
     ) -> Template | Redirect:
         event = _event(intent, data, clock(), OfferId(""))
-        return await _act(request, session_id, event, flow, settings=settings, billing=billing, clock=clock)
+        return await _act(request, session_id, event, flow, settings=settings, billing=billing, clock=clock, form=data)
 
     @post(
         "/s/{session_id:str}/offers/{offer_id:str}/{intent:str}",
@@ -208,7 +225,7 @@ class WidgetController(Controller):
         data: Form,
     ) -> Template | Redirect:
         event = _event(f"offer_{intent}", data, clock(), OfferId(offer_id))
-        return await _act(request, session_id, event, flow, settings=settings, billing=billing, clock=clock)
+        return await _act(request, session_id, event, flow, settings=settings, billing=billing, clock=clock, form=data)
 
 
 async def _act(
@@ -220,6 +237,7 @@ async def _act(
     settings: Settings,
     billing: BillingProvider,
     clock: Callable[[], datetime],
+    form: dict[str, str],
 ) -> Template | Redirect:
     origin, return_url = flow.parent_origin, flow.return_url
     error: InvalidInput | None = None
@@ -230,8 +248,16 @@ async def _act(
     except InvalidTransition:  # a double click or a stale tab: show where the session really is
         view = await sessions.load_session(session_id)
     if request.htmx or error:
+        # A refused form is answered in place (no redirect), with what was sent, so nothing typed is lost.
         return render_step(
-            request, view, settings=settings, now=clock(), parent_origin=origin, return_url=return_url, error=error
+            request,
+            view,
+            settings=settings,
+            now=clock(),
+            parent_origin=origin,
+            return_url=return_url,
+            error=error,
+            submitted=form,
         )
     # A plain form post: redirect, so that a refresh never submits it again (post/redirect/get).
     token = mint_flow_token(
@@ -242,7 +268,12 @@ async def _act(
         now=clock(),
         return_url=return_url,
     )
-    return Redirect(path=f"/w/s/{session_id}?{urlencode({'flow_token': token})}", status_code=HTTP_303_SEE_OTHER)
+    query = {"flow_token": token}
+    if isinstance(event, (Closed, Kept)):
+        # Posted before widget.js ran (a quick click on a slow phone): the page it lands on asks the host
+        # to close the modal, so leaving works whether or not the script was there to intercept the click.
+        query["close"] = "1"
+    return Redirect(path=f"/w/s/{session_id}?{urlencode(query)}", status_code=HTTP_303_SEE_OTHER)
 
 
 EventBuilder = Callable[[dict[str, str], datetime, OfferId], Event]

@@ -1,40 +1,40 @@
-/* SaveFlow.open/prepare({token, baseUrl?, locale?}): the save flow in a modal iframe (README "Embed").
-   prepare (also on hover/focus of a [data-token] trigger) loads it hidden: one token, one session. */
+/* SaveFlow.open/prepare: see README "Embed". */
 ((w, d) => {
   var cur, spent = {}, defaultBase = new URL(d.currentScript?.src || location).origin;
-
   var emit = (name, detail) => w.dispatchEvent(new CustomEvent("saveflow:" + name, { detail }));
-  var tag = (name, id, props, styles) => {
+  var tag = (name, id, props, css) => {
     var el = Object.assign(d.createElement(name), props);
-    Object.assign(el.style, styles);
+    el.style.cssText = css;
     el.dataset.testid = "saveflow-" + id;
     return el;
   };
 
-  function build(o) {
+  function build(o, prepared) {
     var base = (o.baseUrl || defaultBase).replace(/\/$/, ""), origin = new URL(base).origin, q = encodeURIComponent;
-    var narrow = w.matchMedia("(max-width: 540px)"), root = d.documentElement.style, overflow, previousFocus, resolve;
+    var theme = o.theme || "light", mq = (m) => w.matchMedia(m), narrow = mq("(max-width:540px)");
+    var dark = theme == "dark" || theme == "auto" && mq("(prefers-color-scheme:dark)").matches;
+    var root = d.documentElement.style, overflow, previousFocus, resolve;
     var x = { token: o.token, sessionId: null }, live = new AbortController();
     var on = (target, type, fn) => target.addEventListener(type, fn, { signal: live.signal, capture: 1 });
     x.promise = new Promise((r) => (resolve = r));
 
-    var backdrop = tag("div", "backdrop", {}, { position: "fixed", inset: "0", zIndex: "2147483000", visibility: "hidden",
-      background: "#0f172a8c", display: "grid", placeItems: "center" });
-    var box = tag("div", "modal", { role: "dialog", ariaModal: "true", ariaLabel: "Cancel subscription" },
-      { position: "relative", overflow: "hidden", background: "#fff", boxShadow: "0 24px 64px #0000005a" });
-    var close = tag("button", "close", { type: "button", ariaLabel: "Close", textContent: "\u00d7" }, { position: "absolute", top: "8px",
-      right: "8px", width: "36px", height: "36px", border: "0", borderRadius: "50%", background: "#ffffffe6",
-      font: "22px/1 sans-serif", cursor: "pointer", color: "#0f172a" });
+    var backdrop = tag("div", "backdrop", {},
+      "position:fixed;inset:0;z-index:2147483000;visibility:hidden;background:#0009;display:grid;place-items:start center");
+    var box = tag("div", "modal", { role: "dialog", ariaModal: "true", ariaLabel: "Cancel subscription" });
+    var close = tag("button", "close", { type: "button", ariaLabel: "Close", textContent: "×" },
+      "align-self:end;flex:none;width:44px;height:44px;border:0;background:none;color:inherit;font-size:24px");
     var frame = tag("iframe", "iframe", { title: "Cancel subscription", src: base + "/w/start?token=" + q(o.token) +
-      "&origin=" + q(location.origin) + (o.locale ? "&locale=" + q(o.locale) : "") },
-      { width: "100%", height: "100%", border: "0", display: "block" });
-    var layout = () => Object.assign(box.style, narrow.matches ? { width: "100%", height: "100%", borderRadius: "0" }
-      : { width: "min(480px, 94vw)", height: "min(680px, 92vh)", borderRadius: "14px" });
+      "&origin=" + q(location.origin) + "&locale=" + q(o.locale || "") + "&theme=" + q(theme) +
+      "&prepared=" + prepared }, "flex:auto;min-height:0;height:60vh;border:0");
+    var layout = () => (box.style.cssText = "display:flex;flex-flow:column;overflow:hidden;background:" +
+      (dark ? "#111a2e;color:#e2e8f0;" : "#fff;color:#0f172a;") +
+      (narrow.matches ? "width:100%;height:100%" : "width:min(480px,94vw);max-height:92vh;margin-top:4vh;border-radius:14px"));
     var step = () => emit("step", { step: x.step, sessionId: x.sessionId });
+    var opened = () => x.shown && x.ready && frame.contentWindow.postMessage({ type: "saveflow:opened" }, origin);
     var finish = () => {
       if (cur != x) return;
       var result = x.result || { outcome: "abandoned", sessionId: x.sessionId };
-      if (!x.result && x.closeUrl) fetch(x.closeUrl, { method: "POST", keepalive: true, mode: "no-cors" }).catch(() => {});
+      if (!x.result && x.closeUrl) navigator.sendBeacon(x.closeUrl);
       x.drop();
       root.overflow = overflow;
       previousFocus?.focus();
@@ -52,29 +52,32 @@
       previousFocus = d.activeElement;
       overflow = root.overflow;
       root.overflow = "hidden";
-      on(d, "keydown", (e) => {
-        if (e.key == "Escape") { e.preventDefault(); finish(); }
-        else if (e.key == "Tab") { e.preventDefault(); (d.activeElement == close ? frame : close).focus(); }
-      });
+      on(d, "keydown", (e) => e.key == "Escape" && finish());
       on(d, "focusin", (e) => box.contains(e.target) || close.focus());
       backdrop.style.visibility = "";
       frame.focus();
       emit("open", { baseUrl: base });
       "step" in x && step();
+      opened();
     };
     on(w, "message", (e) => {
-      var m = e.data;
+      var m = e.data, t = m?.type;
       if (e.origin != origin || e.source != frame.contentWindow || m?.source != "saveflow") return;
       x.sessionId = m.sessionId || x.sessionId;
       x.closeUrl = m.closeUrl || x.closeUrl;
-      if (m.type == "ready" || m.type == "step") {
+      if (t == "size") frame.style.height = m.height + "px";
+      else if (t == "ready" || t == "step") {
         x.step = m.step;
-        if (x.shown) step();
-      } else if (m.type == "finished" && !x.result) {
+        x.shown && step();
+        if (t == "ready") {
+          x.ready = 1;
+          opened();
+        }
+      } else if (t == "finished" && !x.result) {
         x.result = { outcome: m.outcome, sessionId: x.sessionId };
         if (m.offer) x.result.offer = m.offer;
         emit("finished", x.result);
-      } else if (m.type == "close" && x.shown) setTimeout(finish);
+      } else if (t == "close" && x.shown) setTimeout(finish);
     });
     on(close, "click", finish);
     on(backdrop, "click", (e) => e.target == backdrop && finish());
@@ -86,10 +89,10 @@
     return x;
   }
 
-  var prepare = (o) => {
+  var prepare = (o, p = 1) => {
     if (cur?.shown || cur?.token == o.token || spent[o.token]) return;
     cur?.drop();
-    cur = build(o);
+    cur = build(o, p);
   };
   var intent = (e) => {
     var t = e.target.closest?.("[data-saveflow-open][data-token]");
@@ -101,12 +104,11 @@
     open: (o) => {
       if (!cur?.shown) {
         spent[o.token] = 0;
-        prepare(o);
+        prepare(o, 0);
         cur.show();
       }
       return cur.promise;
     },
     prepare,
-    version: "2",
   };
 })(window, document);

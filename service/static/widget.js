@@ -1,9 +1,11 @@
-/* Runs inside the widget iframe: tells the host page (exact origin only) about steps and the outcome,
-   moves focus to each new step's heading, and wires the "Close" buttons. No inline script needed. */
+/* Runs inside the widget iframe: tells the host page (exact origin only) about steps, the content's height and
+   the outcome the server recorded, counts a prepared widget once the host opens it, moves focus to each new
+   step's heading, and wires the "Close" buttons. No inline script needed. */
 (function () {
   "use strict";
   var body = document.body, parentOrigin = body.dataset.parentOrigin || "", finishedSent = false;
   var embedded = window.parent !== window && parentOrigin !== "";
+  var content = document.getElementById("flow");
 
   function post(message) {
     if (!embedded) return;
@@ -15,6 +17,13 @@
   function currentStep() {
     var el = document.querySelector("[data-step]");
     return el ? el.dataset.step : null;
+  }
+  function flowToken() {
+    try {
+      return JSON.parse(body.getAttribute("hx-headers") || "{}")["X-Flow-Token"] || "";
+    } catch (e) {
+      return "";
+    }
   }
   // The done step's data attributes say it; else the event's detail (htmx 2 wraps a non-object JSON as {value}).
   function reportDone(event) {
@@ -28,6 +37,8 @@
     post({ type: "finished", outcome: outcome, offer: offer || undefined });
   }
   function focusHeading() {
+    var field = document.querySelector("#flow-step [autofocus]"); // a refused form's field keeps the focus
+    if (field) return field.focus();
     var heading = document.querySelector("#flow-step h1, #flow-step h2");
     if (heading) {
       if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
@@ -35,7 +46,25 @@
     }
   }
 
+  // The host sizes its modal to this (up to the viewport): a short step gets a short modal, and a long one
+  // scrolls inside the iframe. The content never depends on the iframe's height (widget.css), so no loop.
+  var lastHeight = 0;
+  function reportHeight() {
+    var height = content ? Math.ceil(content.getBoundingClientRect().height) : 0;
+    if (height && height !== lastHeight) post({ type: "size", height: (lastHeight = height) });
+  }
+  if (embedded && content && window.ResizeObserver) new ResizeObserver(reportHeight).observe(content);
+
+  // A prepared widget (loaded before the click) is a session only once the user opens it: the host says so.
+  window.addEventListener("message", function (event) {
+    var url = body.dataset.openedUrl;
+    if (!embedded || event.source !== window.parent || event.origin !== parentOrigin) return;
+    if (!event.data || event.data.type !== "saveflow:opened" || !url) return;
+    fetch(url, { method: "POST", headers: { "X-Flow-Token": flowToken() }, keepalive: true }).catch(function () {});
+  });
+
   post({ type: "ready", step: currentStep() });
+  reportHeight();
   reportDone();
 
   body.addEventListener("htmx:afterSettle", function () {
@@ -50,6 +79,26 @@
     reportDone(); // a finished flow says so first: messages arrive in order, so the host never sees "abandoned"
     post({ type: "close" });
   }
+  // "Close" or "Keep my subscription" was posted as a plain form (clicked before this script ran): done.
+  if ("closeOnLoad" in body.dataset) askToClose();
+
+  // "Keep my subscription" in the modal: record it here and tell the host what the server recorded (the
+  // HX-Trigger-After-Settle header of its answer, as for any finished step), then close. If that fails, the
+  // host's close records an abandon and resolves "abandoned": both sides still agree.
+  function keep(button) {
+    button.disabled = true;
+    fetch(button.form.action, { // the keep URL, relative to this frame, as the form posts it without JS
+      method: "POST",
+      headers: { "HX-Request": "true", "X-Flow-Token": flowToken() },
+      body: new URLSearchParams(new FormData(button.form)),
+    })
+      .then(function (response) {
+        var trigger = response.ok && JSON.parse(response.headers.get("HX-Trigger-After-Settle") || "{}");
+        if (trigger && trigger["saveflow:finished"]) reportDone({ detail: trigger["saveflow:finished"] });
+      })
+      .catch(function () {})
+      .then(askToClose);
+  }
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-saveflow-close]");
@@ -60,9 +109,8 @@
       return;
     }
     event.preventDefault();
-    // "Keep my subscription": the host posts this URL instead of the close URL, so it is recorded as kept.
-    if (button.dataset.keepUrl) body.dataset.closeUrl = button.dataset.keepUrl;
-    askToClose();
+    if (button.dataset.keepUrl && button.form) keep(button);
+    else askToClose();
   });
 
   // Esc inside the iframe never reaches the host page's listener, so ask the host to close.

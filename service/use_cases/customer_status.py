@@ -22,6 +22,8 @@ class CustomerStatus:
     cancel_at: datetime | None
     trial_end: datetime | None
     current_period_end: datetime
+    price_id: str  # the plan billed now
+    scheduled_price_id: str | None  # the plan it changes to at current_period_end (a downgrade at renewal)
 
 
 async def customer_status(
@@ -50,4 +52,6 @@ async def customer_status(
         cancel_at=snap.current_period_end if snap.cancel_at_period_end else snap.canceled_at,
         trial_end=snap.trial_end,
         current_period_end=snap.current_period_end,
+        price_id=snap.price_id,
+        scheduled_price_id=snap.scheduled_price_id,
     )

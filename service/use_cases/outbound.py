@@ -79,6 +79,21 @@ async def queue_deliveries(
                 await outbox.add_delivery(endpoint.id, msg_id=msg_id, event_type=note.type, payload=body, now=now)
 
 
+async def queue_event(event_type: str, data: dict[str, Any], *, now: datetime) -> int:
+    """Write one event that is not a session's transition (e.g. `subscription.pause_ending`) to every
+    endpoint that wants it, in the caller's unit of work; returns how many deliveries were written."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"Unknown event type {event_type!r}. Known: {', '.join(EVENT_TYPES)}.")
+    body = json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": data})
+    written = 0
+    for endpoint in await outbox.active_endpoints():
+        if endpoint.wants(event_type):
+            msg_id = "msg_" + secrets.token_urlsafe(18)
+            await outbox.add_delivery(endpoint.id, msg_id=msg_id, event_type=event_type, payload=body, now=now)
+            written += 1
+    return written
+
+
 async def deliver_due(*, client: httpx.AsyncClient, clock: Clock, limit: int = 50) -> int:
     """Send every due delivery once; returns how many were attempted."""
     now = clock()

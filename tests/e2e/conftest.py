@@ -4,23 +4,27 @@ another loopback address (127.0.0.2) whose origin the service allows, and Debian
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.support.servers import HostAppServer, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+# The two screens the widget is checked on (issue 24).
+VIEWPORTS: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,11 @@ def _fresh_postgres_database(base_url: str) -> str:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(scope="session", name="live_server")
-def fx_live_server() -> Iterator[LiveServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="saveflow-e2e-"))
+@contextlib.contextmanager
+def running_service(prefix: str) -> Iterator[LiveServer]:
+    """`make run`'s service on a free port with its own database and fresh in-memory demo billing, plus a
+    host app of its own on 127.0.0.2 (an allowed origin); stopped on exit."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     foreign_host = HostAppServer("127.0.0.2")
@@ -81,14 +87,13 @@ def fx_live_server() -> Iterator[LiveServer]:
     try:
         wait_until_healthy(url, process, log)
         secrets = json.loads((workdir / "secrets.json").read_text())
-        password = secrets["demo_admin_password"]
         artifacts = ROOT / "test-results"
         artifacts.mkdir(exist_ok=True)
         yield LiveServer(
             url=url,
             host_url=f"http://localhost:{port}",
             admin_email="admin@example.com",
-            admin_password=password,
+            admin_password=secrets["demo_admin_password"],
             artifacts=artifacts,
             api_key=secrets["api_key"],
             embed_secret=secrets["embed_secret"],
@@ -98,6 +103,36 @@ def fx_live_server() -> Iterator[LiveServer]:
         foreign_host.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", name="live_server")
+def fx_live_server() -> Iterator[LiveServer]:
+    """The server most browser tests share. They walk the flow in test mode, so billing stays as seeded."""
+    with running_service("saveflow-e2e-") as server:
+        yield server
+
+
+@pytest.fixture(scope="module", name="own_live_server")
+def fx_own_live_server() -> Iterator[LiveServer]:
+    """A server of the module's own, for tests that really change billing: on the shared one, a customer
+    another test paused is (rightly) offered no pause, and the tests would depend on their order."""
+    with running_service("saveflow-e2e-own-") as server:
+        yield server
+
+
+@pytest.fixture(name="open_page")
+async def fx_open_page(browser: Browser) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
+    """Pages in contexts of their own, at a named viewport (VIEWPORTS), JavaScript on or off."""
+    contexts: list[BrowserContext] = []
+
+    async def open_page(viewport: str, *, javascript: bool = True) -> Page:
+        context = await browser.new_context(viewport=VIEWPORTS[viewport], java_script_enabled=javascript)
+        contexts.append(context)
+        return await context.new_page()
+
+    yield open_page
+    for context in contexts:
+        await context.close()
 
 
 @pytest.fixture(scope="session")

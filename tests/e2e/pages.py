@@ -21,10 +21,25 @@ class WidgetPage:
     async def expect_step(self, name: str) -> None:
         await expect(self.step(name)).to_be_visible()
 
+    async def settled(self) -> None:
+        """Wait until the modal has taken the step's height. It follows the content a moment after a swap,
+        and a click aimed before that can land where the element was (as no person's click would)."""
+        iframe = self.page.get_by_test_id("saveflow-iframe")
+        last: float | None = None
+        for _ in range(40):
+            box = await iframe.bounding_box()
+            height = box["height"] if box else None
+            if height is not None and height == last:
+                return
+            last = height
+            await self.page.wait_for_timeout(40)
+
     async def click(self, testid: str) -> None:
+        await self.settled()
         await self.frame.get_by_test_id(testid).click()
 
     async def choose_reason(self, reason_id: str, comment: str = "") -> None:
+        await self.settled()
         await self.frame.get_by_test_id(f"reason-{reason_id}").click()
         if comment:
             await self.frame.get_by_test_id("reason-comment").fill(comment)

@@ -66,7 +66,7 @@ async def test_esc_on_a_host_app_of_another_origin_records_the_session_as_abando
     await widget.expect_step("survey")
 
     await press_escape_in_widget(page)
-    await expect(page.get_by_test_id("saveflow-modal")).to_have_count(0)
+    await expect(page.get_by_test_id("saveflow-modal")).to_be_hidden()  # (a hover may prepare the next, hidden)
     result = page.get_by_test_id("host-result")
     await expect(result).to_have_text("abandoned")  # the promise resolves on the host page either way
     session_id = await result.get_attribute("data-session-id")

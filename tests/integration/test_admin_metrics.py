@@ -83,7 +83,7 @@ async def fx_crafted(app: Litestar, billing: InMemoryBillingProvider, clock: Fak
     return {
         "saved": await walk(billing, clock, "cus_demo_ada", "continue", "reason:expensive", "accept:pause"),
         "cancelled": await walk(
-            billing, clock, "cus_demo_grace", "continue", "reason:expensive", "decline:pause", "decline:downgrade",
+            billing, clock, "cus_demo_grace", "continue", "reason:expensive", "decline:pause",
             "confirm",
         ),
         "abandoned": await walk(billing, clock, "cus_demo_linus", "continue", "reason:competitor", "close"),
@@ -148,7 +148,7 @@ async def test_reason_rows_add_up_to_the_totals(crafted: dict[str, str], clock: 
 async def test_the_offer_funnel_counts_shown_accepted_and_verified(crafted: dict[str, str], clock: FakeClock) -> None:
     offers = {o.offer_id: o for o in (await board(clock)).offers}
     assert (offers[PAUSE].shown, offers[PAUSE].accepted, offers[PAUSE].accept_rate) == (2, 1, 0.5)
-    assert (offers[DOWNGRADE].shown, offers[DOWNGRADE].accepted) == (1, 0)
+    assert (offers[DOWNGRADE].shown, offers[DOWNGRADE].accepted) == (3, 0)  # a card in every flow that saw offers
     assert offers[DISCOUNT].shown == 1  # the abandoned competitor flow saw it
 
 
@@ -209,7 +209,7 @@ async def test_money_is_monthly_per_currency_and_net_of_the_offer(
 ) -> None:
     add_subscription(billing, clock, "cus_eur", currency="eur", interval="year", amount_cents=120_000)
     await walk(billing, clock, "cus_eur", "continue", "reason:competitor", "accept:discount")
-    await walk(billing, clock, "cus_demo_ada", "continue", "reason:expensive", "decline:pause", "accept:downgrade")
+    await walk(billing, clock, "cus_demo_ada", "continue", "reason:expensive", "accept:downgrade")
     money = {m.currency: m for m in (await board(clock)).totals.money}
     assert set(money) == {"eur", "usd"}  # never summed across currencies
     assert (money["eur"].at_risk_cents, money["eur"].retained_cents) == (10_000, 7_000)  # yearly ÷ 12, 30 % off
@@ -266,7 +266,7 @@ async def test_a_verified_save_needs_a_paid_invoice_and_an_active_subscription(
     verified: bool,
 ) -> None:
     saved_at = clock()
-    await walk(billing, clock, "cus_demo_ada", "continue", "reason:expensive", "decline:pause", "accept:downgrade")
+    await walk(billing, clock, "cus_demo_ada", "continue", "reason:expensive", "accept:downgrade")
     clock.advance(days=31)
     snapshot = billing.subscriptions["sub_demo_ada"]
     changes: dict[str, object] = {"last_paid_at": saved_at + timedelta(days=1)} if paid else {}

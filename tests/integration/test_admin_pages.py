@@ -147,7 +147,7 @@ async def test_publishing_validates_then_versions_diffs_and_rolls_back_with_an_a
     assert ok.status_code == 303
     ids = [r["id"] for r in await FlowVersion.select(FlowVersion.id).order_by(FlowVersion.id)]
     diff = await client.get("/admin/flows/diff", params={"a": ids[0], "b": ids[1]})
-    assert '<span class="del">-  &#34;max_offers&#34;: 2,</span>' in diff.text
+    assert '<span class="del">-  &#34;max_offers&#34;: 3,</span>' in diff.text
     assert '<span class="add">+  &#34;max_offers&#34;: 1,</span>' in diff.text
     rolled = await client.post(f"/admin/flows/{ids[0]}/republish", data={"_csrf_token": token})
     assert rolled.status_code == 303

@@ -59,7 +59,7 @@ async def test_session_detail_has_the_timeline(client: httpx.AsyncClient, settin
     await flow.post("reason", {"reason": "too_expensive", "comment": "pricey"})
     await flow.post("offers/pause-2-months/decline")
     body = (await client.get(f"/api/v1/sessions/{flow.session_id}", headers=auth(settings))).json()
-    assert (body["step"], body["reason"], body["comment"]) == ("offer", "too_expensive", "pricey")
+    assert (body["step"], body["reason"], body["comment"]) == ("confirm", "too_expensive", "pricey")
     assert body["offers_shown"] == ["pause-2-months", "downgrade-starter"]
     assert [e["type"] for e in body["events"]] == ["Started", "Continued", "ReasonChosen", "OfferDeclined"]
     missing = await client.get("/api/v1/sessions/ses_nope", headers=auth(settings))

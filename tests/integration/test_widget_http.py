@@ -61,10 +61,9 @@ async def test_declining_every_offer_leads_to_a_confirmed_cancel_at_period_end(
 ) -> None:
     _, flow = await start(client, settings, clock)
     await flow.post("continue")
-    await flow.post("reason", {"reason": "too_expensive"})
-    second = await flow.post("offers/pause-2-months/decline")
-    assert 'data-offer-kind="downgrade"' in second.text
-    confirm = await flow.post("offers/downgrade-starter/decline")
+    cards = await flow.post("reason", {"reason": "too_expensive"})
+    assert 'data-testid="offer-card-pause"' in cards.text and 'data-testid="offer-card-downgrade"' in cards.text
+    confirm = await flow.post("offers/pause-2-months/decline")  # "No thanks" declines every card on screen
     assert step_of(confirm.text) == "confirm"
     assert billing.calls == []  # nothing touched billing before the explicit confirmation
 
@@ -80,11 +79,10 @@ async def test_declining_every_offer_leads_to_a_confirmed_cancel_at_period_end(
 async def test_click_to_cancel_is_two_clicks_from_the_first_step(
     client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
 ) -> None:
-    page, flow = await start(client, settings, clock)
+    _, flow = await start(client, settings, clock)
+    page = await flow.post("continue")  # click 1: step 1's one way on, "Continue to cancel"
     assert 'data-testid="cancel-now"' in page.text
-    confirm = await flow.post("cancel")
-    assert step_of(confirm.text) == "confirm"
-    done = await flow.post("confirm")
+    done = await flow.post("cancel")  # click 2: no confirm step after the first click's confirmation
     assert 'data-outcome="cancelled"' in done.text
     assert [c.method for c in billing.calls] == ["cancel"]
 
@@ -359,3 +357,18 @@ async def test_every_step_hands_back_a_token_good_for_a_full_lifetime_from_now(
     assert claims.expires_at == int((clock() + FLOW_TOKEN_LIFETIME).timestamp())
     clock.advance(seconds=FLOW_TOKEN_LIFETIME.total_seconds() - 60)  # the first token has expired by now
     assert step_of((await flow.post("back")).text) == "loss_aversion"
+
+
+async def test_a_close_posted_before_the_script_ran_still_closes_the_modal(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    """A quick click on a slow phone posts "Close" as a plain form: the page it lands on asks the host to close."""
+    _, flow = await start(client, settings, clock)
+    posted = await flow.post("close", htmx=False)
+    assert posted.status_code == 303 and "close=1" in posted.headers["location"]
+    page = await client.get(posted.headers["location"])
+    assert "data-close-on-load" in page.text and 'data-outcome="abandoned"' in page.text
+    _, other = await start(client, settings, clock)
+    moved = await other.post("continue", htmx=False)
+    assert "close=1" not in moved.headers["location"]
+    assert "data-close-on-load" not in (await client.get(moved.headers["location"])).text

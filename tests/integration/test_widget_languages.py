@@ -30,7 +30,7 @@ async def test_each_locale_renders_translated_steps_copy_and_formats(
     terms: str,
 ) -> None:
     page, flow = await start(client, settings, clock, locale=locale)
-    assert f'<html lang="{locale}">' in page.text
+    assert f'<html lang="{locale}" ' in page.text
     survey = await flow.post("continue")
     assert survey_title in survey.text
     assert reason in survey.text
@@ -52,4 +52,4 @@ async def test_refusals_are_friendly_in_the_users_language(client: httpx.AsyncCl
     page = await client.get("/w/start", params={"token": "nonsense"}, headers={"Accept-Language": "es"})
     assert page.status_code == 401
     assert "Lo sentimos, algo ha salido mal" in page.text
-    assert '<html lang="es">' in page.text
+    assert '<html lang="es" ' in page.text

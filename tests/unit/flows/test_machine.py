@@ -1,9 +1,12 @@
-"""The flow state machine, table-driven: every (step, event) pair, then the behaviour a cancelling user sees."""
+"""The flow state machine, table-driven: every (step, event) pair, then the behaviour a cancelling user sees.
+
+One offer at a time, as every flow stored before cards behaves; test_offer_cards.py covers several at once."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -46,7 +49,12 @@ from flows.machine import MAX_TEXT
 from offers import OfferId
 from tests.factories import NOW, SID, make_context, make_definition, make_trialing_snapshot, walk
 
-DEFAULT = make_definition()
+
+def one_at_a_time(**overrides: Any) -> FlowDefinition:
+    return make_definition(offers_per_step=1, max_offers=2, **overrides)
+
+
+DEFAULT = one_at_a_time()
 CTX = make_context()
 START: tuple[Event, ...] = (Started(at=NOW), Continued(at=NOW))
 
@@ -72,7 +80,7 @@ def state_after(
 
 AT_OFFER = (*START, reason("too_expensive"))  # pause shown first, then downgrade
 AT_CONFIRM = (*AT_OFFER, CancelRequested(at=NOW))
-FEEDBACK_DEF = make_definition(feedback=True)
+FEEDBACK_DEF = one_at_a_time(feedback=True)
 
 # ---------------------------------------------------------------------------- (a) the full table
 PATHS: dict[StepKind, tuple[FlowDefinition, tuple[Event, ...]]] = {
@@ -115,7 +123,8 @@ LEAVE: dict[type[Event], StepKind] = {
 _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
     S.NEW: {Started: S.LOSS_AVERSION},
     S.LOSS_AVERSION: {Continued: S.SURVEY, **LEAVE},
-    S.SURVEY: {ReasonChosen: S.OFFER, WentBack: S.LOSS_AVERSION, **LEAVE},
+    # The survey is where step 1's "Continue to cancel" leads: that was the first of two clicks to cancel.
+    S.SURVEY: {ReasonChosen: S.OFFER, WentBack: S.LOSS_AVERSION, **LEAVE, CancelRequested: S.CANCEL_PENDING},
     S.OFFER: {OfferAccepted: S.OFFER_PENDING, OfferDeclined: S.OFFER, WentBack: S.SURVEY, **LEAVE},
     S.OFFER_PENDING: {OfferApplied: S.DONE, OfferFailed: S.OFFER},
     S.FEEDBACK: {FeedbackGiven: S.CONFIRM, WentBack: S.SURVEY, **LEAVE},
@@ -254,7 +263,10 @@ def test_cancel_link_from_every_user_step(step: StepKind, always: bool, country:
     assert state.step is step
     if always or country:  # click-to-cancel is on everywhere, or by law in the customer's country
         after = decide(definition, state, CancelRequested(at=NOW), ctx)
-        assert (after.state.step, after.state.current_offer, after.effects) == (StepKind.CONFIRM, None, ())
+        if step is StepKind.SURVEY:  # step 1's "Continue to cancel" was the first click of two
+            assert after.state.step is StepKind.CANCEL_PENDING and len(after.effects) == 1
+        else:
+            assert (after.state.step, after.state.current_offer, after.effects) == (StepKind.CONFIRM, None, ())
     else:
         with pytest.raises(InvalidTransition):
             decide(definition, state, CancelRequested(at=NOW), ctx)
@@ -262,7 +274,7 @@ def test_cancel_link_from_every_user_step(step: StepKind, always: bool, country:
 
 @pytest.mark.parametrize("at_period_end", [True, False])
 def test_confirming_emits_one_cancellation_with_reason_and_comment(at_period_end: bool) -> None:
-    definition = make_definition(cancel_at_period_end=at_period_end)
+    definition = one_at_a_time(cancel_at_period_end=at_period_end)
     events = (*START, reason("too_expensive", "pricey"), CancelRequested(at=NOW), CancelConfirmed(at=NOW))
     decision = walk(definition, CTX, events)[-1]
     assert decision.state.step is StepKind.CANCEL_PENDING
@@ -310,7 +322,7 @@ def test_going_back_walks_survey_to_loss_aversion_and_offer_or_confirm_to_survey
     back = state_after((*AT_OFFER, WentBack(at=NOW)))
     assert (back.step, back.current_offer, back.offer_queue) == (StepKind.SURVEY, None, ())
     assert state_after((*AT_CONFIRM, WentBack(at=NOW))).step is StepKind.SURVEY
-    no_intro = make_definition(loss_aversion=False)
+    no_intro = one_at_a_time(loss_aversion=False)
     with pytest.raises(InvalidTransition):
         walk(no_intro, CTX, (Started(at=NOW), WentBack(at=NOW)))
 
@@ -321,15 +333,15 @@ def test_after_going_back_a_declined_offer_is_not_shown_again() -> None:
 
 
 def test_without_loss_aversion_the_flow_starts_at_the_survey() -> None:
-    assert state_after(START[:1], make_definition(loss_aversion=False)).step is StepKind.SURVEY
+    assert state_after(START[:1], one_at_a_time(loss_aversion=False)).step is StepKind.SURVEY
 
 
 def test_without_a_survey_only_the_final_offer_is_shown_or_confirm() -> None:
-    with_final = make_definition(survey=False, final_offer_id=DOWNGRADE)
+    with_final = one_at_a_time(survey=False, final_offer_id=DOWNGRADE)
     state = state_after(START, with_final)
     assert (state.step, state.reason, state.current_offer) == (StepKind.OFFER, None, DOWNGRADE)
-    assert state_after(START, make_definition(survey=False)).step is StepKind.CONFIRM
-    straight = make_definition(survey=False, loss_aversion=False, final_offer_id=DOWNGRADE)
+    assert state_after(START, one_at_a_time(survey=False)).step is StepKind.CONFIRM
+    straight = one_at_a_time(survey=False, loss_aversion=False, final_offer_id=DOWNGRADE)
     assert state_after(START[:1], straight).current_offer == DOWNGRADE
     with pytest.raises(InvalidTransition):  # nothing to go back to
         walk(with_final, CTX, (*START, WentBack(at=NOW)))
@@ -342,14 +354,14 @@ def test_feedback_is_asked_before_confirm_and_kept() -> None:
 
 
 def test_without_confirm_declining_the_last_offer_cancels_right_away() -> None:
-    definition = make_definition(confirm=False)
+    definition = one_at_a_time(confirm=False)
     decision = walk(definition, CTX, (*AT_OFFER, decline(PAUSE), decline(DOWNGRADE)))[-1]
     assert decision.state.step is StepKind.CANCEL_PENDING
     assert [type(e) for e in decision.effects] == [CancelSubscription]
 
 
 def test_a_failed_accepted_offer_never_cancels_without_the_user() -> None:
-    definition = make_definition(confirm=False)
+    definition = one_at_a_time(confirm=False)
     events = (*START, reason("temporary"), accept(PAUSE), OfferFailed(at=NOW, offer_id=PAUSE, definitive=True))
     decision = walk(definition, CTX, events)[-1]
     assert decision.effects == ()

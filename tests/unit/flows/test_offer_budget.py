@@ -1,7 +1,8 @@
 """`max_offers` counts per session, as the flow editor says ("Show between 0 and 5 offers per session").
 
 Table-driven, beside test_machine.py (which is at the module size limit): going back to the survey and
-choosing another reason never shows more than `max_offers` distinct offers in total.
+choosing another reason never shows more than `max_offers` distinct offers in total. One offer at a time
+here; test_offer_cards.py holds the same budget with several cards on screen.
 """
 
 from __future__ import annotations
@@ -32,6 +33,6 @@ BUDGET = {  # id: max_offers, events after the pause is on screen, (step, offer 
 
 @pytest.mark.parametrize(("max_offers", "events", "expected"), BUDGET.values(), ids=BUDGET)
 def test_max_offers_counts_per_session(max_offers: int, events: tuple[Event, ...], expected: object) -> None:
-    state = state_after((*AT_OFFER, *events), make_definition(max_offers=max_offers))
+    state = state_after((*AT_OFFER, *events), make_definition(max_offers=max_offers, offers_per_step=1))
     assert (state.step, state.current_offer, state.offers_shown) == expected
     assert len(state.offers_shown) <= max_offers

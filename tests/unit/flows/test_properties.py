@@ -79,16 +79,20 @@ PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, database=None)
 
 def events(state: FlowState | None = None) -> st.SearchStrategy[Event]:
     """Any event type, half the time one the current step accepts (closing the widget rarely, so flows
-    get deep); offer ids are any of the definition's, a bogus one, or (often) the one on screen."""
+    get deep); offer ids are any of the definition's, a bogus one, or (often) one on screen."""
     if state is None:
         return _events(None, ())
-    return _events(state.step, tuple(o for o in (state.current_offer, state.accepted_offer) if o is not None))
+    return _events(state.step, _live(state))
+
+
+def _live(state: FlowState) -> tuple[OfferId, ...]:
+    """The offers an event may sensibly name: the cards on screen and the one being applied."""
+    return (*state.on_screen, *((state.accepted_offer,) if state.accepted_offer else ()))
 
 
 def moves(state: FlowState) -> st.SearchStrategy[Event]:
     """Only event types the current step accepts, never closing: walks deep through reasons and offers."""
-    live = tuple(o for o in (state.current_offer, state.accepted_offer) if o is not None)
-    return _events(state.step, live, fitting_only=True)
+    return _events(state.step, _live(state), fitting_only=True)
 
 
 @functools.cache  # strategies are immutable; building them per draw would dominate the runtime
@@ -98,7 +102,7 @@ def _events(
     at = st.just(NOW)
     offer = st.sampled_from(OFFERS) | st.sampled_from(live) if live else st.sampled_from(OFFERS)
     reasons, texts = st.sampled_from(REASONS), TEXTS
-    if fitting_only:  # well-formed input only: the offer on screen, a known reason, a short comment
+    if fitting_only:  # well-formed input only: an offer on screen, a known reason, a short comment
         offer = st.sampled_from(live) if live else offer
         reasons, texts = st.sampled_from(REASONS[:-1]), st.just("because")
     builders: dict[type[Event], st.SearchStrategy[Event]] = {
@@ -136,6 +140,7 @@ def definitions(draw: st.DrawFn) -> FlowDefinition:
         cancel_always_available=draw(st.booleans()),
         click_to_cancel_countries=draw(st.sampled_from([(), ("DE",)])),
         max_offers=draw(st.integers(0, 3)),
+        offers_per_step=draw(st.integers(1, 3)),
         final_offer_id=draw(st.sampled_from([None, *OFFERS[:-1]])),
         cancel_at_period_end=draw(st.booleans()),
     )
@@ -183,10 +188,13 @@ def check_transition(definition: FlowDefinition, before: FlowState, event: Event
     assert bool(decision.effects) == entered_pending, "a pending step is entered exactly when billing work starts"
     if isinstance(event, BILLING_RESULTS):
         assert not decision.effects, "a billing result started new billing work (e.g. a cancel nobody asked for)"
+    if isinstance(event, OfferDeclined):
+        assert set(before.on_screen) <= set(after.offers_declined), "No thanks declines every card on screen"
+        assert not set(before.on_screen) & set(after.on_screen)
     for effect in decision.effects:
         if isinstance(effect, ApplyOffer):
             assert after.step is StepKind.OFFER_PENDING
-            assert effect.offer.id == before.current_offer, "only the offer on screen can be applied"
+            assert effect.offer.id in before.on_screen, "only an offer on screen can be applied"
             assert definition.offer(effect.offer.id) == effect.offer
             action = f"offer:{effect.offer.id}"
             assert effect.idempotency_key == idempotency_key(SID, action, before.attempt(action))
@@ -271,7 +279,13 @@ def test_random_sequences_keep_every_invariant(
 def assert_within_budget(definition: FlowDefinition, visited: list[FlowState]) -> None:
     for reached in visited:
         assert len(reached.offers_shown) <= definition.max_offers, f"shown {reached.offers_shown}"
-        assert reached.current_offer is None or reached.current_offer in reached.offers_shown
+        cards = reached.on_screen
+        assert set(cards) <= set(reached.offers_shown), "every card on screen is recorded as shown"
+        assert len(set(cards)) == len(cards) <= definition.offers_per_step
+        assert not set(cards) & set(reached.offers_declined), "a declined offer is never on screen"
+        on_offer_step = reached.step in (StepKind.OFFER, StepKind.OFFER_PENDING)
+        assert bool(cards) == on_offer_step, f"cards {cards} on step {reached.step}"
+        assert reached.also_on_screen == () or reached.current_offer is not None
 
 
 WITH_SURVEY = definitions().map(lambda d: replace(d, survey=True))  # a survey to go back to and choose again

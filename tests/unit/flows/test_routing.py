@@ -26,7 +26,7 @@ def route(definition: FlowDefinition, reason: str | None, ctx: CustomerContext =
     [
         ("too_expensive", (PAUSE, DOWNGRADE)),
         ("not_using", (TRAINING, PAUSE)),  # the trial extension needs a trialing subscription
-        ("no_value", (TRAINING, PAUSE)),
+        ("no_value", (TRAINING, PAUSE, DISCOUNT)),
         ("missing_features", (CONTACT,)),
         ("temporary", (PAUSE,)),
         ("competitor", (DISCOUNT, DOWNGRADE)),

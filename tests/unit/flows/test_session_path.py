@@ -36,7 +36,7 @@ from tests.unit.flows.test_properties import PROPERTY_SETTINGS, definitions, mov
 
 S = StepKind
 LATER = NOW + timedelta(days=20)
-BASE = make_definition()
+BASE = make_definition(offers_per_step=1, max_offers=2)  # a flow stored before cards: its logs replay as written
 CTX = make_context()
 
 

@@ -1,0 +1,198 @@
+"""Offer cards in a real browser (#24 item 3): every offer kind walked as cards on a desktop (1280x800) and a
+phone (390x844), each card and its one button inside the widget and on screen, nothing overlapping, a concrete
+value line on every card, and no axe violations. As a full page on a desktop the cards sit side by side."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Frame, Page, expect
+
+from service import demo
+from tests.e2e.conftest import VIEWPORTS, LiveServer
+from tests.e2e.pages import HostPage, WidgetPage
+
+PAUSE, DOWNGRADE, DISCOUNT = "pause-2-months", "downgrade-starter", "discount-30-3-months"
+TRAINING, CONTACT, TRIAL = "training-call", "contact-support", "extend-trial-14-days"
+
+
+@dataclass(frozen=True)
+class Walk:
+    customer: str
+    reason: str
+    cards: tuple[str, ...]  # the offers on screen, best first
+    take: str
+    value: str  # the start of the taken card's value line
+    outcome: str
+
+
+WALKS = {
+    "pause": Walk("cus_demo_ada", "too_expensive", (PAUSE, DOWNGRADE), PAUSE, "No charges until", "saved"),
+    "downgrade": Walk("cus_demo_ada", "too_expensive", (PAUSE, DOWNGRADE), DOWNGRADE, "$49/month → $19/month", "saved"),
+    "discount": Walk(
+        "cus_demo_ada", "no_value", (TRAINING, PAUSE, DISCOUNT), DISCOUNT, "$49/month → $34.30/month for 3", "saved"
+    ),
+    "training": Walk("cus_demo_ada", "no_value", (TRAINING, PAUSE, DISCOUNT), TRAINING, "Free of charge", "kept"),
+    "contact": Walk("cus_demo_ada", "missing_features", (CONTACT,), CONTACT, "Free of charge", "kept"),
+    "trial_extension": Walk("cus_demo_linus", "not_using", (TRIAL, TRAINING), TRIAL, "Free until", "saved"),
+}
+
+# Boxes of the cards, their buttons and the step's other actions, in the widget document's coordinates.
+GEOMETRY = """() => {
+  const box = el => { const r = el.getBoundingClientRect();
+    return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; };
+  const cards = [...document.querySelectorAll('[data-testid="offer-cards"] > article')];
+  return {
+    width: document.documentElement.clientWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    cards: cards.map(c => ({id: c.dataset.offerId, box: box(c), button: box(c.querySelector('button'))})),
+    others: [...document.querySelectorAll('[data-testid="decline-offer"], [data-testid="cancel-now"],'
+      + ' [data-testid="back"]')].map(box),
+  };
+}"""
+
+
+# The step's action bar is sticky (it floats over content that scrolls under it); at the end of the scroll it
+# sits in its own place, which is where overlaps are measured.
+SCROLL_TO_END = "() => document.documentElement.scrollTo(0, document.documentElement.scrollHeight)"
+# Nothing covers the element's centre (say, the sticky bar) and it is wholly inside the widget's viewport (give or
+# take the subpixel a scroll to it may leave).
+UNCOVERED = """el => { const r = el.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return el.contains(hit) && r.top >= -1 && r.bottom <= innerHeight + 1 && r.left >= 0 && r.right <= innerWidth; }"""
+
+
+def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    across = a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
+    return across and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+
+
+def _inside(inner: Mapping[str, float], outer: Mapping[str, float], slack: float = 0.5) -> bool:
+    return (
+        inner["x"] >= outer["x"] - slack
+        and inner["y"] >= outer["y"] - slack
+        and inner["x"] + inner["w"] <= outer["x"] + outer["w"] + slack
+        and inner["y"] + inner["h"] <= outer["y"] + outer["h"] + slack
+    )
+
+
+def check_layout(g: dict[str, Any], expected: tuple[str, ...]) -> None:
+    """Every card and button inside the document's width, each button in its card, nothing overlapping."""
+    assert [c["id"] for c in g["cards"]] == list(expected)
+    assert g["scrollWidth"] <= g["width"], f"{g['scrollWidth'] - g['width']}px of sideways scrolling"
+    page_box = {"x": 0, "y": 0, "w": g["width"], "h": float("inf")}
+    for card in g["cards"]:
+        assert _inside(card["box"], page_box), card
+        assert _inside(card["button"], card["box"]), f"{card['id']}: its button leaves the card"
+        assert card["button"]["h"] >= 44, f"{card['id']}: a button under the 44px touch target"
+    boxes = [c["box"] for c in g["cards"]] + g["others"]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not _overlap(a, b), f"overlap: {a} and {b}"
+
+
+async def axe_clean(target: Page | Frame, where: str) -> None:
+    results = await Axe().run(target)
+    violations = [v["id"] for v in results.response["violations"]]
+    assert not violations, f"{where}: {violations}\n{results.generate_report()}"
+
+
+async def widget_frame(page: Page) -> Frame:
+    handle = await page.get_by_test_id("saveflow-iframe").element_handle()
+    frame = await handle.content_frame() if handle else None
+    assert frame is not None
+    return frame
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("kind", list(WALKS))
+async def test_every_offer_kind_as_cards_in_the_embedded_widget(
+    open_page: Any, live_server: LiveServer, viewport: str, kind: str
+) -> None:
+    walk = WALKS[kind]
+    page: Page = await open_page(viewport)
+    widget: WidgetPage = await HostPage(page, live_server.host_url).open(walk.customer)
+    await widget.click("continue")
+    await widget.choose_reason(walk.reason)
+    await widget.expect_step("offer")
+    cards = widget.frame.locator('[data-testid="offer-cards"] > article')
+    await expect(cards).to_have_count(len(walk.cards))
+    await expect(widget.step("offer")).to_have_attribute("data-offer-count", str(len(walk.cards)))
+    for offer_id in walk.cards:  # each card states concretely what the customer would pay
+        await expect(widget.frame.get_by_test_id(f"offer-value-{offer_id}")).to_have_text(_money_or_date())
+    await expect(widget.frame.get_by_test_id(f"offer-value-{walk.take}")).to_contain_text(walk.value)
+    await expect(widget.frame.get_by_test_id(f"offer-card-{kind.replace('contact', 'training')}")).to_be_visible()
+
+    frame = await widget_frame(page)
+    await frame.evaluate(SCROLL_TO_END)
+    check_layout(await frame.evaluate(GEOMETRY), walk.cards)
+    iframe = await page.get_by_test_id("saveflow-iframe").bounding_box()
+    assert iframe is not None
+    screen = {"x": 0, "y": 0, "w": VIEWPORTS[viewport]["width"], "h": VIEWPORTS[viewport]["height"]}
+    assert _inside({"x": iframe["x"], "y": iframe["y"], "w": iframe["width"], "h": iframe["height"]}, screen)
+    for offer_id in walk.cards:  # reached with Tab, every button is uncovered, inside the widget and the screen
+        button = widget.frame.get_by_test_id(f"accept-offer-{offer_id}")
+        await button.focus()
+        assert await button.evaluate(UNCOVERED), f"{offer_id}: its button is covered or off screen"
+        box = await button.bounding_box()
+        assert box is not None
+        shown = {"x": box["x"], "y": box["y"], "w": box["width"], "h": box["height"]}
+        frame_box = {"x": iframe["x"], "y": iframe["y"], "w": iframe["width"], "h": iframe["height"]}
+        assert _inside(shown, frame_box) and _inside(shown, screen), (offer_id, shown, frame_box)
+    await axe_clean(frame, f"{kind} cards, {viewport}")
+    await page.screenshot(path=str(live_server.artifacts / f"offer-cards-{kind}-{viewport}.png"))
+
+    await widget.click(f"accept-offer-{walk.take}")
+    done = widget.step("done")
+    await expect(done).to_have_attribute("data-outcome", walk.outcome)
+    await expect(done).to_have_attribute("data-offer-id", walk.take)
+
+
+def _money_or_date() -> re.Pattern[str]:
+    """A price change ("$49/month → $19/month"), a date ("No charges until January 23, 2027") or "Free of charge"."""
+    date = r"\w+ \d{1,2}, \d{4}"
+    return re.compile(rf"^(\$\d.*→ \$\d.*|No charges until {date}|Free until {date}|Free of charge)$")
+
+
+def _start_url(live_server: LiveServer, customer: str) -> str:
+    """A host backend's single-use token, in test mode: the widget as a full page (a link, or no JavaScript)."""
+    who, now = demo.customer(customer), int(time.time())
+    claims = {"sub": who.id, "subscription_id": who.subscription_id, "iat": now, "exp": now + 600}
+    claims |= {"jti": secrets.token_urlsafe(16), "locale": "en", "attrs": demo.attrs_of(who), "test": True}
+    token = jwt.encode(claims, live_server.embed_secret, algorithm="HS256")
+    return f"{live_server.url}/w/start?token={token}"
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+async def test_as_a_full_page_cards_sit_side_by_side_on_a_desktop_and_stack_on_a_phone(
+    open_page: Any, live_server: LiveServer, viewport: str
+) -> None:
+    page: Page = await open_page(viewport)
+    await page.goto(_start_url(live_server, "cus_demo_ada"))
+    await page.get_by_test_id("continue").click()
+    await page.get_by_test_id("reason-no_value").check()
+    await page.get_by_test_id("submit-reason").click()
+    await expect(page.get_by_test_id("step-offer")).to_be_visible()
+    await page.evaluate(SCROLL_TO_END)
+    g = await page.evaluate(GEOMETRY)
+    check_layout(g, (TRAINING, PAUSE, DISCOUNT))
+    boxes = [c["box"] for c in g["cards"]]
+    if viewport == "desktop":  # one row, the best offer on the left, all on the first screen
+        assert len({round(b["y"]) for b in boxes}) == 1 and boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"], boxes
+        assert all(b["y"] + b["h"] <= VIEWPORTS[viewport]["height"] for b in boxes), boxes
+    else:  # one column, best first
+        assert all(abs(b["x"] - boxes[0]["x"]) < 1 for b in boxes), boxes
+        assert all(a["y"] + a["h"] <= b["y"] for a, b in itertools.pairwise(boxes)), boxes
+    await axe_clean(page, f"full page, {viewport}")
+    await page.screenshot(path=str(live_server.artifacts / f"offer-cards-full-page-{viewport}.png"), full_page=True)
+    await page.get_by_test_id("decline-offer").click()  # "None of these, thanks" declines all three
+    await expect(page.get_by_test_id("step-confirm")).to_be_visible()
