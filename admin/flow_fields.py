@@ -12,8 +12,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import ClassVar
 
 from flows import FlowDefinition
-from offers import OfferKind, PauseBehavior
+from offers import PauseBehavior
 from offers.eligibility import EligibilityPolicy, default_cooldown_days
+from offers.model import OFFER_TYPES
 
 Row = dict[str, str]
 LOCALES = ("en", "de", "fr", "es")
@@ -55,7 +56,7 @@ class EditorForm:
     settings: Row
     reasons: tuple[Row, ...]
     offers: tuple[Row, ...]
-    default_cooldowns: ClassVar[dict[str, int]] = {kind.value: default_cooldown_days(kind) for kind in OfferKind}
+    default_cooldowns: ClassVar[dict[str, int]] = {kind.value: default_cooldown_days(kind) for kind in OFFER_TYPES}
     default_max_redemptions: ClassVar[int] = EligibilityPolicy().max_redemptions_per_offer
 
     def offer_choices(self) -> list[tuple[str, str]]:

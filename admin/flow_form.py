@@ -56,6 +56,7 @@ from offers import (
     TrainingOffer,
     TrialExtensionOffer,
 )
+from offers.model import OFFER_TYPES
 
 __all__ = (
     "LOCALES",
@@ -141,11 +142,11 @@ def _offer_fields(offer: Offer) -> Row:
         row["days"] = str(offer.days)
     elif isinstance(offer, TrainingOffer):
         row["booking_url"] = offer.booking_url
-    else:
+    elif isinstance(offer, DiscountOffer):
         row.update(
             coupon_id=offer.coupon_id, percent_off=str(offer.percent_off), duration_months=str(offer.duration_months)
         )
-    return row
+    return row  # a built-in offer (ReactivateOffer) is never in a flow's editable list
 
 
 # ------------------------------------------------------------------------------------ fields ↔ form
@@ -269,6 +270,9 @@ def _offer_of_kind(i: int, row: Row, problems: _Problems) -> Offer:
     copy = OfferCopy(form_text(row.get("title", "")), form_text(row.get("body", "")), form_text(row.get("accept", "")))
     which = f"{what}: choose what kind of offer it is."
     kind = problems.choice(row, name, "kind", OfferKind.TRAINING, which)
+    if kind not in OFFER_TYPES:  # a built-in kind (reactivate) is not the editor's to make
+        problems.add(f"{name}-kind", which)
+        kind = OfferKind.TRAINING
 
     def whole(field: str, label: str) -> int:
         return problems.whole(f"{name}-{field}", row.get(field, ""), f"{what}: {label}")
@@ -328,7 +332,7 @@ def apply_action(form: EditorForm, action: str) -> EditorForm | None:
     if verb == "add_offer" and len(form.offers) < MAX_ROWS:
         kind = form.settings.get("new_offer_kind", "")
         row = {**PARAM_DEFAULTS, "id": _unique("offer", form.offers), "title": "", "body": "", "accept": ""}
-        row["kind"] = kind if kind in OfferKind.__members__.values() else OfferKind.PAUSE.value
+        row["kind"] = kind if kind in OFFER_TYPES else OfferKind.PAUSE.value
         return replace(form, offers=(*form.offers, row))
     if verb == "remove_reason":
         return replace(form, reasons=tuple(r for i, r in enumerate(form.reasons) if i != index))

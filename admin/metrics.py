@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-OUTCOMES = ("saved", "kept", "cancelled", "abandoned", "open")
+OUTCOMES = ("saved", "kept", "cancelled", "abandoned", "open", "reactivated")
 DEFINITIONS: tuple[tuple[str, str], ...] = (
     (
         "Session",
@@ -44,6 +44,11 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         " or a funnel",
     ),
     ("Save rate", "saved ÷ (saved + kept + cancelled); abandoned, open and repeat flows are not in it"),
+    (
+        "Reactivated",
+        "a customer already set to cancel came back and kept the subscription (billing undid the"
+        " cancellation); counted on its own, never a repeat, and not in the save rate",
+    ),
     ("Retention rate", "(saved + kept) ÷ (saved + kept + cancelled)"),
     ("Money", "monthly, per currency, never converted or added across currencies; yearly prices ÷ 12"),
     ("MRR at risk", "the monthly list price of the subscriptions whose flow was decided (saved, kept or cancelled)"),
@@ -86,6 +91,7 @@ class Money:
     saved_list_cents: int = 0  # list price of the saved subscriptions, before their offer
     kept_cents: int = 0  # list price of the kept subscriptions
     lost_cents: int = 0  # list price of the cancelled subscriptions
+    reactivated_cents: int = 0  # list price of the subscriptions whose cancellation was undone (won back)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,7 @@ class Counts:
     abandoned: int = 0
     open: int = 0
     repeat: int = 0
+    reactivated: int = 0
     money: tuple[Money, ...] = ()
 
     @property
@@ -233,14 +240,18 @@ def money_of(selected: Iterable[Cell], as_of: str) -> tuple[Money, ...]:
     sums: dict[str, dict[str, int]] = {}
     for cell in selected:
         status = cell.status
-        if status not in ("saved", "kept", "cancelled"):
+        if status not in ("saved", "kept", "cancelled", "reactivated"):
             continue
-        m = sums.setdefault(cell.currency, dict.fromkeys(("at_risk", "retained", "saved", "kept", "lost"), 0))
+        m = sums.setdefault(cell.currency, dict.fromkeys(("at_risk", "retained", "saved", "kept", "lost", "back"), 0))
+        if status == "reactivated":  # won back: not at risk in this flow (its cancellation counted already)
+            m["back"] += cell.monthly_cents
+            continue
         m["at_risk"] += cell.monthly_cents
         m["retained"] += cell.retained_on(as_of)
         m["saved" if status == "saved" else "kept" if status == "kept" else "lost"] += cell.monthly_cents
     return tuple(
-        Money(c, m["at_risk"], m["retained"], m["saved"], m["kept"], m["lost"]) for c, m in sorted(sums.items())
+        Money(c, m["at_risk"], m["retained"], m["saved"], m["kept"], m["lost"], m["back"])
+        for c, m in sorted(sums.items())
     )
 
 
@@ -257,6 +268,7 @@ def count(selected: list[Cell], as_of: str = "9999-12-31") -> Counts:
         abandoned=by_status["abandoned"],
         open=by_status["open"],
         repeat=by_status["repeat"],
+        reactivated=by_status["reactivated"],
         money=money_of(selected, as_of),
     )
 

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from admin import auth, queries
+from flows.notifications import EVENT_TYPES
 from service.deps import ClockDep, SettingsDep
 from service.use_cases.operations import add_webhook_endpoint, disable_webhook_endpoint
 from service.use_cases.staff import ROLES, StaffUserExists, change_access, create_staff_user_by
@@ -26,6 +27,7 @@ async def _render(
         "users": await queries.staff_accounts(),
         "endpoints": await queries.webhook_endpoints(),
         "roles": ROLES,
+        "event_types": EVENT_TYPES,
         "problem": problem,
         "secret": secret,
         "api_key_hint": f"…{settings.api_key[-4:]}",

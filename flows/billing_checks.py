@@ -17,6 +17,7 @@ from offers.model import (
     DowngradeOffer,
     Offer,
     PauseOffer,
+    ReactivateOffer,
     TrainingOffer,
     TrialExtensionOffer,
 )
@@ -53,6 +54,8 @@ def offer_is_in_effect(
         return after.discount_coupon_ids.count(offer.coupon_id) > before.discount_coupon_ids.count(offer.coupon_id)
     if isinstance(offer, TrainingOffer):
         return True  # no billing change to look for
+    if isinstance(offer, ReactivateOffer):
+        return not after.cancel_at_period_end
     raise TypeError(f"unknown offer type {type(offer).__name__}")  # pragma: no cover - exhaustive union
 
 

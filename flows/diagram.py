@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # Entering the offers with none to show goes on down the cancel path: feedback, confirm, or cancel at once.
 _INTO_OFFERS = (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.CANCEL_PENDING)
 TARGETS: dict[tuple[StepKind, str], tuple[StepKind, ...]] = {
-    (StepKind.NEW, "Started"): (StepKind.LOSS_AVERSION, StepKind.SURVEY, *_INTO_OFFERS),
+    (StepKind.NEW, "Started"): (StepKind.LOSS_AVERSION, StepKind.SURVEY, *_INTO_OFFERS, StepKind.ENDING),
+    (StepKind.ENDING, "OfferAccepted"): (StepKind.OFFER_PENDING,),
     (StepKind.LOSS_AVERSION, "Continued"): (StepKind.SURVEY, *_INTO_OFFERS),
     (StepKind.SURVEY, "ReasonChosen"): _INTO_OFFERS,
     (StepKind.SURVEY, "WentBack"): (StepKind.LOSS_AVERSION,),
@@ -32,7 +33,7 @@ TARGETS: dict[tuple[StepKind, str], tuple[StepKind, ...]] = {
     (StepKind.OFFER, "OfferDeclined"): (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.CANCEL_PENDING),
     (StepKind.OFFER, "WentBack"): (StepKind.SURVEY,),
     (StepKind.OFFER_PENDING, "OfferApplied"): (StepKind.DONE,),
-    (StepKind.OFFER_PENDING, "OfferFailed"): (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM),
+    (StepKind.OFFER_PENDING, "OfferFailed"): (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.ENDING),
     (StepKind.FEEDBACK, "FeedbackGiven"): (StepKind.CONFIRM, StepKind.CANCEL_PENDING),
     (StepKind.FEEDBACK, "WentBack"): (StepKind.SURVEY,),
     (StepKind.CONFIRM, "CancelConfirmed"): (StepKind.CANCEL_PENDING,),
@@ -106,6 +107,7 @@ STEP_LABELS: dict[StepKind, str] = {
     StepKind.FEEDBACK: "Feedback",
     StepKind.CONFIRM: "Confirm",
     StepKind.CANCEL_PENDING: "Cancelling",
+    StepKind.ENDING: "Already ending",
     StepKind.DONE: "Done",
 }
 # Column, row: the save lane on top, the cancel lane below, done at the right.
@@ -118,6 +120,7 @@ _GRID: dict[StepKind, tuple[int, int]] = {
     StepKind.FEEDBACK: (3, 2),
     StepKind.CONFIRM: (4, 2),
     StepKind.CANCEL_PENDING: (5, 2),
+    StepKind.ENDING: (1, 0),  # a returning customer already set to cancel: straight to keeping it, or not
     StepKind.DONE: (6, 1),
 }
 _BOX_W, _BOX_H, _DX, _DY, _PAD = 136, 40, 164, 76, 12

@@ -49,7 +49,7 @@ from flows.model import (
     StepKind,
 )
 from flows.routing import route_offers
-from offers.model import OfferId, OfferKind
+from offers.model import REACTIVATE, OfferId, OfferKind
 
 # Offers that change nothing in billing: taking one keeps the customer, it does not "save" revenue.
 NO_BILLING_KINDS = frozenset({OfferKind.TRAINING})
@@ -179,6 +179,10 @@ def _clean_text(field: str, text: str) -> str:
 
 # ---------------------------------------------------------------------------- handlers
 def _on_started(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    if ctx.snapshot.cancel_at_period_end and ctx.snapshot.is_live:
+        # A returning customer already set to cancel: asking again why they leave would be a second
+        # cancellation. The one offer is to keep the subscription; closing leaves it to end.
+        return Decision(_with_screen(dataclasses.replace(s, step=StepKind.ENDING), [REACTIVATE.id]))
     first = _first_step(d)
     if first is None:
         return _enter_offers(d, s, ctx, e)
@@ -234,7 +238,12 @@ def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCo
     if e.offer_id != s.accepted_offer:
         raise InvalidTransition(s.step, e)
     offer = d.offer(e.offer_id)
-    outcome = Outcome.KEPT if offer is not None and offer.kind in NO_BILLING_KINDS else Outcome.SAVED
+    kind = offer.kind if offer is not None else None
+    outcome = Outcome.SAVED
+    if kind in NO_BILLING_KINDS:
+        outcome = Outcome.KEPT
+    elif kind is OfferKind.REACTIVATE:
+        outcome = Outcome.REACTIVATED
     done = dataclasses.replace(s, step=StepKind.DONE, outcome=outcome, notice=None, result_summary=e.summary)
     return Decision(_with_screen(done, ()))
 
@@ -243,7 +252,9 @@ def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCon
     assert isinstance(e, OfferFailed)
     if e.offer_id != s.accepted_offer:
         raise InvalidTransition(s.step, e)
-    back = dataclasses.replace(s, step=StepKind.OFFER, accepted_offer=None)
+    # Back to where it was taken: the offers, or (undoing a cancellation) the returning customer's step.
+    back = dataclasses.replace(s, step=StepKind.ENDING if e.offer_id == REACTIVATE.id else StepKind.OFFER)
+    back = dataclasses.replace(back, accepted_offer=None)
     if not e.definitive:
         # Transient: the same offer stays up; a retry reuses the same key.
         return Decision(dataclasses.replace(back, notice=Notice.OFFER_FAILED))
@@ -253,7 +264,7 @@ def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCon
         back, attempts=s.bump_attempt(offer_action(e.offer_id)), offers_declined=(*s.offers_declined, e.offer_id)
     )
     moved = _with_screen(moved, [o for o in s.on_screen if o != e.offer_id])
-    if moved.on_screen:
+    if moved.on_screen or back.step is StepKind.ENDING:  # nothing to move on to from ENDING: only closing
         return Decision(dataclasses.replace(moved, notice=Notice.OFFER_UNAVAILABLE))
     decision = _show_next_offers(d, moved, user_asked=False)
     return Decision(dataclasses.replace(decision.state, notice=Notice.OFFER_UNAVAILABLE), decision.effects)
@@ -335,6 +346,7 @@ TRANSITIONS: dict[StepKind, dict[type[Event], Handler]] = {
     StepKind.FEEDBACK: {FeedbackGiven: _on_feedback, WentBack: _on_went_back, **_ANY_USER_STEP},
     StepKind.CONFIRM: {CancelConfirmed: _on_cancel_confirmed, WentBack: _on_went_back, **_LEAVE},
     StepKind.CANCEL_PENDING: {CancelApplied: _on_cancel_applied, CancelFailed: _on_cancel_failed},
+    StepKind.ENDING: {OfferAccepted: _on_offer_accepted, Closed: _on_closed, TimedOut: _on_closed},
     StepKind.DONE: {},
 }
 assert set(TRANSITIONS) == set(StepKind), "every step needs a row in TRANSITIONS"

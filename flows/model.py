@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import NewType
 
 from offers.eligibility import EligibilityPolicy, Redemption
-from offers.model import Offer, OfferId
+from offers.model import BUILT_IN_OFFERS, Offer, OfferId
 from offers.ports import SubscriptionSnapshot
 
 SessionId = NewType("SessionId", str)
@@ -29,10 +29,13 @@ class StepKind(StrEnum):
     FEEDBACK = "feedback"
     CONFIRM = "confirm"
     CANCEL_PENDING = "cancel_pending"  # the billing cancellation is in flight
+    ENDING = "ending"  # a returning customer whose subscription is set to end: keep it, or leave it be
     DONE = "done"
 
 
-USER_STEPS = frozenset({StepKind.LOSS_AVERSION, StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM})
+USER_STEPS = frozenset(
+    {StepKind.LOSS_AVERSION, StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.ENDING}
+)
 PENDING_STEPS = frozenset({StepKind.OFFER_PENDING, StepKind.CANCEL_PENDING})
 
 
@@ -43,6 +46,7 @@ class Outcome(StrEnum):
     KEPT = "kept"  # chose "Keep my subscription", or took an offer that changes no billing (training)
     CANCELLED = "cancelled"  # the cancellation reached billing
     ABANDONED = "abandoned"  # closed the widget, or no activity for the configured time (TimedOut)
+    REACTIVATED = "reactivated"  # undid a scheduled cancellation (a returning customer kept the subscription)
 
 
 class FollowUp(StrEnum):
@@ -98,7 +102,8 @@ class FlowDefinition:
         return next((r for r in self.reasons if r.id == reason_id), None)
 
     def offer(self, offer_id: OfferId) -> Offer | None:
-        return next((o for o in self.offers if o.id == offer_id), None)
+        """The flow's offer with this id, else a built-in one (offers.model.BUILT_IN_OFFERS), else None."""
+        return next((o for o in self.offers if o.id == offer_id), None) or BUILT_IN_OFFERS.get(offer_id)
 
     def text(self, locale: str, key: str, fallback: str) -> str:
         """This flow's copy for `key` in `locale`, or the fallback (the definition's own text)."""

@@ -21,6 +21,7 @@ EVENT_TYPES = (
     "subscription.paused",
     "subscription.cancelled",
     "subscription.pause_ending",
+    "subscription.reactivated",
 )
 
 
@@ -50,4 +51,6 @@ def notifications(definition: FlowDefinition, before: FlowState, after: FlowStat
             found.append(Notification("subscription.paused", summary))
     if after.outcome is Outcome.CANCELLED:
         found.append(Notification("subscription.cancelled", summary))
+    if after.outcome is Outcome.REACTIVATED:  # a scheduled cancellation was undone: the host can restore access
+        found.append(Notification("subscription.reactivated", summary))
     return tuple(found)

@@ -15,6 +15,7 @@ from offers.model import (
     Offer,
     OfferResult,
     PauseOffer,
+    ReactivateOffer,
     TrainingOffer,
     TrialExtensionOffer,
 )
@@ -87,4 +88,7 @@ async def apply_offer(
         return OfferResult(offer.id, offer.kind, f"{offer.percent_off}% off for {offer.duration_months} months")
     if isinstance(offer, TrainingOffer):
         return OfferResult(offer.id, offer.kind, "Session with our team requested", booking_url=offer.booking_url)
+    if isinstance(offer, ReactivateOffer):
+        await billing.reactivate(sub, idempotency_key=idempotency_key)
+        return OfferResult(offer.id, offer.kind, f"Cancellation undone: renews {snapshot.current_period_end:%Y-%m-%d}")
     raise TypeError(f"unknown offer type {type(offer).__name__}")  # pragma: no cover - exhaustive union

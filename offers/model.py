@@ -21,6 +21,7 @@ class OfferKind(StrEnum):
     TRIAL_EXTENSION = "trial_extension"
     TRAINING = "training"
     DISCOUNT = "discount"
+    REACTIVATE = "reactivate"  # built in, never configured: undo a scheduled cancellation
 
 
 class PauseBehavior(StrEnum):
@@ -103,7 +104,31 @@ class DiscountOffer:
     kind: OfferKind = field(default=OfferKind.DISCOUNT, init=False)
 
 
-Offer = PauseOffer | DowngradeOffer | TrialExtensionOffer | TrainingOffer | DiscountOffer
+@dataclass(frozen=True, slots=True)
+class ReactivateOffer:
+    """ "Keep my subscription" for a customer already set to cancel: undo the scheduled cancellation.
+
+    Built in (BUILT_IN_OFFERS), never routed by a reason nor edited: the widget offers it to every
+    returning customer whose subscription runs to its period end."""
+
+    id: OfferId
+    copy: OfferCopy
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
+    kind: OfferKind = field(default=OfferKind.REACTIVATE, init=False)
+
+
+Offer = PauseOffer | DowngradeOffer | TrialExtensionOffer | TrainingOffer | DiscountOffer | ReactivateOffer
+
+REACTIVATE = ReactivateOffer(
+    OfferId("keep-subscription"),
+    OfferCopy(
+        title="Keep my subscription",
+        body="Your subscription renews as before, on the same plan and price.",
+        accept_label="Keep my subscription",
+    ),
+)
+BUILT_IN_OFFERS: dict[OfferId, Offer] = {REACTIVATE.id: REACTIVATE}
 
 OFFER_TYPES: dict[OfferKind, type[Offer]] = {
     OfferKind.PAUSE: PauseOffer,

@@ -80,6 +80,13 @@ class PeriodFlow:
 _STRENGTH = {"cancelled": 5, "saved": 4, "kept": 3, None: 2, "abandoned": 1}
 
 
+def counted_flows(flows: list[PeriodFlow]) -> set[str]:
+    """The flows of a billing period that count: the one `counted_flow` picks, plus every reactivation (a
+    customer set to cancel who came back: a figure of its own, beside the cancellation it undid)."""
+    picked = counted_flow([f for f in flows if f.outcome != "reactivated"])
+    return {f.id for f in flows if f.outcome == "reactivated"} | ({picked} if picked else set())
+
+
 def counted_flow(flows: list[PeriodFlow]) -> str | None:
     """The one flow of a subscription's billing period that counts; every other one is a *repeat*.
 

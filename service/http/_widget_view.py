@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDef, StepKind, reason_order
+from offers.model import REACTIVATE
 from offers.value_lines import Price
 from service.http._offer_cards import offer_cards, price_text
 from service.http._step_facts import done_facts, loss_tiles
@@ -28,6 +29,7 @@ STEP_TEMPLATES: dict[StepKind, str] = {
     StepKind.FEEDBACK: "widget/steps/_feedback.html",
     StepKind.CONFIRM: "widget/steps/_confirm.html",
     StepKind.CANCEL_PENDING: "widget/steps/_pending.html",
+    StepKind.ENDING: "widget/steps/_ending.html",
     StepKind.DONE: "widget/steps/_done.html",
 }
 
@@ -127,8 +129,8 @@ def progress(definition: FlowDefinition, state: FlowState) -> tuple[int, int]:
         StepKind.CONFIRM: definition.confirm,
     }
     steps = [s for s in order if enabled[s]]
-    if state.step is StepKind.DONE:
-        return len(steps), len(steps)
+    if state.step in (StepKind.DONE, StepKind.ENDING):  # ENDING is the whole walk of a returning customer
+        return (1, 1) if state.step is StepKind.ENDING else (len(steps), len(steps))
     current = state.step if state.step in steps else StepKind.OFFER
     return steps.index(current) + 1, len(steps)
 
@@ -183,6 +185,7 @@ def step_context(
         "reason": f"{base}/reason",
         "accept": f"{base}/offers/{offer.id}/accept" if offer else "",
         "decline": f"{base}/offers/{offer.id}/decline" if offer else "",
+        "reactivate": f"{base}/offers/{REACTIVATE.id}/accept",
         "feedback": f"{base}/feedback",
         "cancel": f"{base}/cancel",
         "confirm": f"{base}/confirm",

@@ -112,7 +112,7 @@ class SessionOut(msgspec.Struct):
     customer_id: str
     subscription_id: str
     step: str
-    outcome: Literal["saved", "kept", "cancelled", "abandoned"] | None
+    outcome: Literal["saved", "kept", "cancelled", "abandoned", "reactivated"] | None
     reason: str | None
     comment: str | None
     offers_shown: list[str]

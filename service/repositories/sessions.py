@@ -375,14 +375,14 @@ async def flows_in_period(subscription_id: str, period_end: datetime, *, test_mo
     return [PeriodFlow(str(r["id"]), r["outcome"], r["started_at"], bool(r["cancelling_at_start"])) for r in rows]
 
 
-async def set_repeat(counted: str | None, flows: list[PeriodFlow]) -> None:
-    """Label every flow but `counted` a repeat, and `counted` not (rows already right are left alone)."""
-    repeats = [f.id for f in flows if f.id != counted]
+async def set_repeat(counted: set[str], flows: list[PeriodFlow]) -> None:
+    """Label every flow but the `counted` ones a repeat, and those not (rows already right are left alone)."""
+    repeats = [f.id for f in flows if f.id not in counted]
     if repeats:
         await FlowSession.update({FlowSession.repeat: True}).where(
             FlowSession.id.is_in(repeats) & (FlowSession.repeat == False)  # noqa: E712
         )
-    if counted is not None:
+    if counted:
         await FlowSession.update({FlowSession.repeat: False}).where(
-            (FlowSession.id == counted) & (FlowSession.repeat == True)  # noqa: E712
+            FlowSession.id.is_in(sorted(counted)) & (FlowSession.repeat == True)  # noqa: E712
         )

@@ -11,7 +11,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from flows.events import Started, TimedOut
-from offers.value import counted_flow, retained_after
+from offers.value import counted_flows, retained_after
 from service.observability import SESSIONS_FINISHED
 from service.repositories import billing_ledger as ledger
 from service.repositories import sessions as session_repo
@@ -82,4 +82,4 @@ async def count_once(session: session_repo.StoredSession) -> None:
     repeats), after a flow of that period started, opened or changed outcome. Call inside the unit of work."""
     period_end = session.context.snapshot.current_period_end
     flows = await session_repo.flows_in_period(session.subscription_id, period_end, test_mode=session.test_mode)
-    await session_repo.set_repeat(counted_flow(flows), flows)
+    await session_repo.set_repeat(counted_flows(flows), flows)

@@ -25,6 +25,7 @@ from flows import (
 )
 from flows.events import Kept
 from offers import OfferId, SubscriptionSnapshot, SubscriptionStatus
+from offers.model import REACTIVATE
 from offers.providers.memory import InMemoryBillingProvider
 from service import demo
 from service.db.tables import FlowSession
@@ -54,6 +55,7 @@ async def walk(
         "confirm": lambda: CancelConfirmed(at=clock()),
         "close": lambda: Closed(at=clock()),
         "keep": lambda: Kept(at=clock()),
+        "reactivate": lambda: OfferAccepted(at=clock(), offer_id=REACTIVATE.id),
     }
     for step in script:
         verb, _, what = step.partition(":")
@@ -196,12 +198,19 @@ async def test_idle_sessions_time_out_as_abandoned(
 async def test_a_flow_for_a_subscription_already_cancelling_is_a_repeat(
     app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
 ) -> None:
-    await walk(billing, clock, "cus_demo_grace", "continue", "reason:expensive", "cancel", "confirm")
+    await walk(billing, clock, "cus_demo_grace", "continue", "reason:expensive", "decline:pause", "confirm")
     assert billing.subscriptions["sub_demo_grace"].cancel_at_period_end
-    await walk(billing, clock, "cus_demo_grace", "continue", "reason:expensive", "confirm")  # no offer is eligible
+    await walk(billing, clock, "cus_demo_grace", "close")  # back, and offered to keep it: left it to end
     t = (await board(clock)).totals
-    assert (t.sessions, t.cancelled, t.repeat) == (2, 1, 1)
+    assert (t.sessions, t.cancelled, t.repeat, t.reactivated) == (2, 1, 1, 0)
     assert t.money[0].lost_cents == 9900  # lost once, not twice
+    # Back once more, and this time kept it: billing undoes the cancellation, a figure of its own.
+    await walk(billing, clock, "cus_demo_grace", "reactivate")
+    renewed = billing.subscriptions["sub_demo_grace"]
+    assert not renewed.cancel_at_period_end
+    t = (await board(clock)).totals
+    assert (t.sessions, t.cancelled, t.repeat, t.reactivated) == (3, 1, 1, 1)
+    assert (t.money[0].lost_cents, t.money[0].reactivated_cents) == (9900, 9900)
 
 
 async def test_money_is_monthly_per_currency_and_net_of_the_offer(

@@ -186,7 +186,7 @@ class Intent(StrEnum):
     CANCEL_LINK = "cancel_link"  # the always-visible cancel link on the first step, then confirm
     CLOSE = "close"  # close the widget at `stop_at`
     IDLE = "idle"  # stop at `stop_at` and never come back
-    REPEAT_CANCEL = "repeat_cancel"  # a second flow on a subscription already set to cancel: cancel again
+    REPEAT_CANCEL = "repeat_cancel"  # a second flow on a subscription already set to cancel: leave it to end
     REPEAT_CLOSE = "repeat_close"
     REPEAT_IDLE = "repeat_idle"
 

@@ -196,6 +196,13 @@ async def drive(h: Harness, walk: rs.Walk) -> lg.Record:
             return await finish("abandoned", lambda at: Closed(at=at))
         return rec  # IDLE: left where it is, for the idle sweep (or still open)
 
+    if view.session.context.snapshot.cancel_at_period_end:
+        # Already set to cancel: the flow opens on keeping the subscription, and nothing can be cancelled
+        # twice. These walks leave it to end: closed at once, or left for the idle sweep.
+        assert state.step is StepKind.ENDING, state
+        if walk.intent in (rs.Intent.IDLE, rs.Intent.REPEAT_IDLE):
+            return rec
+        return await finish("abandoned", lambda at: Closed(at=at))
     assert state.step is StepKind.LOSS_AVERSION, state
     if walk.intent is rs.Intent.CANCEL_LINK:
         state = await send(lambda at: CancelRequested(at=at))

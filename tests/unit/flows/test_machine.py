@@ -41,13 +41,13 @@ from flows import (
     WentBack,
     decide,
     initial_state,
-    replay,
 )
 from flows.defaults import DOWNGRADE, PAUSE, TRAINING, TRIAL
 from flows.events import Kept, TimedOut
 from flows.machine import MAX_TEXT
 from offers import OfferId
-from tests.factories import NOW, SID, make_context, make_definition, make_trialing_snapshot, walk
+from offers.model import REACTIVATE
+from tests.factories import NOW, SID, make_context, make_definition, make_snapshot, make_trialing_snapshot, walk
 
 
 def one_at_a_time(**overrides: Any) -> FlowDefinition:
@@ -93,7 +93,9 @@ PATHS: dict[StepKind, tuple[FlowDefinition, tuple[Event, ...]]] = {
     StepKind.CONFIRM: (DEFAULT, AT_CONFIRM),
     StepKind.CANCEL_PENDING: (DEFAULT, (*AT_CONFIRM, CancelConfirmed(at=NOW))),
     StepKind.DONE: (DEFAULT, (Started(at=NOW), Closed(at=NOW))),
+    StepKind.ENDING: (DEFAULT, (Started(at=NOW),)),  # in ENDING_CTX: the subscription is set to cancel
 }
+ENDING_CTX = make_context(snapshot=make_snapshot(cancel_at_period_end=True))
 
 REPRESENTATIVE: dict[type[Event], Event] = {
     Started: Started(at=NOW),
@@ -130,6 +132,7 @@ _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
     S.FEEDBACK: {FeedbackGiven: S.CONFIRM, WentBack: S.SURVEY, **LEAVE},
     S.CONFIRM: {CancelConfirmed: S.CANCEL_PENDING, WentBack: S.SURVEY, **GONE},
     S.CANCEL_PENDING: {CancelApplied: S.DONE, CancelFailed: S.CONFIRM},
+    S.ENDING: {OfferAccepted: S.OFFER_PENDING, Closed: S.DONE, TimedOut: S.DONE},
     S.DONE: {},
 }
 # The documented result of each accepted (step, event) pair, for the representative event above.
@@ -145,14 +148,15 @@ def test_the_documented_table_is_exactly_the_machine_table() -> None:
 @pytest.mark.parametrize(("step", "cls"), PAIRS, ids=[f"{s}-{c.__name__}" for s, c in PAIRS])
 def test_every_step_and_event_pair(step: StepKind, cls: type[Event]) -> None:
     definition, path = PATHS[step]
-    state = state_after(path, definition)
+    ctx = ENDING_CTX if step is StepKind.ENDING else CTX
+    state = state_after(path, definition, ctx)
     assert state.step is step
-    event = REPRESENTATIVE[cls]
+    event = accept(REACTIVATE.id) if (step, cls) == (StepKind.ENDING, OfferAccepted) else REPRESENTATIVE[cls]
     if (step, cls) in EXPECTED:
-        assert decide(definition, state, event, CTX).state.step is EXPECTED[step, cls]
+        assert decide(definition, state, event, ctx).state.step is EXPECTED[step, cls]
     else:
         with pytest.raises(InvalidTransition) as caught:
-            decide(definition, state, event, CTX)
+            decide(definition, state, event, ctx)
         assert caught.value.step is step
 
 
@@ -374,30 +378,3 @@ def test_an_offer_with_an_unknown_outcome_is_retried_with_its_original_key() -> 
     again = (WentBack(at=NOW), reason("temporary"), accept(PAUSE))
     decision = walk(DEFAULT, CTX, (*unknown, *cancel_fails, *again))[-1]
     assert [e.idempotency_key for e in decision.effects] == [f"sf:{SID}:offer:{PAUSE}:1"]
-
-
-# ---------------------------------------------------------------------------- (b) versions and replay
-LONG_PATH = (
-    *AT_OFFER,
-    accept(PAUSE),
-    OfferFailed(at=NOW, offer_id=PAUSE, definitive=True),
-    WentBack(at=NOW),
-    reason("competitor", "cheaper elsewhere"),
-    decline(DOWNGRADE),  # two offers shown already: the discount is over budget, the downgrade comes back
-    CancelConfirmed(at=NOW),
-    CancelFailed(at=NOW, definitive=False),
-    CancelConfirmed(at=NOW),
-    CancelApplied(at=NOW, effective_at=NOW),
-)
-
-
-def test_every_decide_bumps_the_version_by_one() -> None:
-    decisions = walk(DEFAULT, CTX, LONG_PATH)
-    assert [d.state.version for d in decisions] == list(range(1, len(LONG_PATH) + 1))
-
-
-def test_replay_equals_the_step_by_step_state() -> None:
-    decisions = walk(DEFAULT, CTX, LONG_PATH)
-    assert decisions[-1].state.outcome is Outcome.CANCELLED
-    assert replay(DEFAULT, CTX, SID, LONG_PATH) == decisions[-1].state
-    assert replay(DEFAULT, CTX, SID, LONG_PATH[:5]) == decisions[4].state

@@ -27,6 +27,7 @@ from offers import (
     ineligibility,
 )
 from offers.eligibility import cooldown_days, default_cooldown_days, has_ended, redemption_cap
+from offers.model import OFFER_TYPES
 from tests.factories import NOW, make_snapshot, make_trialing_snapshot
 
 OFFERS = {o.id: o for o in DEFAULT_OFFERS}
@@ -281,7 +282,7 @@ def test_a_negative_limit_on_an_offer_falls_back_to_the_default() -> None:
 
 def test_limits_default_to_todays_behaviour() -> None:
     assert all(o.cooldown_days is None and o.max_redemptions is None for o in DEFAULT_OFFERS)
-    assert {k: default_cooldown_days(k) for k in OfferKind} == dict(EligibilityPolicy().cooldown_days)
+    assert {k: default_cooldown_days(k) for k in OFFER_TYPES} == dict(EligibilityPolicy().cooldown_days)
     assert all(redemption_cap(o, EligibilityPolicy()) == 1 for o in DEFAULT_OFFERS)
     assert cooldown_days(OFFERS[PAUSE], EligibilityPolicy()) == 180
 
