@@ -7,6 +7,7 @@ version's parsed definition is cached by id; an identical draft is reused instea
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -89,23 +90,33 @@ async def published_version(flow_key: str) -> tuple[int, FlowDefinition] | None:
     return row["id"], await definition_of_version(row["id"])
 
 
-_versions: dict[tuple[int, str], FlowDefinition] = {}
+@dataclass
+class _VersionCache:
+    """The parsed versions of one engine's database. Tests and tools bind the tables to other engines: a
+    new engine starts a new cache (holding the engine keeps its id from being reused meanwhile)."""
+
+    engine: object = None
+    versions: dict[int, FlowDefinition] = field(default_factory=dict)
+
+
+_cache = _VersionCache()
 
 
 async def definition_of_version(version_id: int) -> FlowDefinition:
-    """A version's definition. Versions never change, so each process reads one at most once
-    (keyed by database too, since tests and tools may bind the tables to another engine)."""
-    key = (version_id, str(id(FlowVersion._meta.db)))
-    cached = _versions.get(key)
+    """A version's definition. Versions never change, so each process reads one at most once per database."""
+    engine = FlowVersion._meta.db
+    if _cache.engine is not engine:  # the tables moved to another engine: its database, its versions
+        _cache.engine, _cache.versions = engine, {}
+    cached = _cache.versions.get(version_id)
     if cached is not None:
         return cached
     row = await FlowVersion.select(FlowVersion.definition).where(FlowVersion.id == version_id).first()
     if row is None:
         raise LookupError(f"flow version {version_id} does not exist")
     definition = _parse_definition(row["definition"])
-    if len(_versions) > 1024:
-        _versions.clear()
-    _versions[key] = definition
+    if len(_cache.versions) > 1024:
+        _cache.versions.clear()
+    _cache.versions[version_id] = definition
     return definition
 
 

@@ -51,10 +51,10 @@ class HostPage:
         self.page = page
         self.base_url = base_url
 
-    async def open(self, customer: str = "cus_demo_ada", *, test_mode: bool = True) -> WidgetPage:
+    async def open(self, customer: str = "cus_demo_ada", *, test_mode: bool = True, locale: str = "") -> WidgetPage:
         """Open the widget; test mode (the default here) walks the real flow without changing billing,
         so browser tests do not depend on each other's order."""
-        query = f"customer={customer}" + ("&test=true" if test_mode else "")
+        query = f"customer={customer}" + ("&test=true" if test_mode else "") + (f"&locale={locale}" if locale else "")
         await self.page.goto(f"{self.base_url}/?{query}")
         await self.page.get_by_test_id("cancel-subscription").click()
         await expect(self.page.get_by_test_id("saveflow-modal")).to_be_visible()

@@ -196,3 +196,22 @@ async def test_as_a_full_page_cards_sit_side_by_side_on_a_desktop_and_stack_on_a
     await page.screenshot(path=str(live_server.artifacts / f"offer-cards-full-page-{viewport}.png"), full_page=True)
     await page.get_by_test_id("decline-offer").click()  # "None of these, thanks" declines all three
     await expect(page.get_by_test_id("step-confirm")).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+async def test_cards_speak_german_with_german_numbers_and_dates(
+    open_page: Any, live_server: LiveServer, viewport: str
+) -> None:
+    page: Page = await open_page(viewport)
+    widget = await HostPage(page, live_server.host_url).open("cus_demo_ada", locale="de")
+    await widget.click("continue")
+    await widget.choose_reason("no_value")
+    await widget.expect_step("offer")
+    await expect(widget.step("offer").locator("h1")).to_have_text(re.compile(r"Bevor Sie kündigen"))
+    pause, discount = (widget.frame.get_by_test_id(f"offer-value-{o}") for o in (PAUSE, DISCOUNT))
+    await expect(pause).to_have_text(re.compile(r"^Keine Abbuchungen bis \d{1,2}\. \w+ \d{4}$"))
+    await expect(discount).to_have_text(re.compile(r"^49\s\$/Monat → 34,30\s\$/Monat für 3 Monate$"))  # German money
+    frame = await widget_frame(page)
+    await frame.evaluate(SCROLL_TO_END)  # as in the English walk: the sticky actions rest below the cards
+    check_layout(await frame.evaluate(GEOMETRY), WALKS["discount"].cards)
+    await axe_clean(frame, f"German cards, {viewport}")

@@ -48,8 +48,9 @@ async def test_cancel_click_losses_reason_pause_then_admin_shows_saved(page: Pag
     await expect(row.get_by_test_id("session-offer")).to_have_attribute("data-offer", "pause-2-months")
 
 
-async def test_without_javascript_the_flow_works_as_a_full_page(page: Page, live_server: LiveServer) -> None:
-    await page.goto(f"{live_server.url}/?customer=cus_demo_grace")
+async def test_without_javascript_the_flow_works_as_a_full_page(page: Page, own_live_server: LiveServer) -> None:
+    # This really cancels Grace: on the module's own server, so no other test meets her set to cancel.
+    await page.goto(f"{own_live_server.url}/?customer=cus_demo_grace")
     href = await page.get_by_test_id("cancel-subscription").get_attribute("href")
     assert href and "/w/start?token=" in href
     context = await page.context.browser.new_context(java_script_enabled=False)  # type: ignore[union-attr]
