@@ -18,6 +18,7 @@ from offers.model import (
     Offer,
     PauseOffer,
     ReactivateOffer,
+    ResumeOffer,
     TrainingOffer,
     TrialExtensionOffer,
 )
@@ -56,6 +57,8 @@ def offer_is_in_effect(
         return True  # no billing change to look for
     if isinstance(offer, ReactivateOffer):
         return not after.cancel_at_period_end
+    if isinstance(offer, ResumeOffer):
+        return after.paused_until is None
     raise TypeError(f"unknown offer type {type(offer).__name__}")  # pragma: no cover - exhaustive union
 
 

@@ -24,8 +24,16 @@ if TYPE_CHECKING:
 # Entering the offers with none to show goes on down the cancel path: feedback, confirm, or cancel at once.
 _INTO_OFFERS = (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.CANCEL_PENDING)
 TARGETS: dict[tuple[StepKind, str], tuple[StepKind, ...]] = {
-    (StepKind.NEW, "Started"): (StepKind.LOSS_AVERSION, StepKind.SURVEY, *_INTO_OFFERS, StepKind.ENDING),
+    (StepKind.NEW, "Started"): (
+        StepKind.LOSS_AVERSION,
+        StepKind.SURVEY,
+        *_INTO_OFFERS,
+        StepKind.ENDING,
+        StepKind.PAUSED,
+    ),
     (StepKind.ENDING, "OfferAccepted"): (StepKind.OFFER_PENDING,),
+    (StepKind.PAUSED, "OfferAccepted"): (StepKind.OFFER_PENDING,),
+    (StepKind.PAUSED, "Continued"): (StepKind.LOSS_AVERSION, StepKind.SURVEY, *_INTO_OFFERS),
     (StepKind.LOSS_AVERSION, "Continued"): (StepKind.SURVEY, *_INTO_OFFERS),
     (StepKind.SURVEY, "ReasonChosen"): _INTO_OFFERS,
     (StepKind.SURVEY, "WentBack"): (StepKind.LOSS_AVERSION,),
@@ -33,7 +41,13 @@ TARGETS: dict[tuple[StepKind, str], tuple[StepKind, ...]] = {
     (StepKind.OFFER, "OfferDeclined"): (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.CANCEL_PENDING),
     (StepKind.OFFER, "WentBack"): (StepKind.SURVEY,),
     (StepKind.OFFER_PENDING, "OfferApplied"): (StepKind.DONE,),
-    (StepKind.OFFER_PENDING, "OfferFailed"): (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.ENDING),
+    (StepKind.OFFER_PENDING, "OfferFailed"): (
+        StepKind.OFFER,
+        StepKind.FEEDBACK,
+        StepKind.CONFIRM,
+        StepKind.ENDING,
+        StepKind.PAUSED,
+    ),
     (StepKind.FEEDBACK, "FeedbackGiven"): (StepKind.CONFIRM, StepKind.CANCEL_PENDING),
     (StepKind.FEEDBACK, "WentBack"): (StepKind.SURVEY,),
     (StepKind.CONFIRM, "CancelConfirmed"): (StepKind.CANCEL_PENDING,),
@@ -108,6 +122,7 @@ STEP_LABELS: dict[StepKind, str] = {
     StepKind.CONFIRM: "Confirm",
     StepKind.CANCEL_PENDING: "Cancelling",
     StepKind.ENDING: "Already ending",
+    StepKind.PAUSED: "Paused",
     StepKind.DONE: "Done",
 }
 # Column, row: the save lane on top, the cancel lane below, done at the right.
@@ -121,6 +136,7 @@ _GRID: dict[StepKind, tuple[int, int]] = {
     StepKind.CONFIRM: (4, 2),
     StepKind.CANCEL_PENDING: (5, 2),
     StepKind.ENDING: (1, 0),  # a returning customer already set to cancel: straight to keeping it, or not
+    StepKind.PAUSED: (2, 0),  # a returning customer on a pause: resume it, or cancel
     StepKind.DONE: (6, 1),
 }
 _BOX_W, _BOX_H, _DX, _DY, _PAD = 136, 40, 164, 76, 12

@@ -49,7 +49,10 @@ from flows.model import (
     StepKind,
 )
 from flows.routing import route_offers
-from offers.model import REACTIVATE, OfferId, OfferKind
+from offers.model import REACTIVATE, RESUME, OfferId, OfferKind
+
+# The returning customer's steps, by the built-in offer each one shows.
+RETURNING_STEPS = {REACTIVATE.id: StepKind.ENDING, RESUME.id: StepKind.PAUSED}
 
 # Offers that change nothing in billing: taking one keeps the customer, it does not "save" revenue.
 NO_BILLING_KINDS = frozenset({OfferKind.TRAINING})
@@ -183,10 +186,17 @@ def _on_started(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext)
         # A returning customer already set to cancel: asking again why they leave would be a second
         # cancellation. The one offer is to keep the subscription; closing leaves it to end.
         return Decision(_with_screen(dataclasses.replace(s, step=StepKind.ENDING), [REACTIVATE.id]))
-    first = _first_step(d)
-    if first is None:
-        return _enter_offers(d, s, ctx, e)
-    return Decision(dataclasses.replace(s, step=first))
+    paused_until = ctx.snapshot.paused_until
+    if paused_until is not None and paused_until > e.at and ctx.snapshot.is_live:
+        # Paused: the first thing to offer is ending the pause; cancelling stays two clicks away.
+        return Decision(_with_screen(dataclasses.replace(s, step=StepKind.PAUSED), [RESUME.id]))
+    return _to_first_step(d, s, e, ctx)
+
+
+def _to_first_step(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    """The usual flow from its start (also "Continue to cancel" from the paused step)."""
+    first, s = _first_step(d), _with_screen(s, ())
+    return _enter_offers(d, s, ctx, e) if first is None else Decision(dataclasses.replace(s, step=first))
 
 
 def _on_continued(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
@@ -244,6 +254,8 @@ def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCo
         outcome = Outcome.KEPT
     elif kind is OfferKind.REACTIVATE:
         outcome = Outcome.REACTIVATED
+    elif kind is OfferKind.RESUME:  # the customer chose to pay again now: kept, no salvage offer involved
+        outcome = Outcome.KEPT
     done = dataclasses.replace(s, step=StepKind.DONE, outcome=outcome, notice=None, result_summary=e.summary)
     return Decision(_with_screen(done, ()))
 
@@ -253,7 +265,7 @@ def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCon
     if e.offer_id != s.accepted_offer:
         raise InvalidTransition(s.step, e)
     # Back to where it was taken: the offers, or (undoing a cancellation) the returning customer's step.
-    back = dataclasses.replace(s, step=StepKind.ENDING if e.offer_id == REACTIVATE.id else StepKind.OFFER)
+    back = dataclasses.replace(s, step=RETURNING_STEPS.get(e.offer_id, StepKind.OFFER))
     back = dataclasses.replace(back, accepted_offer=None)
     if not e.definitive:
         # Transient: the same offer stays up; a retry reuses the same key.
@@ -264,7 +276,7 @@ def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCon
         back, attempts=s.bump_attempt(offer_action(e.offer_id)), offers_declined=(*s.offers_declined, e.offer_id)
     )
     moved = _with_screen(moved, [o for o in s.on_screen if o != e.offer_id])
-    if moved.on_screen or back.step is StepKind.ENDING:  # nothing to move on to from ENDING: only closing
+    if moved.on_screen or back.step is not StepKind.OFFER:  # from a returning step: nothing to move on to
         return Decision(dataclasses.replace(moved, notice=Notice.OFFER_UNAVAILABLE))
     decision = _show_next_offers(d, moved, user_asked=False)
     return Decision(dataclasses.replace(decision.state, notice=Notice.OFFER_UNAVAILABLE), decision.effects)
@@ -347,6 +359,13 @@ TRANSITIONS: dict[StepKind, dict[type[Event], Handler]] = {
     StepKind.CONFIRM: {CancelConfirmed: _on_cancel_confirmed, WentBack: _on_went_back, **_LEAVE},
     StepKind.CANCEL_PENDING: {CancelApplied: _on_cancel_applied, CancelFailed: _on_cancel_failed},
     StepKind.ENDING: {OfferAccepted: _on_offer_accepted, Closed: _on_closed, TimedOut: _on_closed},
+    StepKind.PAUSED: {
+        OfferAccepted: _on_offer_accepted,
+        Continued: _to_first_step,
+        CancelRequested: _on_cancel_requested,
+        Closed: _on_closed,
+        TimedOut: _on_closed,
+    },
     StepKind.DONE: {},
 }
 assert set(TRANSITIONS) == set(StepKind), "every step needs a row in TRANSITIONS"

@@ -30,11 +30,20 @@ class StepKind(StrEnum):
     CONFIRM = "confirm"
     CANCEL_PENDING = "cancel_pending"  # the billing cancellation is in flight
     ENDING = "ending"  # a returning customer whose subscription is set to end: keep it, or leave it be
+    PAUSED = "paused"  # a returning customer whose subscription is paused: resume now, or cancel
     DONE = "done"
 
 
 USER_STEPS = frozenset(
-    {StepKind.LOSS_AVERSION, StepKind.SURVEY, StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.ENDING}
+    {
+        StepKind.LOSS_AVERSION,
+        StepKind.SURVEY,
+        StepKind.OFFER,
+        StepKind.FEEDBACK,
+        StepKind.CONFIRM,
+        StepKind.ENDING,
+        StepKind.PAUSED,
+    }
 )
 PENDING_STEPS = frozenset({StepKind.OFFER_PENDING, StepKind.CANCEL_PENDING})
 

@@ -16,6 +16,7 @@ from offers.model import (
     OfferResult,
     PauseOffer,
     ReactivateOffer,
+    ResumeOffer,
     TrainingOffer,
     TrialExtensionOffer,
 )
@@ -88,6 +89,9 @@ async def apply_offer(
         return OfferResult(offer.id, offer.kind, f"{offer.percent_off}% off for {offer.duration_months} months")
     if isinstance(offer, TrainingOffer):
         return OfferResult(offer.id, offer.kind, "Session with our team requested", booking_url=offer.booking_url)
+    if isinstance(offer, ResumeOffer):
+        await billing.resume(sub, idempotency_key=idempotency_key)
+        return OfferResult(offer.id, offer.kind, f"Pause ended: billing resumed {now:%Y-%m-%d}")
     if isinstance(offer, ReactivateOffer):
         await billing.reactivate(sub, idempotency_key=idempotency_key)
         return OfferResult(offer.id, offer.kind, f"Cancellation undone: renews {snapshot.current_period_end:%Y-%m-%d}")

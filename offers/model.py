@@ -22,6 +22,7 @@ class OfferKind(StrEnum):
     TRAINING = "training"
     DISCOUNT = "discount"
     REACTIVATE = "reactivate"  # built in, never configured: undo a scheduled cancellation
+    RESUME = "resume"  # built in, never configured: end a pause now
 
 
 class PauseBehavior(StrEnum):
@@ -118,7 +119,20 @@ class ReactivateOffer:
     kind: OfferKind = field(default=OfferKind.REACTIVATE, init=False)
 
 
-Offer = PauseOffer | DowngradeOffer | TrialExtensionOffer | TrainingOffer | DiscountOffer | ReactivateOffer
+@dataclass(frozen=True, slots=True)
+class ResumeOffer:
+    """ "Resume now" for a paused customer: billing starts again today. Built in, like ReactivateOffer."""
+
+    id: OfferId
+    copy: OfferCopy
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
+    kind: OfferKind = field(default=OfferKind.RESUME, init=False)
+
+
+Offer = (
+    PauseOffer | DowngradeOffer | TrialExtensionOffer | TrainingOffer | DiscountOffer | ReactivateOffer | ResumeOffer
+)
 
 REACTIVATE = ReactivateOffer(
     OfferId("keep-subscription"),
@@ -128,7 +142,11 @@ REACTIVATE = ReactivateOffer(
         accept_label="Keep my subscription",
     ),
 )
-BUILT_IN_OFFERS: dict[OfferId, Offer] = {REACTIVATE.id: REACTIVATE}
+RESUME = ResumeOffer(
+    OfferId("resume-now"),
+    OfferCopy(title="Resume now", body="Billing starts again today.", accept_label="Resume now"),
+)
+BUILT_IN_OFFERS: dict[OfferId, Offer] = {REACTIVATE.id: REACTIVATE, RESUME.id: RESUME}
 
 OFFER_TYPES: dict[OfferKind, type[Offer]] = {
     OfferKind.PAUSE: PauseOffer,

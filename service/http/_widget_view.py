@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDef, StepKind, reason_order
-from offers.model import REACTIVATE
+from offers.model import REACTIVATE, RESUME
 from offers.value_lines import Price
 from service.http._offer_cards import offer_cards, price_text
 from service.http._step_facts import done_facts, loss_tiles
@@ -30,6 +30,7 @@ STEP_TEMPLATES: dict[StepKind, str] = {
     StepKind.CONFIRM: "widget/steps/_confirm.html",
     StepKind.CANCEL_PENDING: "widget/steps/_pending.html",
     StepKind.ENDING: "widget/steps/_ending.html",
+    StepKind.PAUSED: "widget/steps/_paused.html",
     StepKind.DONE: "widget/steps/_done.html",
 }
 
@@ -129,8 +130,8 @@ def progress(definition: FlowDefinition, state: FlowState) -> tuple[int, int]:
         StepKind.CONFIRM: definition.confirm,
     }
     steps = [s for s in order if enabled[s]]
-    if state.step in (StepKind.DONE, StepKind.ENDING):  # ENDING is the whole walk of a returning customer
-        return (1, 1) if state.step is StepKind.ENDING else (len(steps), len(steps))
+    if state.step in (StepKind.DONE, StepKind.ENDING, StepKind.PAUSED):  # a returning customer's one step
+        return (len(steps), len(steps)) if state.step is StepKind.DONE else (1, 1)
     current = state.step if state.step in steps else StepKind.OFFER
     return steps.index(current) + 1, len(steps)
 
@@ -186,6 +187,7 @@ def step_context(
         "accept": f"{base}/offers/{offer.id}/accept" if offer else "",
         "decline": f"{base}/offers/{offer.id}/decline" if offer else "",
         "reactivate": f"{base}/offers/{REACTIVATE.id}/accept",
+        "resume": f"{base}/offers/{RESUME.id}/accept",
         "feedback": f"{base}/feedback",
         "cancel": f"{base}/cancel",
         "confirm": f"{base}/confirm",
@@ -207,6 +209,7 @@ def step_context(
         "step": state.step.value,
         "step_template": STEP_TEMPLATES[state.step],
         "period_end": date_text(session.context.snapshot.current_period_end, locale),
+        "paused_until": date_text(paused, locale) if (paused := session.context.snapshot.paused_until) else "",
         "locale": locale,
         **gettext_callables(locale),
         "t": text,

@@ -36,3 +36,27 @@ async def test_a_customer_set_to_cancel_at_period_end_undoes_the_cancel(
     await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: reactivated (reactivate)")
     status = page.get_by_test_id("subscription-status")
     await expect(status).not_to_have_attribute("data-status", "cancel_scheduled")
+
+
+async def test_a_paused_customer_resumes_now(page: Page, own_live_server: LiveServer) -> None:
+    host = HostPage(page, own_live_server.host_url)
+    widget = await host.open("cus_demo_ada", test_mode=False)
+    await widget.click("continue")
+    await widget.choose_reason("too_expensive")
+    await widget.click("accept-offer-pause-2-months")  # a real pause
+    await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
+    await widget.click("close-widget")
+    await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: saved (pause)")
+
+    widget = await host.open("cus_demo_ada", test_mode=False)  # back during the pause
+    await widget.expect_step("paused")
+    await expect(widget.frame.get_by_test_id("cancel-now")).to_be_visible()  # cancelling stays two clicks away
+    handle = await page.get_by_test_id("saveflow-iframe").element_handle()
+    inner = await handle.content_frame() if handle else None
+    assert inner is not None
+    results = await Axe().run(inner)
+    assert not results.response["violations"], results.generate_report()
+    await widget.click("resume")
+    await expect(widget.step("done")).to_have_attribute("data-outcome", "kept")
+    await widget.click("close-widget")
+    await expect(page.get_by_test_id("subscription-status")).to_have_attribute("data-status", "active")

@@ -209,7 +209,9 @@ async def test_each_done_screen_states_its_specifics(
             "de": f"Ihr Abo ist pausiert. Die Abrechnung läuft ab {resumes} mit 49 $/Monat weiter.",
         }[locale]
         assert _text(await summary.inner_text()).startswith(expected)
-        await expect(page.get_by_test_id("done-next")).to_contain_text({"en": "support", "de": "Support"}[locale])
+        await expect(page.get_by_test_id("done-next")).to_contain_text(
+            {"en": "Resume now", "de": "Jetzt fortsetzen"}[locale]
+        )
     elif kind == "trial_extension":
         await _to_offer(page, live_server, "cus_demo_linus", locale, "not_using", "extend-trial-14-days")
         pattern = {

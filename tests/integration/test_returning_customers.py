@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import httpx
 
-from offers.model import REACTIVATE
+from offers.model import REACTIVATE, RESUME
 from offers.providers.memory import InMemoryBillingProvider
 from service.settings import Settings
 from tests.conftest import FakeClock
@@ -43,3 +44,24 @@ async def test_closing_leaves_it_to_end_and_the_german_widget_says_so_in_german(
     done = await flow.post("close")
     assert 'data-outcome="abandoned"' in done.text
     assert billing.calls == [] and billing.subscriptions["sub_demo_ada"].cancel_at_period_end
+
+
+async def test_a_paused_customer_resumes_now_or_cancels_in_two_clicks(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    sub = billing.subscriptions["sub_demo_ada"]
+    billing.subscriptions["sub_demo_ada"] = dataclasses.replace(sub, paused_until=clock() + timedelta(days=40))
+    page, flow = await start(client, settings, clock)
+    assert step_of(page.text) == "paused" and "Your subscription is paused until" in page.text
+    done = await flow.post(f"offers/{RESUME.id}/accept")
+    assert 'data-outcome="kept"' in done.text and "Your subscription is active again" in done.text
+    assert [c.method for c in billing.calls] == ["resume"] and billing.subscriptions[
+        "sub_demo_ada"
+    ].paused_until is None
+
+    billing.subscriptions["sub_demo_ada"] = dataclasses.replace(sub, paused_until=clock() + timedelta(days=40))
+    _, again = await start(client, settings, clock)
+    confirm = await again.post("cancel")  # click 1
+    assert step_of(confirm.text) == "confirm"
+    cancelled = await again.post("confirm")  # click 2
+    assert 'data-outcome="cancelled"' in cancelled.text

@@ -278,7 +278,7 @@ async def test_pause_done_says_when_billing_resumes_and_how_to_resume_sooner(
     assert _texts(done.text, "done-summary") == [
         f"Your subscription is paused. Billing resumes on {_long(resumes)} at $49/month."
     ]
-    assert "Contact our support team" in _texts(done.text, "done-next")[0]
+    assert "choose “Resume now”" in _texts(done.text, "done-next")[0]  # the paused step offers it
 
 
 async def test_pause_done_in_german(

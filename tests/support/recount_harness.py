@@ -203,6 +203,8 @@ async def drive(h: Harness, walk: rs.Walk) -> lg.Record:
         if walk.intent in (rs.Intent.IDLE, rs.Intent.REPEAT_IDLE):
             return rec
         return await finish("abandoned", lambda at: Closed(at=at))
+    if state.step is StepKind.PAUSED:  # a pause taken earlier: these walks go on the usual way to cancel
+        state = await send(lambda at: Continued(at=at))
     assert state.step is StepKind.LOSS_AVERSION, state
     if walk.intent is rs.Intent.CANCEL_LINK:
         state = await send(lambda at: CancelRequested(at=at))

@@ -46,7 +46,7 @@ from flows.defaults import DOWNGRADE, PAUSE, TRAINING, TRIAL
 from flows.events import Kept, TimedOut
 from flows.machine import MAX_TEXT
 from offers import OfferId
-from offers.model import REACTIVATE
+from offers.model import REACTIVATE, RESUME
 from tests.factories import NOW, SID, make_context, make_definition, make_snapshot, make_trialing_snapshot, walk
 
 
@@ -93,9 +93,13 @@ PATHS: dict[StepKind, tuple[FlowDefinition, tuple[Event, ...]]] = {
     StepKind.CONFIRM: (DEFAULT, AT_CONFIRM),
     StepKind.CANCEL_PENDING: (DEFAULT, (*AT_CONFIRM, CancelConfirmed(at=NOW))),
     StepKind.DONE: (DEFAULT, (Started(at=NOW), Closed(at=NOW))),
-    StepKind.ENDING: (DEFAULT, (Started(at=NOW),)),  # in ENDING_CTX: the subscription is set to cancel
+    StepKind.ENDING: (DEFAULT, (Started(at=NOW),)),  # in RETURNING[step]: set to cancel, or paused
+    StepKind.PAUSED: (DEFAULT, (Started(at=NOW),)),
 }
-ENDING_CTX = make_context(snapshot=make_snapshot(cancel_at_period_end=True))
+RETURNING = {
+    StepKind.ENDING: (make_context(snapshot=make_snapshot(cancel_at_period_end=True)), REACTIVATE.id),
+    StepKind.PAUSED: (make_context(snapshot=make_snapshot(paused_until=NOW + timedelta(days=30))), RESUME.id),
+}
 
 REPRESENTATIVE: dict[type[Event], Event] = {
     Started: Started(at=NOW),
@@ -133,6 +137,13 @@ _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
     S.CONFIRM: {CancelConfirmed: S.CANCEL_PENDING, WentBack: S.SURVEY, **GONE},
     S.CANCEL_PENDING: {CancelApplied: S.DONE, CancelFailed: S.CONFIRM},
     S.ENDING: {OfferAccepted: S.OFFER_PENDING, Closed: S.DONE, TimedOut: S.DONE},
+    S.PAUSED: {
+        OfferAccepted: S.OFFER_PENDING,
+        Continued: S.LOSS_AVERSION,
+        CancelRequested: S.CONFIRM,
+        Closed: S.DONE,
+        TimedOut: S.DONE,
+    },
     S.DONE: {},
 }
 # The documented result of each accepted (step, event) pair, for the representative event above.
@@ -148,10 +159,10 @@ def test_the_documented_table_is_exactly_the_machine_table() -> None:
 @pytest.mark.parametrize(("step", "cls"), PAIRS, ids=[f"{s}-{c.__name__}" for s, c in PAIRS])
 def test_every_step_and_event_pair(step: StepKind, cls: type[Event]) -> None:
     definition, path = PATHS[step]
-    ctx = ENDING_CTX if step is StepKind.ENDING else CTX
+    ctx, built_in = RETURNING.get(step, (CTX, PAUSE))
     state = state_after(path, definition, ctx)
     assert state.step is step
-    event = accept(REACTIVATE.id) if (step, cls) == (StepKind.ENDING, OfferAccepted) else REPRESENTATIVE[cls]
+    event = accept(built_in) if cls is OfferAccepted else REPRESENTATIVE[cls]
     if (step, cls) in EXPECTED:
         assert decide(definition, state, event, ctx).state.step is EXPECTED[step, cls]
     else:

@@ -23,7 +23,7 @@ from flows import (
 )
 from flows.notifications import notifications
 from offers import SubscriptionStatus
-from offers.model import REACTIVATE
+from offers.model import REACTIVATE, RESUME
 from offers.value import PeriodFlow, counted_flows
 from tests.factories import NOW, make_context, make_definition, make_snapshot, walk
 
@@ -78,3 +78,34 @@ def test_a_reactivation_counts_beside_the_cancellation_it_undid() -> None:
     back = PeriodFlow("ses_2", "reactivated", NOW + timedelta(days=3), cancelling_at_start=True)
     peek = PeriodFlow("ses_3", "abandoned", NOW + timedelta(days=4), cancelling_at_start=True)
     assert counted_flows([cancelled, back, peek]) == {"ses_1", "ses_2"}
+
+
+PAUSED = make_context(snapshot=make_snapshot(paused_until=NOW + timedelta(days=20)))
+RESUME_NOW = OfferAccepted(at=NOW, offer_id=RESUME.id)
+
+
+def test_a_paused_customer_is_offered_to_resume_and_cancelling_is_two_clicks() -> None:
+    (started,) = walk(DEFINITION, PAUSED, START)
+    assert (started.state.step, started.state.on_screen) == (StepKind.PAUSED, (RESUME.id,))
+    confirm = walk(DEFINITION, PAUSED, (*START, CancelRequested(at=NOW)))[-1].state
+    assert (confirm.step, confirm.on_screen) == (StepKind.CONFIRM, ())
+    usual = walk(DEFINITION, PAUSED, (*START, Continued(at=NOW)))[-1].state  # click-to-cancel off: the usual way
+    assert (usual.step, usual.on_screen) == (StepKind.LOSS_AVERSION, ())
+
+
+def test_resuming_asks_billing_once_and_ends_kept() -> None:
+    *_, pending, applied = walk(
+        DEFINITION, PAUSED, (*START, RESUME_NOW, OfferApplied(at=NOW, offer_id=RESUME.id, summary="resumed"))
+    )
+    (effect,) = pending.effects
+    assert isinstance(effect, ApplyOffer) and effect.offer is RESUME
+    assert (applied.state.step, applied.state.outcome) == (StepKind.DONE, Outcome.KEPT)
+    failed = walk(DEFINITION, PAUSED, (*START, RESUME_NOW, OfferFailed(at=NOW, offer_id=RESUME.id, definitive=False)))
+    assert failed[-1].state.step is StepKind.PAUSED
+
+
+def test_a_pause_already_over_or_a_cancelling_one_is_not_the_paused_step() -> None:
+    over = make_context(snapshot=make_snapshot(paused_until=NOW - timedelta(days=1)))
+    assert walk(DEFINITION, over, START)[-1].state.step is StepKind.LOSS_AVERSION
+    both = make_context(snapshot=make_snapshot(paused_until=NOW + timedelta(days=5), cancel_at_period_end=True))
+    assert walk(DEFINITION, both, START)[-1].state.step is StepKind.ENDING  # ending wins: keeping comes first
