@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck imports pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
+.PHONY: run test lint typecheck imports pytest-both pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
 
 # The demo page and the printed links use the address the server really listens on.
 run: export SAVEFLOW_PUBLIC_URL ?= http://$(HOST):$(PORT)
@@ -20,7 +20,7 @@ run: $(STAMP) apt-run
 
 test: $(STAMP) apt-test
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint typecheck imports pytest-sqlite pytest-postgres && \
+	$(MAKE) --no-print-directory lint typecheck imports pytest-both && \
 	mkdir -p var && echo $$(( $$(date +%s) - start )) > var/make-test-seconds && \
 	echo "== make test: all checks passed (ruff, mypy, import-linter, pytest on SQLite and on PostgreSQL) in $$(cat var/make-test-seconds) s"
 
@@ -60,6 +60,10 @@ typecheck: $(STAMP)
 
 imports: $(STAMP)
 	.venv/bin/lint-imports
+
+# Both databases at once (one pytest per core); the two targets below run one database each.
+pytest-both: $(STAMP)
+	tests/support/pytest-both.sh $(PY) $(PYTEST_ARGS)
 
 pytest-sqlite: $(STAMP)
 	@echo "== pytest on SQLite"

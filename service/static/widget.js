@@ -55,12 +55,15 @@
   }
   if (embedded && content && window.ResizeObserver) new ResizeObserver(reportHeight).observe(content);
 
-  // A prepared widget (loaded before the click) is a session only once the user opens it: the host says so.
+  // The host says when the modal opens. Focus moves to the step's heading, so the first Tab reaches the step's
+  // first control (the host can only focus the iframe element, from which Tab would leave the dialog). A prepared
+  // widget (loaded before the click) also becomes a session only now.
   window.addEventListener("message", function (event) {
     var url = body.dataset.openedUrl;
     if (!embedded || event.source !== window.parent || event.origin !== parentOrigin) return;
-    if (!event.data || event.data.type !== "saveflow:opened" || !url) return;
-    fetch(url, { method: "POST", headers: { "X-Flow-Token": flowToken() }, keepalive: true }).catch(function () {});
+    if (!event.data || event.data.type !== "saveflow:opened") return;
+    focusHeading();
+    if (url) fetch(url, { method: "POST", headers: { "X-Flow-Token": flowToken() }, keepalive: true }).catch(function () {});
   });
 
   post({ type: "ready", step: currentStep() });

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole pytest suite on SQLite and on a throwaway PostgreSQL at the same time, one run per core:
+# `make test` must fit in 10 minutes on a 2-core machine, and one pytest process keeps only one core busy.
+# SQLite's output streams live; PostgreSQL's is written to var/pytest-postgres.log and printed when both
+# are done. Fails if either fails. Usage: tests/support/pytest-both.sh PYTHON [pytest args...]
+set -uo pipefail
+py=$1
+shift
+mkdir -p var
+log=var/pytest-postgres.log
+echo "== pytest on PostgreSQL in the background (output: $log, printed below when done)"
+tests/support/with-postgres.sh "$py" -m pytest "$@" >"$log" 2>&1 &
+pg=$!
+trap 'kill $pg 2>/dev/null' INT TERM
+echo "== pytest on SQLite"
+env -u DATABASE_URL "$py" -m pytest "$@"
+sqlite_status=$?
+wait $pg
+pg_status=$?
+echo "== pytest on PostgreSQL (exit $pg_status)"
+cat "$log"
+echo "== pytest exit status: SQLite $sqlite_status, PostgreSQL $pg_status"
+[ "$sqlite_status" = 0 ] && [ "$pg_status" = 0 ]
