@@ -263,14 +263,15 @@ def _decode_with_any(
 
 def _decode(token: str, key: str, now: datetime, *, required: list[str], audience: str | None) -> dict[str, Any]:
     try:
-        # PyJWT reads the wall clock; `now` is checked against it only through exp/iat with leeway.
+        # PyJWT would judge exp and nbf by the wall clock; they are judged by `now` below, the one clock every
+        # decision in the service uses (a test's clock, or a request's arrival rather than a slow handler's end).
         payload: dict[str, Any] = jwt.decode(
             token,
             key,
             algorithms=[ALGORITHM],
             audience=audience,
             leeway=LEEWAY_SECONDS,
-            options={"require": required, "verify_aud": audience is not None},
+            options={"require": required, "verify_aud": audience is not None, "verify_exp": False, "verify_nbf": False},
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError(TokenProblem.EXPIRED) from exc
@@ -282,8 +283,16 @@ def _decode(token: str, key: str, now: datetime, *, required: list[str], audienc
         raise TokenError(TokenProblem.INVALID_CLAIMS, str(exc)) from exc
     except jwt.InvalidTokenError as exc:  # malformed, wrong algorithm ("none", RS256), bad audience
         raise TokenError(TokenProblem.MALFORMED, type(exc).__name__) from exc
+    moment = now.timestamp()
+    for claim in ("exp", "nbf"):
+        if claim in payload and (isinstance(payload[claim], bool) or not isinstance(payload[claim], int | float)):
+            raise TokenError(TokenProblem.MALFORMED, f"{claim} is not a number")
+    if "exp" in payload and payload["exp"] <= moment - LEEWAY_SECONDS:
+        raise TokenError(TokenProblem.EXPIRED)
     iat = payload.get("iat")
-    if isinstance(iat, int | float) and iat > now.timestamp() + LEEWAY_SECONDS:
+    if "nbf" in payload and payload["nbf"] > moment + LEEWAY_SECONDS:
+        raise TokenError(TokenProblem.NOT_YET_VALID)
+    if isinstance(iat, int | float) and iat > moment + LEEWAY_SECONDS:
         raise TokenError(TokenProblem.NOT_YET_VALID)
     return payload
 

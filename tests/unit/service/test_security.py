@@ -68,6 +68,18 @@ def test_minted_tokens_round_trip() -> None:
     assert (claims.sub, claims.test) == ("cus_9", True)
 
 
+def test_expiry_is_judged_by_the_services_clock_not_the_wall_clock() -> None:
+    earlier = NOW - timedelta(days=2)
+    token = _sign(_claims(iat=int(earlier.timestamp()), exp=int((earlier + timedelta(minutes=10)).timestamp())))
+    assert verify_embed_token(token, SETTINGS, earlier).sub == "cus_1"  # long past by the wall clock
+    with pytest.raises(TokenError) as caught:
+        verify_embed_token(token, SETTINGS, earlier + timedelta(minutes=11))
+    assert caught.value.problem is TokenProblem.EXPIRED
+    with pytest.raises(TokenError) as caught:
+        verify_embed_token(_sign(_claims(exp="soon")), SETTINGS, NOW)
+    assert caught.value.problem is TokenProblem.MALFORMED
+
+
 @pytest.mark.parametrize(
     ("token", "problem"),
     [
