@@ -29,12 +29,17 @@ async def _tab_to(page: Page, frame: FrameLocator, testid: str, limit: int = 40)
     target = frame.get_by_test_id(testid)
     await expect(target).to_be_visible()  # the step has settled (a person sees it before tabbing to it)
     visited = []
+    if await target.evaluate("el => el === document.activeElement"):
+        return
     for _ in range(limit):
-        if await target.evaluate("el => el === document.activeElement"):
-            return
         await page.keyboard.press("Tab")
-        await page.wait_for_timeout(15)  # a person's key repeat, not a burst faster than a frame
-        visited.append(await page.evaluate("document.activeElement && document.activeElement.dataset.testid"))
+        try:
+            # Focus crossing into the iframe's own process lands a moment later on a loaded machine: wait for
+            # it, so the next Tab is never pressed before the previous one has landed.
+            await expect(target).to_be_focused(timeout=400)
+            return
+        except AssertionError:
+            visited.append(await page.evaluate("document.activeElement && document.activeElement.dataset.testid"))
     raise AssertionError(f"{testid} is not reachable with Tab; host focus went through {visited}")
 
 
