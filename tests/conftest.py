@@ -28,7 +28,7 @@ os.environ.setdefault("SAVEFLOW_SECRETS_FILE", os.path.join(_SCRATCH, "secrets.j
 
 @dataclass
 class FakeClock:
-    """Starts at the real time (tokens are checked against the wall clock) and only moves when told."""
+    """Starts at the real time and only moves when told; the app under test judges tokens by it."""
 
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 

@@ -21,8 +21,8 @@ from tests.integration.widget_client import WidgetSession, embed_token, start
 async def _walk(
     client: httpx.AsyncClient, settings: Settings, clock: FakeClock, customer: str, *steps: tuple[str, dict[str, str]]
 ) -> WidgetSession:
-    """Tokens are checked against the wall clock, so one is minted at the real time even when `clock` moved on."""
-    token = embed_token(settings, FakeClock(), customer, locale="de" if customer == "cus_demo_grace" else "en")
+    """Each walk starts with a token minted at `clock`'s time: tokens are checked against the service's clock."""
+    token = embed_token(settings, clock, customer, locale="de" if customer == "cus_demo_grace" else "en")
     _, flow = await start(client, settings, clock, token=token)
     for intent, data in steps:
         response = await flow.post(intent, data)

@@ -72,6 +72,9 @@ def test_expiry_is_judged_by_the_services_clock_not_the_wall_clock() -> None:
     earlier = NOW - timedelta(days=2)
     token = _sign(_claims(iat=int(earlier.timestamp()), exp=int((earlier + timedelta(minutes=10)).timestamp())))
     assert verify_embed_token(token, SETTINGS, earlier).sub == "cus_1"  # long past by the wall clock
+    later = NOW + timedelta(days=2)
+    ahead = _sign(_claims(iat=int(later.timestamp()), exp=int((later + timedelta(minutes=10)).timestamp())))
+    assert verify_embed_token(ahead, SETTINGS, later).sub == "cus_1"  # not yet issued by the wall clock
     with pytest.raises(TokenError) as caught:
         verify_embed_token(token, SETTINGS, earlier + timedelta(minutes=11))
     assert caught.value.problem is TokenProblem.EXPIRED
