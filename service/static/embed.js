@@ -30,7 +30,7 @@
       (dark ? "#111a2e;color:#e2e8f0;" : "#fff;color:#0f172a;") +
       (narrow.matches ? "width:100%;height:100%" : "width:min(480px,94vw);max-height:92vh;margin-top:4vh;border-radius:14px"));
     var step = () => emit("step", { step: x.step, sessionId: x.sessionId });
-    var opened = () => x.shown && x.ready && frame.contentWindow.postMessage({ type: "saveflow:opened" }, origin);
+    var opened = () => x.shown && x.ready && (frame.focus(), frame.contentWindow.postMessage({ type: "saveflow:opened" }, origin));
     var finish = () => {
       if (cur != x) return;
       var result = x.result || { outcome: "abandoned", sessionId: x.sessionId };
