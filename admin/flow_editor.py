@@ -47,6 +47,7 @@ CHOICES = {
         (OfferKind.TRIAL_EXTENSION.value, "Longer free trial"),
         (OfferKind.TRAINING.value, "Call or training with your team"),
         (OfferKind.DISCOUNT.value, "Discount"),
+        (OfferKind.EXIT_INTERVIEW.value, "Paid exit interview (the cancellation goes ahead)"),
     ],
     "follow_ups": [
         (FollowUp.NONE.value, "No question"),

@@ -14,7 +14,7 @@ from typing import ClassVar
 from flows import FlowDefinition
 from offers import PauseBehavior
 from offers.eligibility import EligibilityPolicy, default_cooldown_days
-from offers.model import OFFER_TYPES
+from offers.model import OFFER_TYPES, PauseLength, PauseStart, PauseUnit
 
 Row = dict[str, str]
 LOCALES = ("en", "de", "fr", "es")
@@ -23,14 +23,19 @@ STEP_FLAGS = ("loss_aversion", "survey", "feedback", "confirm")
 RULE_FLAGS = ("cancel_always_available", "cancel_at_period_end", "randomize_reasons")
 FLAGS = STEP_FLAGS + RULE_FLAGS
 NUMBERS = ("max_offers", "offers_per_step")  # whole-number flow settings
-SETTINGS = ("key", "final_offer_id", *NUMBERS, "countries", "copy_extra", "new_offer_kind", "note", *FLAGS)
+# The win-back offer (offers.winback): its kind ("" = none) and every kind's parameters, all kept as typed.
+WINBACK_NUMBERS = ("winback_percent_off", "winback_duration_months", "winback_free_days")
+WINBACK_FIELDS = ("winback_kind", "winback_coupon_id", *WINBACK_NUMBERS)
+SETTINGS: tuple[str, ...] = ("key", "final_offer_id", *NUMBERS, "countries", "copy_extra", "new_offer_kind", "note")
+SETTINGS += (*FLAGS, *WINBACK_FIELDS)
 REASON_TEXTS = {"label": "reason.{}", "prompt": "reason.{}.prompt"}
 OFFER_TEXTS = {"title": "offer.{}.title", "body": "offer.{}.body", "accept": "offer.{}.accept"}
 LIMITS = {"cooldown_days": ("the cooldown in days", 3650), "max_redemptions": ("the redemptions per customer", 1000)}
 # Every kind's parameters sit on every offer row (only the chosen kind's are read), so switching the
 # kind back and forth keeps what was typed. These are a new row's starting values.
 PARAM_DEFAULTS: Row = {
-    "months": "1",
+    "lengths": "1 month",
+    "starts": PauseStart.NOW.value,
     "behavior": PauseBehavior.VOID.value,
     "until": "",
     "price_id": "",
@@ -38,6 +43,8 @@ PARAM_DEFAULTS: Row = {
     "amount": "",
     "days": "14",
     "booking_url": "https://",
+    "incentive": "",
+    "call_minutes": "15",
     "coupon_id": "",
     "percent_off": "20",
     "duration_months": "3",
@@ -105,3 +112,21 @@ def parse_date_field(text: str) -> datetime | None:
 
 def form_text(value: str) -> str:
     return value.replace("\r\n", "\n")  # browsers send textarea line breaks as CRLF
+
+
+def lengths_text(lengths: tuple[PauseLength, ...]) -> str:
+    """ "2 weeks, 1 month, 3 months": a pause's lengths as the editor's one text field shows them."""
+    return ", ".join(str(length) for length in lengths)
+
+
+_LENGTH = re.compile(r"(\d{1,4}) *(day|week|month)s?", re.IGNORECASE)
+
+
+def parse_lengths(text: str) -> tuple[PauseLength, ...] | None:
+    """The lengths `lengths_text` shows, read back strictly (commas between, a unit on each); None if any part
+    is not one. How many and how long is `flows.validation`'s to judge."""
+    parts = [part.strip() for part in text.split(",")]
+    found = [_LENGTH.fullmatch(part) for part in parts]
+    if not text.strip() or not all(found):
+        return None
+    return tuple(PauseLength(int(m.group(1)), PauseUnit(f"{m.group(2).lower()}s")) for m in found if m)

@@ -39,9 +39,12 @@ from admin.flow_fields import (
     amount_text,
     date_field,
     form_text,
+    lengths_text,
     parse_amount,
     parse_date_field,
+    parse_lengths,
 )
+from admin.flow_winback import parse_winback, winback_fields
 from flows import FlowDefinition, FollowUp, ReasonDef, ReasonId
 from flows.model import MAX_OFFERS_PER_STEP
 from offers import (
@@ -56,7 +59,7 @@ from offers import (
     TrainingOffer,
     TrialExtensionOffer,
 )
-from offers.model import OFFER_TYPES
+from offers.model import OFFER_TYPES, ExitInterviewOffer, PauseStart
 
 __all__ = (
     "LOCALES",
@@ -119,6 +122,7 @@ def from_definition(definition: FlowDefinition) -> EditorForm:
         "countries": ", ".join(definition.click_to_cancel_countries),
         "copy_extra": json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else "",
         **{flag: "on" for flag in FLAGS if getattr(definition, flag)},
+        **winback_fields(definition.winback),
     }
     return EditorForm(settings, tuple(reasons), tuple(offers))
 
@@ -133,7 +137,8 @@ def _offer_fields(offer: Offer) -> Row:
         **{name: "" if getattr(offer, name) is None else str(getattr(offer, name)) for name in LIMITS},
     }
     if isinstance(offer, PauseOffer):
-        row.update(months=str(offer.months), behavior=offer.behavior.value, until=date_field(offer.until))
+        row.update(lengths=lengths_text(offer.lengths), starts=offer.starts.value, behavior=offer.behavior.value)
+        row["until"] = date_field(offer.until)
     elif isinstance(offer, DowngradeOffer):
         row.update(price_id=offer.price_id, plan_name=offer.plan_name, amount=amount_text(offer.amount_cents))
         if offer.at_period_end:
@@ -142,6 +147,8 @@ def _offer_fields(offer: Offer) -> Row:
         row["days"] = str(offer.days)
     elif isinstance(offer, TrainingOffer):
         row["booking_url"] = offer.booking_url
+    elif isinstance(offer, ExitInterviewOffer):
+        row.update(incentive=offer.incentive, call_minutes=str(offer.call_minutes), booking_url=offer.booking_url)
     elif isinstance(offer, DiscountOffer):
         row.update(
             coupon_id=offer.coupon_id, percent_off=str(offer.percent_off), duration_months=str(offer.duration_months)
@@ -222,6 +229,9 @@ def to_definition(form: EditorForm) -> Parsed:
     # A form from before cards has no such field: one offer at a time, as it was.
     per_step = settings.get("offers_per_step", "1")
     offers_per_step = problems.whole("offers_per_step", per_step, "Offers shown at once", MAX_OFFERS_PER_STEP, low=1)
+    winback, winback_problems = parse_winback(settings)
+    for field, message in winback_problems:
+        problems.add(field, message)
     if problems.messages:
         return Parsed(None, tuple(problems.messages), frozenset(problems.fields))
     definition = FlowDefinition(
@@ -233,6 +243,7 @@ def to_definition(form: EditorForm) -> Parsed:
         offers_per_step=offers_per_step,
         click_to_cancel_countries=countries,
         copy=copy,
+        winback=winback,
     )
     flags: dict[str, Any] = {flag: bool(settings.get(flag)) for flag in FLAGS}
     return Parsed(replace(definition, **flags))
@@ -278,15 +289,19 @@ def _offer_of_kind(i: int, row: Row, problems: _Problems) -> Offer:
         return problems.whole(f"{name}-{field}", row.get(field, ""), f"{what}: {label}")
 
     if kind is OfferKind.PAUSE:
-        months = whole("months", "the number of months")
+        lengths = parse_lengths(row.get("lengths", ""))
+        if lengths is None:
+            spelled = f"{what}: write the lengths like “2 weeks, 1 month” (days, weeks or months)."
+            problems.add(f"{name}-lengths", spelled)
         invoices = f"{what}: choose what happens to invoices during the pause."
         behavior = problems.choice(row, name, "behavior", PauseBehavior.VOID, invoices)
+        starts = problems.choice(row, name, "starts", PauseStart.NOW, f"{what}: choose when the pause starts.")
         try:
             until = parse_date_field(row.get("until", ""))
         except ValueError:
             problems.add(f"{name}-until", f"{what}: the pause end date must look like 2027-03-31 (or stay empty).")
             until = None
-        return PauseOffer(offer_id, copy, months, behavior, until)
+        return PauseOffer(offer_id, copy, lengths or (), behavior, until, starts)
     if kind is OfferKind.DOWNGRADE:
         amount = parse_amount(row.get("amount", ""))
         if amount is None:
@@ -297,6 +312,10 @@ def _offer_of_kind(i: int, row: Row, problems: _Problems) -> Offer:
         return TrialExtensionOffer(offer_id, copy, whole("days", "the number of extra days"))
     if kind is OfferKind.TRAINING:
         return TrainingOffer(offer_id, copy, row.get("booking_url", "").strip())  # a pasted link's stray spaces
+    if kind is OfferKind.EXIT_INTERVIEW:
+        minutes = whole("call_minutes", "the call length in minutes")
+        incentive, booking = row.get("incentive", ""), row.get("booking_url", "").strip()
+        return ExitInterviewOffer(offer_id, copy, incentive, minutes, booking)
     percent, months = whole("percent_off", "the discount in percent"), whole("duration_months", "the months")
     return DiscountOffer(offer_id, copy, row.get("coupon_id", ""), percent, months)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from admin import metrics, views, wording
+from admin import metrics, views, winback_metrics, wording
 from admin.views import (
     FeedbackRow,
     FilterOptions,
@@ -31,7 +31,7 @@ from flows.diagram import path_diagram, session_path
 from flows.experiments import Arm
 from flows.segments import Segment
 from service.repositories import dashboard as rollup
-from service.repositories import emails, follow_ups, outbox, reports, session_lists, staff, stripe_events
+from service.repositories import emails, follow_ups, outbox, reports, session_lists, staff, stripe_events, winbacks
 from service.repositories.flows import published_version, segments_by_priority
 from service.repositories.follow_ups import Task
 from service.repositories.outbox import DeliveryStatus, EndpointSummary
@@ -212,6 +212,13 @@ async def dashboard(
 ) -> metrics.Dashboard:
     """Every figure of the dashboard from one read of the rollup (fields: admin.metrics' docstring)."""
     return metrics.dashboard_of(await cells(filters), filters, bucket=bucket, now=now, verify_after=verify_after)
+
+
+async def winback(filters: metrics.Filters, cancelled: int) -> winback_metrics.WinbackFigure:
+    """The win-back figure for the dashboard's date range; `cancelled`: the range's cancellations (its totals)."""
+    start, end = (datetime.combine(day, time(), UTC) for day in (filters.start, filters.end))
+    found = await winbacks.won_back_between(start, end)
+    return winback_metrics.winback_figure(found.count, cancelled, found.won_back_cents)
 
 
 async def reason_labels(recent: int = 20) -> dict[str, str]:

@@ -20,7 +20,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
-from admin import auth, metrics, queries
+from admin import auth, metrics, queries, winback_metrics
 from admin.charts import charts_of
 from admin.emails import email_handlers
 from admin.experiments import experiment_handlers
@@ -92,7 +92,8 @@ async def dashboard(
         "board": board,
         "options": await queries.dashboard_options(),
         "charts": charts_of(board, reason_labels, offer_labels),
-        "definitions": metrics.DEFINITIONS,
+        "definitions": (*metrics.DEFINITIONS, winback_metrics.DEFINITION),
+        "winback": await queries.winback(filters, board.totals.cancelled),
         "offer_labels": offer_labels,
         "form": {
             "start": f"{first:%Y-%m-%d}",

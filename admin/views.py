@@ -213,6 +213,8 @@ class _Task(Protocol):
     def assignee(self) -> str: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def owed(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +233,7 @@ class QueuedCall:
     due_at: datetime
     overdue: bool
     promise: str  # where the deadline comes from
+    owed: str = ""  # a paid exit interview's incentive, to send once the call is held
 
 
 def queued_call(task: _Task, reason: str | None, comment: str, vocab: Vocabulary, now: datetime) -> QueuedCall:
@@ -250,4 +253,5 @@ def queued_call(task: _Task, reason: str | None, comment: str, vocab: Vocabulary
         due_at=due,
         overdue=now > due,
         promise=promise.described,
+        owed=task.owed,
     )

@@ -11,16 +11,19 @@ from typing import TYPE_CHECKING
 
 from flows.effects import CANCEL_ACTION, ApplyOffer, Effect, offer_action
 from flows.model import FlowState, StepKind
-from offers.apply import pause_resumes_at, trial_end_after_extension
+from offers.apply import extended_until, pause_resumes_at, trial_end_after_extension
 from offers.model import (
     DiscountOffer,
     DowngradeOffer,
+    ExitInterviewOffer,
+    ExtendPauseOffer,
     Offer,
     PauseOffer,
     ReactivateOffer,
     ResumeOffer,
     TrainingOffer,
     TrialExtensionOffer,
+    UndoDowngradeOffer,
 )
 from offers.ports import SubscriptionStatus
 
@@ -44,7 +47,10 @@ def offer_is_in_effect(
     computed the request from, so the check looks for exactly what was asked.
     """
     if isinstance(offer, PauseOffer):
-        return _same_second(after.paused_until, pause_resumes_at(offer, started_at))
+        return _same_second(after.paused_until, pause_resumes_at(offer, before, started_at))
+    if isinstance(offer, ExtendPauseOffer):  # only offered while paused (offers.pause_choices)
+        paused = before.paused_until is not None and before.paused_until > started_at
+        return paused and _same_second(after.paused_until, extended_until(offer, before, started_at))
     if isinstance(offer, DowngradeOffer):
         if offer.at_period_end:
             return offer.price_id in (after.scheduled_price_id, after.price_id)
@@ -53,8 +59,10 @@ def offer_is_in_effect(
         return _same_second(after.trial_end, trial_end_after_extension(offer, before, started_at))
     if isinstance(offer, DiscountOffer):
         return after.discount_coupon_ids.count(offer.coupon_id) > before.discount_coupon_ids.count(offer.coupon_id)
-    if isinstance(offer, TrainingOffer):
+    if isinstance(offer, TrainingOffer | ExitInterviewOffer):
         return True  # no billing change to look for
+    if isinstance(offer, UndoDowngradeOffer):
+        return after.scheduled_price_id is None
     if isinstance(offer, ReactivateOffer):
         return not after.cancel_at_period_end
     if isinstance(offer, ResumeOffer):

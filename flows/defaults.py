@@ -1,6 +1,6 @@
 """The flow definition that ships with the product (data only), covering the seed reasons.
 
-Rules: standard library, `flows.model` and `offers.model` only. Prices and coupons named here are
+Rules: standard library, `flows.model`, `offers.model` and `offers.winback` only. Prices and coupons named here are
 the demo billing catalogue's; a real deployment edits them in the admin flow editor.
 """
 
@@ -10,12 +10,16 @@ from flows.model import FlowDefinition, FollowUp, ReasonDef, ReasonId
 from offers.model import (
     DiscountOffer,
     DowngradeOffer,
+    ExitInterviewOffer,
     OfferCopy,
     OfferId,
+    PauseLength,
     PauseOffer,
+    PauseUnit,
     TrainingOffer,
     TrialExtensionOffer,
 )
+from offers.winback import WinbackKind, WinbackOffer
 
 PAUSE = OfferId("pause-2-months")
 DOWNGRADE = OfferId("downgrade-starter")
@@ -23,14 +27,18 @@ TRAINING = OfferId("training-call")
 CONTACT = OfferId("contact-support")
 DISCOUNT = OfferId("discount-30-3-months")
 TRIAL = OfferId("extend-trial-14-days")
+FREE_PLAN = OfferId("free-plan")
+EXIT_INTERVIEW = OfferId("exit-interview")
+FREE_PRICE = "price_free"  # the demo catalogue's $0 plan (service.demo)
 
 DEFAULT_OFFERS = (
     PauseOffer(
         id=PAUSE,
-        months=2,
+        # Two lengths so the card shows a choice; 2 months first (preselected), as the offer's id promises.
+        lengths=(PauseLength(2, PauseUnit.MONTHS), PauseLength(3, PauseUnit.MONTHS)),
         copy=OfferCopy(
             title="Pause instead of cancelling",
-            body="Take two months off. You won't be charged, and everything stays exactly where you left it.",
+            body="Take two or three months off. You won't be charged, and everything stays exactly where you left it.",
             accept_label="Pause my subscription",
         ),
     ),
@@ -83,6 +91,30 @@ DEFAULT_OFFERS = (
             accept_label="Extend my trial",
         ),
     ),
+    # The seed's "downgrade to a forever-free plan": no more charges, and the account and its data stay.
+    DowngradeOffer(
+        id=FREE_PLAN,
+        price_id=FREE_PRICE,
+        plan_name="Free",
+        amount_cents=0,
+        copy=OfferCopy(
+            title="Keep your account on our free plan",
+            body="Move to the Free plan: no more charges, and your projects and files stay where they are.",
+            accept_label="Switch to Free",
+        ),
+    ),
+    # The seed's paid exit interview: the cancellation goes ahead; CS books the call and sends the gift card.
+    ExitInterviewOffer(
+        id=EXIT_INTERVIEW,
+        incentive="$25 gift card",
+        call_minutes=15,
+        booking_url="https://example.com/exit-interview",
+        copy=OfferCopy(
+            title="Tell us why, get a $25 gift card",
+            body="A 15-minute call with our product team about why you're leaving. Your cancellation still goes ahead.",
+            accept_label="Book the call",
+        ),
+    ),
 )
 
 
@@ -100,7 +132,7 @@ def _reason(
 
 DEFAULT_REASONS = (
     _reason("too_expensive", "It's too expensive", PAUSE, DOWNGRADE),
-    _reason("not_using", "I'm not using it enough", TRIAL, TRAINING, PAUSE),
+    _reason("not_using", "I'm not using it enough", TRIAL, TRAINING, PAUSE, FREE_PLAN),
     _reason("no_value", "I didn't get the value I expected", TRAINING, PAUSE, DISCOUNT),
     _reason("missing_features", "It's missing features I need", CONTACT, prompt="Which features are you missing?"),
     _reason("temporary", "I only needed it for a project / season", PAUSE),
@@ -109,6 +141,7 @@ DEFAULT_REASONS = (
         "I'm switching to another product",
         DISCOUNT,
         DOWNGRADE,
+        EXIT_INTERVIEW,
         prompt="Which product, and why?",
     ),
     _reason("technical", "I ran into technical issues", CONTACT, prompt="What went wrong?"),
@@ -126,6 +159,8 @@ def default_definition() -> FlowDefinition:
         max_offers=3,
         offers_per_step=3,
         copy=DEFAULT_COPY,
+        # After a cancel: 30% off for 3 months, with the demo catalogue's coupon.
+        winback=WinbackOffer(WinbackKind.DISCOUNT, coupon_id="save30_3m", percent_off=30, duration_months=3),
     )
 
 
@@ -144,7 +179,7 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "reason.technical.prompt": "Was ist schiefgelaufen?",
         "reason.other.prompt": "Bitte sagen Sie uns, warum Sie gehen.",
         "offer.pause-2-months.title": "Pausieren statt kündigen",
-        "offer.pause-2-months.body": "Legen Sie zwei Monate Pause ein. Es wird nichts berechnet, und alles bleibt genau so, wie Sie es verlassen haben.",
+        "offer.pause-2-months.body": "Legen Sie zwei oder drei Monate Pause ein. Es wird nichts berechnet, und alles bleibt genau so, wie Sie es verlassen haben.",
         "offer.pause-2-months.accept": "Abo pausieren",
         "offer.downgrade-starter.title": "Zu Starter wechseln",
         "offer.downgrade-starter.body": "Behalten Sie Ihr Konto und Ihre Daten im kleineren Tarif, für weniger Geld im Monat.",
@@ -161,6 +196,12 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "offer.extend-trial-14-days.title": "Zwei weitere Wochen zum Testen",
         "offer.extend-trial-14-days.body": "Wir verlängern Ihre Testphase kostenlos um 14 Tage.",
         "offer.extend-trial-14-days.accept": "Testphase verlängern",
+        "offer.free-plan.title": "Behalten Sie Ihr Konto im kostenlosen Tarif",
+        "offer.free-plan.body": "Wechseln Sie zu Free: keine Kosten mehr, und Ihre Projekte und Dateien bleiben erhalten.",
+        "offer.free-plan.accept": "Zu Free wechseln",
+        "offer.exit-interview.title": "Sagen Sie uns, warum, und erhalten Sie einen 25-$-Gutschein",
+        "offer.exit-interview.body": "Ein 15-minütiges Gespräch mit unserem Produktteam über Ihre Gründe. Ihre Kündigung bleibt bestehen.",
+        "offer.exit-interview.accept": "Gespräch buchen",
     },
     "fr": {
         "reason.too_expensive": "C'est trop cher",
@@ -176,7 +217,7 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "reason.technical.prompt": "Qu'est-ce qui n'a pas fonctionné ?",
         "reason.other.prompt": "Dites-nous pourquoi vous partez.",
         "offer.pause-2-months.title": "Faire une pause plutôt que résilier",
-        "offer.pause-2-months.body": "Prenez deux mois de pause. Vous ne serez pas facturé, et tout restera exactement comme vous l'avez laissé.",
+        "offer.pause-2-months.body": "Prenez deux ou trois mois de pause. Vous ne serez pas facturé, et tout restera exactement comme vous l'avez laissé.",
         "offer.pause-2-months.accept": "Mettre mon abonnement en pause",
         "offer.downgrade-starter.title": "Passer à l'offre Starter",
         "offer.downgrade-starter.body": "Gardez votre compte et vos données avec notre offre plus petite, pour moins cher chaque mois.",
@@ -193,6 +234,12 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "offer.extend-trial-14-days.title": "Deux semaines de plus pour essayer",
         "offer.extend-trial-14-days.body": "Nous prolongeons gratuitement votre essai de 14 jours.",
         "offer.extend-trial-14-days.accept": "Prolonger mon essai",
+        "offer.free-plan.title": "Gardez votre compte avec notre offre gratuite",
+        "offer.free-plan.body": "Passez à l'offre Free : plus aucun prélèvement, et vos projets et fichiers restent là.",
+        "offer.free-plan.accept": "Passer à Free",
+        "offer.exit-interview.title": "Dites-nous pourquoi, recevez une carte cadeau de 25 $",
+        "offer.exit-interview.body": "Un appel de 15 minutes avec notre équipe produit sur les raisons de votre départ. Votre résiliation est maintenue.",
+        "offer.exit-interview.accept": "Réserver l'appel",
     },
     "es": {
         "reason.too_expensive": "Es demasiado caro",
@@ -208,7 +255,7 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "reason.technical.prompt": "¿Qué salió mal?",
         "reason.other.prompt": "Cuéntenos por qué se va.",
         "offer.pause-2-months.title": "Pausar en lugar de cancelar",
-        "offer.pause-2-months.body": "Tómese dos meses de descanso. No se le cobrará nada y todo quedará tal como lo dejó.",
+        "offer.pause-2-months.body": "Tómese dos o tres meses de descanso. No se le cobrará nada y todo quedará tal como lo dejó.",
         "offer.pause-2-months.accept": "Pausar mi suscripción",
         "offer.downgrade-starter.title": "Cambiar al plan Starter",
         "offer.downgrade-starter.body": "Conserve su cuenta y sus datos en nuestro plan más pequeño, pagando menos cada mes.",
@@ -225,5 +272,11 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "offer.extend-trial-14-days.title": "Dos semanas más para probarlo",
         "offer.extend-trial-14-days.body": "Ampliamos su prueba gratuita 14 días más.",
         "offer.extend-trial-14-days.accept": "Ampliar mi prueba",
+        "offer.free-plan.title": "Mantenga su cuenta en nuestro plan gratuito",
+        "offer.free-plan.body": "Cámbiese al plan Free: sin más cargos, y sus proyectos y archivos se quedan donde están.",
+        "offer.free-plan.accept": "Cambiar a Free",
+        "offer.exit-interview.title": "Cuéntenos por qué y reciba una tarjeta regalo de 25 $",
+        "offer.exit-interview.body": "Una llamada de 15 minutos con nuestro equipo de producto sobre por qué se va. Su cancelación sigue adelante.",
+        "offer.exit-interview.accept": "Reservar la llamada",
     },
 }

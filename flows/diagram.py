@@ -30,23 +30,28 @@ TARGETS: dict[tuple[StepKind, str], tuple[StepKind, ...]] = {
         *_INTO_OFFERS,
         StepKind.ENDING,
         StepKind.PAUSED,
+        StepKind.DOWNGRADE_SCHEDULED,
     ),
     (StepKind.ENDING, "OfferAccepted"): (StepKind.OFFER_PENDING,),
     (StepKind.PAUSED, "OfferAccepted"): (StepKind.OFFER_PENDING,),
     (StepKind.PAUSED, "Continued"): (StepKind.LOSS_AVERSION, StepKind.SURVEY, *_INTO_OFFERS),
+    (StepKind.DOWNGRADE_SCHEDULED, "OfferAccepted"): (StepKind.OFFER_PENDING,),
+    (StepKind.DOWNGRADE_SCHEDULED, "Continued"): (StepKind.LOSS_AVERSION, StepKind.SURVEY, *_INTO_OFFERS),
     (StepKind.LOSS_AVERSION, "Continued"): (StepKind.SURVEY, *_INTO_OFFERS),
     (StepKind.SURVEY, "ReasonChosen"): _INTO_OFFERS,
     (StepKind.SURVEY, "WentBack"): (StepKind.LOSS_AVERSION,),
     (StepKind.OFFER, "OfferAccepted"): (StepKind.OFFER_PENDING,),
     (StepKind.OFFER, "OfferDeclined"): (StepKind.OFFER, StepKind.FEEDBACK, StepKind.CONFIRM, StepKind.CANCEL_PENDING),
     (StepKind.OFFER, "WentBack"): (StepKind.SURVEY,),
-    (StepKind.OFFER_PENDING, "OfferApplied"): (StepKind.DONE,),
+    # An applied exit interview goes on to the cancel: feedback, or confirm (never cancels by itself).
+    (StepKind.OFFER_PENDING, "OfferApplied"): (StepKind.DONE, StepKind.FEEDBACK, StepKind.CONFIRM),
     (StepKind.OFFER_PENDING, "OfferFailed"): (
         StepKind.OFFER,
         StepKind.FEEDBACK,
         StepKind.CONFIRM,
         StepKind.ENDING,
         StepKind.PAUSED,
+        StepKind.DOWNGRADE_SCHEDULED,
     ),
     (StepKind.FEEDBACK, "FeedbackGiven"): (StepKind.CONFIRM, StepKind.CANCEL_PENDING),
     (StepKind.FEEDBACK, "WentBack"): (StepKind.SURVEY,),
@@ -123,6 +128,7 @@ STEP_LABELS: dict[StepKind, str] = {
     StepKind.CANCEL_PENDING: "Cancelling",
     StepKind.ENDING: "Already ending",
     StepKind.PAUSED: "Paused",
+    StepKind.DOWNGRADE_SCHEDULED: "Plan change scheduled",
     StepKind.DONE: "Done",
 }
 # Column, row: the save lane on top, the cancel lane below, done at the right.
@@ -137,6 +143,7 @@ _GRID: dict[StepKind, tuple[int, int]] = {
     StepKind.CANCEL_PENDING: (5, 2),
     StepKind.ENDING: (1, 0),  # a returning customer already set to cancel: straight to keeping it, or not
     StepKind.PAUSED: (2, 0),  # a returning customer on a pause: resume it, or cancel
+    StepKind.DOWNGRADE_SCHEDULED: (1, 2),  # a plan change waits for the period end: undo it, or go on
     StepKind.DONE: (6, 1),
 }
 _BOX_W, _BOX_H, _DX, _DY, _PAD = 136, 40, 164, 76, 12

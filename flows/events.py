@@ -34,8 +34,11 @@ class ReasonChosen:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OfferAccepted:
+    """`length`: the pause length picked on the card, as its form value ("2-weeks"); "" takes the first."""
+
     at: datetime
     offer_id: OfferId
+    length: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

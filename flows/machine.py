@@ -48,14 +48,11 @@ from flows.model import (
     SessionId,
     StepKind,
 )
+from flows.outcomes import APPLIED_OUTCOMES
+from flows.returning import RETURNING_STEPS, returning_step
 from flows.routing import route_offers
-from offers.model import REACTIVATE, RESUME, OfferId, OfferKind
-
-# The returning customer's steps, by the built-in offer each one shows.
-RETURNING_STEPS = {REACTIVATE.id: StepKind.ENDING, RESUME.id: StepKind.PAUSED}
-
-# Offers that change nothing in billing: taking one keeps the customer, it does not "save" revenue.
-NO_BILLING_KINDS = frozenset({OfferKind.TRAINING})
+from offers.model import OfferId, OfferKind
+from offers.pause_choices import LengthNotOffered, extension_offers, pin_choice
 
 
 class FlowError(Exception):
@@ -169,7 +166,8 @@ def _show_next_offers(definition: FlowDefinition, state: FlowState, *, user_aske
 
 def _enter_offers(definition: FlowDefinition, state: FlowState, ctx: CustomerContext, event: Event) -> Decision:
     queue = route_offers(definition, state.reason, ctx, event.at)
-    queue = tuple(o for o in queue if o not in state.offers_declined)
+    # Declined, or already taken (an exit interview leads on to the cancel; going back must not re-offer it).
+    queue = tuple(o for o in queue if o not in state.offers_declined and o != state.accepted_offer)
     return _show_next_offers(definition, dataclasses.replace(state, offer_queue=queue))
 
 
@@ -182,14 +180,13 @@ def _clean_text(field: str, text: str) -> str:
 
 # ---------------------------------------------------------------------------- handlers
 def _on_started(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
-    if ctx.snapshot.cancel_at_period_end and ctx.snapshot.is_live:
-        # A returning customer already set to cancel: asking again why they leave would be a second
-        # cancellation. The one offer is to keep the subscription; closing leaves it to end.
-        return Decision(_with_screen(dataclasses.replace(s, step=StepKind.ENDING), [REACTIVATE.id]))
-    paused_until = ctx.snapshot.paused_until
-    if paused_until is not None and paused_until > e.at and ctx.snapshot.is_live:
-        # Paused: the first thing to offer is ending the pause; cancelling stays two clicks away.
-        return Decision(_with_screen(dataclasses.replace(s, step=StepKind.PAUSED), [RESUME.id]))
+    # A returning customer with something pending (set to end, paused, a plan change scheduled) is first
+    # offered to undo it; asking again why they leave could cancel twice. See flows.returning.
+    returning = returning_step(ctx.snapshot, e.at)
+    if returning is not None:
+        step, offer_id = returning
+        extend = extension_offers(d.offers, ctx.snapshot, e.at) if step is StepKind.PAUSED else ()
+        return Decision(_with_screen(dataclasses.replace(s, step=step), [offer_id, *extend]))
     return _to_first_step(d, s, e, ctx)
 
 
@@ -222,10 +219,15 @@ def _on_offer_accepted(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerC
     offer = d.offer(e.offer_id)
     if e.offer_id not in s.on_screen or offer is None:  # only a card on screen can be taken
         raise InvalidTransition(s.step, e)
+    try:  # a pause (or an extension) is taken for the length picked on its card
+        offer, length = pin_choice(offer, d.offers, ctx.snapshot, e.at, e.length)
+    except LengthNotOffered:
+        raise InvalidInput("length", "Please choose one of the lengths.") from None
     action = offer_action(offer.id)
     attempt = s.attempt(action)
     key = idempotency_key(s.session_id, action, attempt)
     pending = dataclasses.replace(s, step=StepKind.OFFER_PENDING, accepted_offer=offer.id, notice=None)
+    pending = dataclasses.replace(pending, chosen_length=length)
     return Decision(pending, (ApplyOffer(offer=offer, idempotency_key=key, attempt=attempt),))
 
 
@@ -249,13 +251,10 @@ def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCo
         raise InvalidTransition(s.step, e)
     offer = d.offer(e.offer_id)
     kind = offer.kind if offer is not None else None
-    outcome = Outcome.SAVED
-    if kind in NO_BILLING_KINDS:
-        outcome = Outcome.KEPT
-    elif kind is OfferKind.REACTIVATE:
-        outcome = Outcome.REACTIVATED
-    elif kind is OfferKind.RESUME:  # the customer chose to pay again now: kept, no salvage offer involved
-        outcome = Outcome.KEPT
+    if kind is OfferKind.EXIT_INTERVIEW:  # a call about leaving, not a reason to stay: on to the cancel
+        booked = dataclasses.replace(s, notice=None, result_summary=e.summary)
+        return _to_cancel_path(d, booked, user_asked=False)  # taking a card is not a cancel request
+    outcome = APPLIED_OUTCOMES.get(kind, Outcome.SAVED) if kind is not None else Outcome.SAVED
     done = dataclasses.replace(s, step=StepKind.DONE, outcome=outcome, notice=None, result_summary=e.summary)
     return Decision(_with_screen(done, ()))
 
@@ -368,6 +367,8 @@ TRANSITIONS: dict[StepKind, dict[type[Event], Handler]] = {
     },
     StepKind.DONE: {},
 }
+# A scheduled plan change: undo it, go on to the usual flow, or cancel in two clicks, as when paused.
+TRANSITIONS[StepKind.DOWNGRADE_SCHEDULED] = dict(TRANSITIONS[StepKind.PAUSED])
 assert set(TRANSITIONS) == set(StepKind), "every step needs a row in TRANSITIONS"
 assert set(TRANSITIONS) >= USER_STEPS
 

@@ -1,7 +1,7 @@
 """The save flow's vocabulary: steps, outcomes, the flow definition (data) and the session state.
 
-Rules: standard library and `offers.model` / `offers.ports` / `offers.eligibility` only. Everything
-is frozen; state changes are `dataclasses.replace` inside `flows.machine`.
+Rules: standard library and `offers.model` / `offers.ports` / `offers.eligibility` / `offers.winback`
+only. Everything is frozen; state changes are `dataclasses.replace` inside `flows.machine`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from enum import StrEnum
 from typing import NewType
 
 from offers.eligibility import EligibilityPolicy, Redemption
-from offers.model import BUILT_IN_OFFERS, Offer, OfferId
+from offers.model import BUILT_IN_OFFERS, Offer, OfferId, PauseLength, with_length
 from offers.ports import SubscriptionSnapshot
+from offers.winback import WinbackOffer
 
 SessionId = NewType("SessionId", str)
 MAX_OFFERS_PER_STEP = 3  # more cards than this stop being a choice and start being a catalogue
@@ -31,6 +32,7 @@ class StepKind(StrEnum):
     CANCEL_PENDING = "cancel_pending"  # the billing cancellation is in flight
     ENDING = "ending"  # a returning customer whose subscription is set to end: keep it, or leave it be
     PAUSED = "paused"  # a returning customer whose subscription is paused: resume now, or cancel
+    DOWNGRADE_SCHEDULED = "downgrade_scheduled"  # a plan change waits for the period end: undo it, or go on
     DONE = "done"
 
 
@@ -43,6 +45,7 @@ USER_STEPS = frozenset(
         StepKind.CONFIRM,
         StepKind.ENDING,
         StepKind.PAUSED,
+        StepKind.DOWNGRADE_SCHEDULED,
     }
 )
 PENDING_STEPS = frozenset({StepKind.OFFER_PENDING, StepKind.CANCEL_PENDING})
@@ -106,6 +109,9 @@ class FlowDefinition:
     # Per-locale copy overrides: locale → key → text. Keys: "reason.<id>", "reason.<id>.prompt",
     # "offer.<id>.title", "offer.<id>.body", "offer.<id>.accept". The fields above are the fallback.
     copy: dict[str, dict[str, str]] = field(default_factory=dict)
+    # What the win-back emails and page offer after a cancel (offers.winback); None: no win-back. Stored
+    # definitions from before win-back lack the field and load with None.
+    winback: WinbackOffer | None = None
 
     def reason(self, reason_id: ReasonId) -> ReasonDef | None:
         return next((r for r in self.reasons if r.id == reason_id), None)
@@ -113,6 +119,11 @@ class FlowDefinition:
     def offer(self, offer_id: OfferId) -> Offer | None:
         """The flow's offer with this id, else a built-in one (offers.model.BUILT_IN_OFFERS), else None."""
         return next((o for o in self.offers if o.id == offer_id), None) or BUILT_IN_OFFERS.get(offer_id)
+
+    def accepted(self, state: FlowState) -> Offer | None:
+        """The offer `state` accepted, as accepted: pinned to the pause length the customer chose."""
+        offer = self.offer(state.accepted_offer) if state.accepted_offer else None
+        return with_length(offer, state.chosen_length, self.offers) if offer else None
 
     def text(self, locale: str, key: str, fallback: str) -> str:
         """This flow's copy for `key` in `locale`, or the fallback (the definition's own text)."""
@@ -153,6 +164,8 @@ class FlowState:
     offers_shown: tuple[OfferId, ...] = ()  # each offer once, in the order first shown
     offers_declined: tuple[OfferId, ...] = ()
     accepted_offer: OfferId | None = None
+    # The pause length the customer picked on the accepted offer (offers.model.with_length pins it).
+    chosen_length: PauseLength | None = None
     feedback: str | None = None
     outcome: Outcome | None = None
     result_summary: str | None = None  # what the applied offer changed, for the done step

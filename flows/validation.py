@@ -1,7 +1,8 @@
 """Checks a flow definition before it is saved or published, and orders its reasons for display.
 
-Rules: standard library, `flows.model` and `offers.model` only; pure. Every problem is a sentence a
-CS admin can act on; a definition with problems is never stored, so running sessions never crash on one.
+Rules: standard library, `flows.model`, `offers.model`, `offers.pause_choices` and `offers.winback` only; pure.
+Every problem is a sentence a CS admin can act on; a definition with problems is never stored, so running
+sessions never crash on one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,17 @@ import random
 from typing import TYPE_CHECKING
 
 from flows.model import MAX_OFFERS_PER_STEP
-from offers.model import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrainingOffer, TrialExtensionOffer
+from offers.model import (
+    DiscountOffer,
+    DowngradeOffer,
+    ExitInterviewOffer,
+    Offer,
+    PauseOffer,
+    TrainingOffer,
+    TrialExtensionOffer,
+)
+from offers.pause_choices import length_problems
+from offers.winback import winback_problems
 
 if TYPE_CHECKING:
     from flows.model import FlowDefinition, ReasonDef
@@ -23,8 +34,8 @@ def _offer_problems(offer: Offer) -> list[str]:
     problems = []
     if not offer.copy.title.strip() or not offer.copy.accept_label.strip():
         problems.append(f"{name} needs a title and a button label.")
-    if isinstance(offer, PauseOffer) and not 1 <= offer.months <= 12:
-        problems.append(f"{name}: a pause lasts 1 to 12 months.")
+    if isinstance(offer, PauseOffer):
+        problems.extend(f"{name}: {problem}" for problem in length_problems(offer.lengths))
     if isinstance(offer, TrialExtensionOffer) and not 1 <= offer.days <= 90:
         problems.append(f"{name}: a trial extension adds 1 to 90 days.")
     if isinstance(offer, DiscountOffer):
@@ -36,8 +47,14 @@ def _offer_problems(offer: Offer) -> list[str]:
             problems.append(f"{name} needs the billing coupon id.")
     if isinstance(offer, DowngradeOffer) and (not offer.price_id.strip() or offer.amount_cents < 0):
         problems.append(f"{name} needs the price id of the cheaper plan and its amount.")
-    if isinstance(offer, TrainingOffer) and not offer.booking_url.startswith(("https://", "http://", "mailto:")):
+    booking = offer.booking_url if isinstance(offer, TrainingOffer | ExitInterviewOffer) else None
+    if booking is not None and not booking.startswith(("https://", "http://", "mailto:")):
         problems.append(f"{name}: the booking link must start with https://, http:// or mailto:.")
+    if isinstance(offer, ExitInterviewOffer):
+        if not offer.incentive.strip():
+            problems.append(f"{name}: say what the customer gets for the call (e.g. a $25 gift card).")
+        if not 5 <= offer.call_minutes <= 120:
+            problems.append(f"{name}: an exit interview call lasts 5 to 120 minutes.")
     return problems
 
 
@@ -70,6 +87,7 @@ def validate_definition(definition: FlowDefinition) -> list[str]:
         problems.append(f"Show 1 to {MAX_OFFERS_PER_STEP} offers at once.")
     for offer in definition.offers:
         problems.extend(_offer_problems(offer))
+    problems.extend(winback_problems(definition.winback))
     return problems
 
 

@@ -52,6 +52,7 @@ def _default_cooldowns() -> dict[OfferKind, int]:
         OfferKind.TRIAL_EXTENSION: 365,
         OfferKind.DOWNGRADE: 0,
         OfferKind.TRAINING: 0,
+        OfferKind.EXIT_INTERVIEW: 0,  # one per customer already (the redemption cap): no cooldown on top
     }
 
 

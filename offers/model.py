@@ -7,10 +7,14 @@ billing call lives in `offers.apply`, whether it may be shown lives in `offers.e
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import NewType
+from typing import TYPE_CHECKING, NewType
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 OfferId = NewType("OfferId", str)
 
@@ -23,6 +27,9 @@ class OfferKind(StrEnum):
     DISCOUNT = "discount"
     REACTIVATE = "reactivate"  # built in, never configured: undo a scheduled cancellation
     RESUME = "resume"  # built in, never configured: end a pause now
+    EXTEND_PAUSE = "extend_pause"  # built in, never configured: move a pause's end later
+    UNDO_DOWNGRADE = "undo_downgrade"  # built in, never configured: drop a price change scheduled for period end
+    EXIT_INTERVIEW = "exit_interview"  # a paid call about why they leave; the cancellation still goes ahead
 
 
 class PauseBehavior(StrEnum):
@@ -42,15 +49,59 @@ class OfferCopy:
     accept_label: str
 
 
+class PauseStart(StrEnum):
+    """When a pause begins: today, or when the period the customer already paid for ends."""
+
+    NOW = "now"
+    PERIOD_END = "period_end"
+
+
+class PauseUnit(StrEnum):
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseLength:
+    """How long a pause lasts: `count` `unit`s (2 weeks, 1 month)."""
+
+    count: int
+    unit: PauseUnit
+
+    @property
+    def key(self) -> str:
+        """The form value naming this length ("2-weeks"); `parse_length_key` reads it back."""
+        return f"{self.count}-{self.unit.value}"
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.unit.value[:-1] if self.count == 1 else self.unit.value}"
+
+
+def parse_length_key(key: str) -> PauseLength | None:
+    """The length a form value names ("2-weeks"), or None when it names none."""
+    count, _, unit = key.partition("-")
+    if not count.isdigit() or unit not in PauseUnit.__members__.values():
+        return None
+    return PauseLength(int(count), PauseUnit(unit))
+
+
+def months(count: int) -> tuple[PauseLength, ...]:
+    """One length of `count` months: what a pause offer stored before lengths existed meant."""
+    return (PauseLength(count, PauseUnit.MONTHS),)
+
+
 @dataclass(frozen=True, slots=True)
 class PauseOffer:
-    """Pause billing for `months`, or until the date `until` when it is set (e.g. a seasonal business)."""
+    """Pause billing for one of `lengths` (the customer picks; the first is preselected), starting now or at the
+    period end, or until the date `until` when it is set and still ahead (e.g. a seasonal business)."""
 
     id: OfferId
     copy: OfferCopy
-    months: int
+    lengths: tuple[PauseLength, ...]
     behavior: PauseBehavior = PauseBehavior.VOID
     until: datetime | None = None
+    starts: PauseStart = PauseStart.NOW
     # Per-offer limits (every kind has them): None uses the eligibility policy's default for the kind;
     # 0 means no cooldown / no cap on redemptions.
     cooldown_days: int | None = field(default=None, kw_only=True)
@@ -130,8 +181,64 @@ class ResumeOffer:
     kind: OfferKind = field(default=OfferKind.RESUME, init=False)
 
 
+@dataclass(frozen=True, slots=True)
+class ExtendPauseOffer:
+    """ "Extend the pause" for a paused customer: billing resumes `lengths[0]` later than it would.
+
+    Built in, like ResumeOffer, with no lengths of its own: the machine offers those of the flow's first
+    pause offer (`offers.pauses.extension_lengths`) and pins the one chosen (`with_length`)."""
+
+    id: OfferId
+    copy: OfferCopy
+    lengths: tuple[PauseLength, ...] = ()
+    behavior: PauseBehavior = PauseBehavior.VOID
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
+    kind: OfferKind = field(default=OfferKind.EXTEND_PAUSE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UndoDowngradeOffer:
+    """ "Keep my current plan" for a customer with a price change scheduled for the period end: drop it.
+
+    Built in, like ReactivateOffer. Its outcome is `kept`, not `saved` nor `reactivated`: nothing was
+    being cancelled and no salvage offer changed the price; the customer keeps the plan they already pay."""
+
+    id: OfferId
+    copy: OfferCopy
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
+    kind: OfferKind = field(default=OfferKind.UNDO_DOWNGRADE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInterviewOffer:
+    """A short paid call about why the customer leaves, for `incentive` (e.g. "$25 gift card").
+
+    Taking it does not stop the cancellation (no billing change): CS gets a task to hold the call and
+    fulfil the incentive, and the customer still confirms the cancel."""
+
+    id: OfferId
+    copy: OfferCopy
+    incentive: str
+    call_minutes: int
+    booking_url: str
+    cooldown_days: int | None = field(default=None, kw_only=True)
+    max_redemptions: int | None = field(default=None, kw_only=True)
+    kind: OfferKind = field(default=OfferKind.EXIT_INTERVIEW, init=False)
+
+
 Offer = (
-    PauseOffer | DowngradeOffer | TrialExtensionOffer | TrainingOffer | DiscountOffer | ReactivateOffer | ResumeOffer
+    PauseOffer
+    | DowngradeOffer
+    | TrialExtensionOffer
+    | TrainingOffer
+    | DiscountOffer
+    | ReactivateOffer
+    | ResumeOffer
+    | ExtendPauseOffer
+    | UndoDowngradeOffer
+    | ExitInterviewOffer
 )
 
 REACTIVATE = ReactivateOffer(
@@ -146,7 +253,38 @@ RESUME = ResumeOffer(
     OfferId("resume-now"),
     OfferCopy(title="Resume now", body="Billing starts again today.", accept_label="Resume now"),
 )
-BUILT_IN_OFFERS: dict[OfferId, Offer] = {REACTIVATE.id: REACTIVATE, RESUME.id: RESUME}
+UNDO_DOWNGRADE = UndoDowngradeOffer(
+    OfferId("keep-current-plan"),
+    OfferCopy(
+        title="Keep my current plan",
+        body="The scheduled plan change is dropped; nothing else changes.",
+        accept_label="Keep my current plan",
+    ),
+)
+EXTEND_PAUSE = ExtendPauseOffer(
+    OfferId("extend-pause"),
+    OfferCopy(title="Extend the pause", body="Billing resumes later.", accept_label="Extend the pause"),
+)
+BUILT_IN_OFFERS: dict[OfferId, Offer] = {
+    REACTIVATE.id: REACTIVATE,
+    RESUME.id: RESUME,
+    UNDO_DOWNGRADE.id: UNDO_DOWNGRADE,
+    EXTEND_PAUSE.id: EXTEND_PAUSE,
+}
+
+
+def with_length(offer: Offer, length: PauseLength | None, offers: Iterable[Offer] = ()) -> Offer:
+    """`offer` as accepted: a pause or an extension pinned to the one length the customer chose (its only
+    length, so everything downstream reads `lengths[0]`); any other offer, or no choice, unchanged.
+
+    An extension also takes the invoice behaviour of the flow's first pause offer in `offers`."""
+    if length is None or not isinstance(offer, PauseOffer | ExtendPauseOffer):
+        return offer
+    pause = next((o for o in offers if isinstance(o, PauseOffer)), None)
+    if isinstance(offer, ExtendPauseOffer) and pause is not None:
+        offer = dataclasses.replace(offer, behavior=pause.behavior)
+    return dataclasses.replace(offer, lengths=(length,))
+
 
 OFFER_TYPES: dict[OfferKind, type[Offer]] = {
     OfferKind.PAUSE: PauseOffer,
@@ -154,6 +292,7 @@ OFFER_TYPES: dict[OfferKind, type[Offer]] = {
     OfferKind.TRIAL_EXTENSION: TrialExtensionOffer,
     OfferKind.TRAINING: TrainingOffer,
     OfferKind.DISCOUNT: DiscountOffer,
+    OfferKind.EXIT_INTERVIEW: ExitInterviewOffer,
 }
 
 

@@ -189,3 +189,12 @@ class BillingProvider(Protocol):
         """Drop the price change this service scheduled for the period end (the subscription stays on its
         price). Nothing scheduled: unchanged. Raises OfferNotApplicable for a schedule someone else made."""
         ...
+
+    async def resubscribe(
+        self, customer_id: str, *, price_id: str, coupon_id: str, trial_days: int, idempotency_key: str
+    ) -> SubscriptionSnapshot:
+        """A new subscription for a customer whose subscription ended (a win-back), on `price_id`, with the
+        coupon (`coupon_id`, "" for none) or `trial_days` free days (0 for none). It is paid at once or does
+        not start (Stripe's `payment_behavior=error_if_incomplete`). Raises OfferNotApplicable for an
+        unknown customer, price or coupon, ProviderRejected for a declined payment."""
+        ...

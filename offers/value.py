@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from offers.apply import add_months, pause_resumes_at
-from offers.model import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer
+from offers.apply import add_months, extended_until, pause_resumes_at
+from offers.model import DiscountOffer, DowngradeOffer, ExtendPauseOffer, Offer, PauseOffer, TrialExtensionOffer
 from offers.ports import SubscriptionSnapshot, SubscriptionStatus
 
 # How many of each billing interval make a month (a year is 1/12 of a month's worth per month, etc.).
@@ -52,8 +52,10 @@ def retained_after(offer: Offer, snapshot: SubscriptionSnapshot, *, started_at: 
     if isinstance(offer, DiscountOffer):
         discounted = round(price * (100 - offer.percent_off) / 100)
         return Retained(discounted, price, add_months(started_at, offer.duration_months))
-    if isinstance(offer, PauseOffer):
-        return Retained(0, price, pause_resumes_at(offer, started_at))
+    if isinstance(offer, PauseOffer):  # `offer` as accepted: pinned to the chosen length (FlowDefinition.accepted)
+        return Retained(0, price, pause_resumes_at(offer, snapshot, started_at))
+    if isinstance(offer, ExtendPauseOffer):  # still nothing billed, now until the later date
+        return Retained(0, price, extended_until(offer, snapshot, started_at))
     if isinstance(offer, TrialExtensionOffer):
         return Retained(0, price)
     return Retained(price, price)  # TrainingOffer: nothing in billing changes

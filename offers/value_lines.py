@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from offers.apply import add_months, pause_resumes_at, trial_end_after_extension
-from offers.model import DiscountOffer, DowngradeOffer, Offer, PauseOffer, TrialExtensionOffer
+from offers.apply import add_months, extended_until, pause_resumes_at, pause_starts_at, trial_end_after_extension
+from offers.model import DiscountOffer, DowngradeOffer, ExtendPauseOffer, Offer, PauseOffer, TrialExtensionOffer
 
 if TYPE_CHECKING:
     from offers.ports import SubscriptionSnapshot
@@ -50,6 +50,8 @@ class ValueLine:
     until: datetime | None = None
     months: int | None = None
     invoices: int | None = None
+    paid_until: datetime | None = None  # a pause from the period end: the paid period runs to here first
+    choices: tuple[datetime, ...] = ()  # a pause with several lengths: when billing resumes after each
 
 
 def _next_invoice(moment: datetime, price: Price) -> datetime:
@@ -93,7 +95,18 @@ def value_line(offer: Offer, snapshot: SubscriptionSnapshot, *, started_at: date
         invoices = discounted_invoices(before, first, ends)
         return ValueLine(ValueKind.DISCOUNT, before, after, until=ends, months=offer.duration_months, invoices=invoices)
     if isinstance(offer, PauseOffer):
-        return ValueLine(ValueKind.NO_CHARGE_UNTIL, before, until=pause_resumes_at(offer, started_at))
+        # `until` is for the first (preselected) length; `choices` name every length's date when there are several.
+        starts = pause_starts_at(offer, snapshot, started_at)
+        dates = tuple(pause_resumes_at(offer, snapshot, started_at, length) for length in offer.lengths)
+        return ValueLine(
+            ValueKind.NO_CHARGE_UNTIL,
+            before,
+            until=dates[0],
+            paid_until=starts if starts > started_at else None,
+            choices=dates if len(dates) > 1 else (),
+        )
+    if isinstance(offer, ExtendPauseOffer):
+        return ValueLine(ValueKind.NO_CHARGE_UNTIL, before, until=extended_until(offer, snapshot, started_at))
     if isinstance(offer, TrialExtensionOffer):
         return ValueLine(ValueKind.FREE_UNTIL, before, until=trial_end_after_extension(offer, snapshot, started_at))
     return ValueLine(ValueKind.NO_CHANGE, before)  # TrainingOffer: nothing in billing changes

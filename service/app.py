@@ -44,6 +44,7 @@ from service.http.links import resume_link
 from service.http.unsubscribe import unsubscribe_page, unsubscribe_submit
 from service.http.webhooks import stripe_webhook
 from service.http.widget import WidgetController
+from service.http.winback import winback_offer, winback_reactivate
 from service.mail.transport import build_mailer
 from service.observability import metrics, request_context_middleware
 from service.settings import Settings, Theme
@@ -54,6 +55,7 @@ from service.use_cases.lifecycle import remind_pauses_ending
 from service.use_cases.outbound import deliver_due
 from service.use_cases.sessions import abandon_idle_sessions
 from service.use_cases.webhooks import verify_due_saves
+from service.use_cases.winback import finish_pending_winbacks, send_winback_emails
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +71,7 @@ def utc_now() -> datetime:
 def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingProvider:
     """A Stripe key → Stripe; no key → the in-memory provider, loaded with the demo customers."""
     if settings.stripe_api_key:
-        return StripeBillingProvider(settings.stripe_api_key)
+        return StripeBillingProvider(settings.stripe_api_key, api_base=settings.stripe_api_base)
     provider = InMemoryBillingProvider(clock=clock)
     for p in demo.DEMO_PRICES:
         provider.add_price(Price(p.id, p.amount_cents, interval=p.interval))
@@ -132,6 +134,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 await refresh_dirty_days()  # keeps the dashboard's own catch-up small
                 await purge_old_previews(clock())
                 await remind_pauses_ending(billing=billing, settings=settings, clock=clock)
+                await finish_pending_winbacks(billing=billing, clock=clock)
+                await send_winback_emails(billing=billing, settings=settings, clock=clock)
             except Exception:
                 log.exception("background sweep failed; retrying on the next tick")
 
@@ -173,6 +177,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         health,
         unsubscribe_page,
         unsubscribe_submit,
+        winback_offer,
+        winback_reactivate,
         metrics,
         admin_router(),
         static_files(assets),

@@ -37,11 +37,13 @@ class DemoCustomer:
     locale: str = "en"
 
 
-DEMO_PRICES = (
+PAID_PRICES = (  # the plans demo subscriptions are on
     DemoPrice("price_pro_monthly", "Pro", 4900),
     DemoPrice("price_starter_monthly", "Starter", 1900),
     DemoPrice("price_team_monthly", "Team", 9900),
 )
+# The catalogue: the paid plans and the forever-free one the default flow's "free-plan" offer moves to.
+DEMO_PRICES = (*PAID_PRICES, DemoPrice("price_free", "Free", 0))
 DEMO_COUPONS = ("save30_3m",)
 
 DEMO_CUSTOMERS = (

@@ -90,7 +90,7 @@ async def seed_history(now: datetime, *, count: int = 240, days: int = 60, verif
     billing.coupons.update(demo.DEMO_COUPONS)
     for n in range(count):
         template = rng.choice(demo.DEMO_CUSTOMERS)
-        price = rng.choice(demo.DEMO_PRICES)
+        price = rng.choice(demo.PAID_PRICES)
         clock.now = now - timedelta(days=rng.uniform(0, days))
         subscription = dataclasses.replace(
             demo.subscription_of(dataclasses.replace(template, price_id=price.id), clock.now),

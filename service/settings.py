@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SECRETS_FILE = "var/secrets.json"
 DEFAULT_SQLITE_PATH = "var/saveflow.sqlite"
+DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"  # stripe-python's own default
 GENERATED_SECRETS = ("embed_secret", "api_key", "session_secret")
 
 
@@ -94,9 +95,13 @@ class Settings:
     token_max_age_seconds: int = 3600
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
+    # Where Stripe's API is (STRIPE_API_BASE): another address serves stripe-mock, a proxy, or the browser
+    # tests' loopback fake. The secret key is sent there, so anything but loopback must be https://.
+    stripe_api_base: str = DEFAULT_STRIPE_API_BASE
     verify_saves_after_days: int = 30
     abandon_after_minutes: int = 30  # an unfinished session with no activity this long ends as abandoned
     pause_reminder_days: int = 3  # days before a pause ends: the pause_ending webhook and email
+    winback_days: int = 7  # days after a cancelled subscription's access ends: the second win-back email
     theme: Theme = field(default_factory=Theme)
     demo_admin_email: str = "admin@example.com"
     demo_admin_password: str | None = None
@@ -130,10 +135,17 @@ class Settings:
                 raise ConfigError(f"allowed origin {origin!r} must look like https://app.example.com (no path)")
         if not 1 <= self.pause_reminder_days <= 365:
             raise ConfigError("SAVEFLOW_PAUSE_REMINDER_DAYS must be a whole number of days from 1 to 365")
+        if not 1 <= self.winback_days <= 365:
+            raise ConfigError("SAVEFLOW_WINBACK_DAYS must be a whole number of days from 1 to 365")
         if self.smtp_url and not _smtp_url_ok(self.smtp_url):
             raise ConfigError("SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
         if "@" not in self.email_from or any(c in self.email_from for c in "\r\n"):
             raise ConfigError("SAVEFLOW_EMAIL_FROM must be an address like Acme <billing@acme.example>")
+        if not _stripe_api_base_ok(self.stripe_api_base, self.stripe_api_key or ""):
+            raise ConfigError(
+                "STRIPE_API_BASE must look like https://stripe-proxy.example; http:// only on loopback or with a"
+                " test key (sk_test_…, rk_test_…), so a live key never travels unencrypted"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -165,6 +177,7 @@ class Settings:
             secure_cookies=public_url.startswith("https://"),
             stripe_api_key=environ.get("STRIPE_API_KEY") or None,
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_api_base=(environ.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).rstrip("/"),
             demo_admin_password=stored.get("demo_admin_password") if demo else None,
             previous_session_secrets=tuple(
                 secret.strip()
@@ -174,6 +187,7 @@ class Settings:
             verify_saves_after_days=_int(environ.get("SAVEFLOW_VERIFY_SAVES_AFTER_DAYS"), 30),
             abandon_after_minutes=_int(environ.get("SAVEFLOW_ABANDON_AFTER_MINUTES"), 30),
             pause_reminder_days=_int(environ.get("SAVEFLOW_PAUSE_REMINDER_DAYS"), 3),
+            winback_days=_int(environ.get("SAVEFLOW_WINBACK_DAYS"), 7),
             metrics_allow=tuple(
                 a.strip() for a in (environ.get("SAVEFLOW_METRICS_ALLOW") or "").split(",") if a.strip()
             ),
@@ -196,6 +210,26 @@ def _smtp_url_ok(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("smtp", "smtps") and bool(parts.hostname) and parts.path in ("", "/")
+
+
+def _stripe_api_base_ok(url: str, api_key: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    if not parts.hostname or parts.query or parts.fragment or parts.scheme not in ("http", "https"):
+        return False
+    return parts.scheme == "https" or _loopback(parts.hostname) or api_key.startswith(("sk_test_", "rk_test_"))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _int(value: str | None, default: int) -> int:

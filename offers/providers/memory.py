@@ -39,6 +39,7 @@ from offers.ports import (
     SubscriptionSnapshot,
     SubscriptionStatus,
 )
+from offers.providers.memory_new_subscriptions import new_subscription, refused_unless
 
 KEY_LIFETIME = timedelta(hours=24)
 OURS = "saveflow"  # the owner of the subscription schedules this service creates
@@ -295,6 +296,17 @@ class InMemoryBillingProvider:
 
         return await self._write("cancel_scheduled_change", subscription_id, (), idempotency_key, change)
 
+    async def resubscribe(
+        self, customer_id: str, *, price_id: str, coupon_id: str, trial_days: int, idempotency_key: str
+    ) -> SubscriptionSnapshot:
+        p = self.prices.get(price_id) or Price(price_id, 0)  # an unknown price is refused when it executes
+        terms = (price_id, p.amount_cents, p.currency, p.interval, coupon_id, trial_days)
+        starts = new_subscription(idempotency_key, customer_id, terms, self.clock())
+        known = any(s.customer_id == customer_id for s in self.subscriptions.values()) and price_id in self.prices
+        change = refused_unless(known and (not coupon_id or coupon_id in self.coupons), f"{customer_id} {terms}")
+        params = (("customer", customer_id), ("terms", terms))  # Stripe compares the whole body under the key
+        return await self._write("resubscribe", starts.id, params, idempotency_key, change, creating=starts)
+
     # ------------------------------------------------------------------ internals
     def _get(self, subscription_id: str) -> SubscriptionSnapshot:
         try:
@@ -310,8 +322,10 @@ class InMemoryBillingProvider:
         key: str,
         change: Callable[[SubscriptionSnapshot], SubscriptionSnapshot],
         basis: Params = (),
+        creating: SubscriptionSnapshot | None = None,
     ) -> SubscriptionSnapshot:
-        """Stripe's idempotency layer in front of `change`; `basis` is compared like params, not logged."""
+        """Stripe's idempotency layer in front of `change` (from `creating` for a new subscription); `basis` is
+        compared like params, not logged."""
         fingerprint: Fingerprint = (method, subscription_id, params, basis)
         fault = self._faults.pop(0) if self._faults else None
         if fault is not None and _before_idempotency(fault):
@@ -328,7 +342,7 @@ class InMemoryBillingProvider:
             return stored.replay()
         store.in_flight.add(key)
         delay, self._next_delay = self._next_delay, 0.0
-        execution = asyncio.ensure_future(self._execute(fingerprint, key, change, fault, delay))
+        execution = asyncio.ensure_future(self._execute(fingerprint, key, change, fault, delay, creating))
         execution.add_done_callback(_retrieve_outcome)
         return await asyncio.shield(execution)  # a caller giving up does not stop the provider
 
@@ -339,6 +353,7 @@ class InMemoryBillingProvider:
         change: Callable[[SubscriptionSnapshot], SubscriptionSnapshot],
         fault: _Fault | None,
         delay: float,
+        creating: SubscriptionSnapshot | None = None,
     ) -> SubscriptionSnapshot:
         method, subscription_id, params, _ = fingerprint
         store = self.store
@@ -351,7 +366,7 @@ class InMemoryBillingProvider:
                 raise fault.error
             self.calls.append(BillingCall(method, subscription_id, params, key))
             try:
-                updated = change(self._get(subscription_id))
+                updated = change(creating or self._get(subscription_id))
             except BillingError as error:
                 store.results[key] = _Stored(fingerprint, now, error=error)
                 raise

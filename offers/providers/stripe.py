@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from stripe import RequestOptions
     from stripe.params import (
         SubscriptionCancelParams,
+        SubscriptionCreateParams,
         SubscriptionScheduleUpdateParams,
         SubscriptionScheduleUpdateParamsPhaseDiscount,
         SubscriptionUpdateParams,
@@ -152,6 +153,14 @@ class StripeBillingProvider:
     async def pause(
         self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
     ) -> SubscriptionSnapshot:
+        """`pause_collection` until `resumes_at`, for a pause starting now and one starting at the period end.
+
+        Why one request serves both (https://docs.stripe.com/billing/subscriptions/pause-payment): the current
+        period is already paid, and while collection is paused Stripe voids (`behavior`) every invoice it
+        would issue before `resumes_at`. A pause "from the period end" therefore charges nothing more from
+        that end until `resumes_at`, which the caller counts from the period end; a schedule would add state
+        for no difference in what the customer pays. An extension is the same request with a later date.
+        """
         if behavior not in PAUSE_BEHAVIORS:
             raise OfferNotApplicable(f"unknown pause behavior {behavior!r}")
         params: SubscriptionUpdateParams = {"pause_collection": {"behavior": behavior, "resumes_at": ts(resumes_at)}}
@@ -271,6 +280,26 @@ class StripeBillingProvider:
                 raise OfferNotApplicable(f"{subscription_id} follows a schedule we did not create")
             await self._release(schedule["id"], idempotency_key)
             return snapshot_from_stripe(await self._retrieve(subscription_id))
+
+    async def resubscribe(
+        self, customer_id: str, *, price_id: str, coupon_id: str, trial_days: int, idempotency_key: str
+    ) -> SubscriptionSnapshot:
+        # https://docs.stripe.com/api/subscriptions/create: `error_if_incomplete` makes an unpaid first
+        # invoice a 402 (ProviderRejected) instead of an `incomplete` subscription the customer never paid.
+        params: SubscriptionCreateParams = {
+            "customer": customer_id,
+            "items": [{"price": price_id}],
+            "payment_behavior": "error_if_incomplete",
+            "expand": EXPAND,
+        }
+        if coupon_id:
+            params["discounts"] = [{"coupon": coupon_id}]
+        if trial_days:
+            params["trial_period_days"] = trial_days
+        async with self._deadline():
+            subs = self._client.v1.subscriptions
+            request = subs.create_async(params, {"idempotency_key": idempotency_key})
+            return snapshot_from_stripe(await self._call(request))
 
     async def _release(self, schedule_id: str, key: str) -> None:
         """Detach the subscription from its schedule (phases stop; the subscription stays as it is)."""

@@ -16,8 +16,10 @@ from flows.effects import ApplyOffer, CancelSubscription
 from flows.experiments import Arm
 from flows.segments import Condition
 from offers import OFFER_TYPES, Offer, OfferKind
+from offers.model import BUILT_IN_OFFERS, PauseUnit
 
 _encoder = msgspec.json.Encoder()
+_BUILT_IN_TYPES: dict[OfferKind, type[Offer]] = {offer.kind: type(offer) for offer in BUILT_IN_OFFERS.values()}
 
 
 class CodecError(ValueError):
@@ -44,7 +46,14 @@ def offer_from_builtins(data: dict[str, Any]) -> Offer:
     except (KeyError, ValueError) as exc:
         raise CodecError(f"offer {data.get('id')!r}: unknown kind {data.get('kind')!r}") from exc
     fields = {k: v for k, v in data.items() if k != "kind"}
-    return _convert(fields, OFFER_TYPES[kind], f"offer {data.get('id')!r}")
+    if kind is OfferKind.PAUSE and "months" in fields and "lengths" not in fields:
+        # Stored before pauses had lengths: `months` meant one length of that many months, starting now.
+        fields["lengths"] = [{"count": fields.pop("months"), "unit": PauseUnit.MONTHS.value}]
+    # A built-in offer (e.g. a pinned "Extend the pause") is stored inside an effect; decode it as its type.
+    cls = OFFER_TYPES.get(kind) or _BUILT_IN_TYPES.get(kind)
+    if cls is None:
+        raise CodecError(f"offer {data.get('id')!r}: unknown kind {data.get('kind')!r}")
+    return _convert(fields, cls, f"offer {data.get('id')!r}")
 
 
 def definition_to_json(definition: FlowDefinition) -> str:

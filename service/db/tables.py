@@ -365,3 +365,29 @@ class EmailUnsubscribe(Table, tablename="email_unsubscribe"):
 
 # Appended rather than listed above, parents before children like the rest.
 ALL_TABLES = (*ALL_TABLES, OutboundEmail, EmailAttempt, EmailUnsubscribe)
+
+
+class Winback(Table, tablename="winback"):
+    """A cancelled customer reactivating through the win-back link: its own billing ledger row (pending
+    before the calls, settled after, swept when its lease runs out), one per cancelled session."""
+
+    id = Serial(primary_key=True)
+    session = Varchar(length=40, unique=True)  # the cancelled flow session: its link is used once
+    customer_id = Varchar(length=255, index=True)
+    subscription_id = Varchar(length=255)
+    new_subscription_id = Varchar(length=255, default="")  # an ended subscription's replacement
+    idempotency_key = Varchar(length=255, unique=True)  # each billing call's key derives from it
+    offer = Text()  # JSON offers.winback.WinbackOffer, as the flow had it
+    snapshot = Text()  # JSON SubscriptionSnapshot read before the calls: a retry derives the same ones
+    decided_at = Timestamptz()  # the moment the calls were derived for (standing is judged at it)
+    status = Varchar(length=16, default="pending", index=True)  # pending | applied | failed
+    error = Text(default="")
+    currency = Varchar(length=3, default="")
+    list_cents = Integer(default=0)  # monthly list price
+    won_back_cents = Integer(default=0)  # monthly price once billing restarts (offers.winback.winback_value)
+    claimed_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(index=True)
+    settled_at = Timestamptz(null=True, default=None)
+
+
+ALL_TABLES = (*ALL_TABLES, Winback)

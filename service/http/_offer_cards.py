@@ -13,7 +13,9 @@ from datetime import datetime
 
 from flows import FlowDefinition, FlowState
 from offers import DowngradeOffer, Offer, SubscriptionSnapshot
+from offers.model import ExitInterviewOffer, PauseOffer
 from offers.value_lines import Price, ValueKind, ValueLine, value_line
+from service.http._pause_lengths import LengthChoice, length_choices, pause_value
 from service.i18n import date_text, money_text, translations
 
 
@@ -29,6 +31,7 @@ class OfferCard:
     value: str  # the concrete promise: "$49/month → $34.30/month for 3 months"
     detail: str | None  # what follows it ("Then $49/month again"), or None
     accept_url: str
+    lengths: tuple[LengthChoice, ...] = ()  # a pause with several lengths: a radio each, the first preselected
 
 
 def price_text(price: Price, locale: str) -> str:
@@ -56,6 +59,14 @@ def value_words(line: ValueLine, offer: Offer, locale: str) -> tuple[str, str | 
     before = price_text(line.before, locale)
     after = price_text(line.after, locale) if line.after else ""
     until = date_text(line.until, locale) if line.until else ""
+    if isinstance(offer, ExitInterviewOffer):  # a thank-you for a call; the cancellation still goes ahead
+        words = {"incentive": offer.incentive, "count": offer.call_minutes}
+        return tr("%(incentive)s for a %(count)s-minute call") % words, tr("Your cancellation still goes ahead")
+    if line.kind is ValueKind.PRICE_CHANGE and isinstance(offer, DowngradeOffer) and offer.amount_cents == 0:
+        return tr("Free forever — your account and data stay"), tr("%(plan)s plan instead of %(price)s") % {
+            "plan": offer.plan_name,
+            "price": before,
+        }
     if line.kind is ValueKind.PRICE_CHANGE and isinstance(offer, DowngradeOffer):
         if line.until:
             plan = tr("%(plan)s plan from %(date)s") % {"plan": offer.plan_name, "date": until}
@@ -77,7 +88,7 @@ def value_words(line: ValueLine, offer: Offer, locale: str) -> tuple[str, str | 
         return value, tr("Then %(price)s again") % {"price": before}
     if line.kind is ValueKind.NO_CHARGE_UNTIL:
         then = tr("Then %(price)s again, unless you cancel") % {"price": before}
-        return tr("No charges until %(date)s") % {"date": until}, then
+        return pause_value(line, locale), then
     if line.kind is ValueKind.FREE_UNTIL:
         return tr("Free until %(date)s") % {"date": until}, tr("Then %(price)s, unless you cancel") % {"price": before}
     return tr("Free of charge"), tr("Your plan stays at %(price)s") % {"price": before}
@@ -98,7 +109,9 @@ def offer_cards(
     for offer in (definition.offer(offer_id) for offer_id in state.on_screen):
         if offer is None:  # a definition never loses an offer a running session shows; skip rather than crash
             continue
-        value, detail = value_words(value_line(offer, snapshot, started_at=started_at), offer, locale)
+        line = value_line(offer, snapshot, started_at=started_at)
+        value, detail = value_words(line, offer, locale)
+        lengths = length_choices(offer.lengths, line.choices, locale) if isinstance(offer, PauseOffer) else ()
         cards.append(
             OfferCard(
                 id=offer.id,
@@ -109,6 +122,7 @@ def offer_cards(
                 value=value,
                 detail=detail,
                 accept_url=f"{base_url}/offers/{offer.id}/accept",
+                lengths=lengths,
             )
         )
     return tuple(cards)

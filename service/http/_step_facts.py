@@ -14,7 +14,7 @@ import msgspec
 
 from flows import Outcome
 from offers import DowngradeOffer, TrainingOffer
-from offers.value_lines import value_line
+from offers.value_lines import Price, value_line
 from service.http._offer_cards import price_text
 from service.i18n import date_text, in_language, number_text, plural_category
 from service.security import Loss
@@ -58,6 +58,30 @@ class DoneFacts:
     reduced: str = ""
     access_until_end: bool = False  # cancelled at the period's end: everything stays usable until `date`
     booking_url: str = ""
+    paid_until: str = ""  # a pause from the period end: the paid period runs to here, then the pause
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledChange:
+    """The downgrade-scheduled step's facts: the plan and price the flow's downgrade offer for the scheduled
+    price names ("" when no offer names it, e.g. a since-edited flow), and the day it takes effect."""
+
+    plan: str
+    price: str
+    date: str
+
+
+def scheduled_change(view: SessionView, locale: str) -> ScheduledChange | None:
+    snap = view.session.context.snapshot
+    if snap.scheduled_price_id is None:
+        return None
+    date = date_text(snap.current_period_end, locale)
+    named = (o for o in view.definition.offers if isinstance(o, DowngradeOffer))
+    offer = next((o for o in named if o.price_id == snap.scheduled_price_id), None)
+    if offer is None:
+        return ScheduledChange("", "", date)
+    price = Price(offer.amount_cents, snap.currency, snap.interval, snap.interval_count)
+    return ScheduledChange(offer.plan_name, price_text(price, locale), date)
 
 
 def done_facts(view: SessionView, locale: str) -> DoneFacts:
@@ -69,7 +93,7 @@ def done_facts(view: SessionView, locale: str) -> DoneFacts:
         if session.test_mode or ends is None:
             ends = snap.current_period_end if definition.cancel_at_period_end else started
         return DoneFacts("cancelled", date_text(ends, locale), access_until_end=ends.date() > started.date())
-    offer = definition.offer(state.accepted_offer) if state.accepted_offer else None
+    offer = definition.accepted(state)  # a pause as taken: pinned to the length the customer picked
     if offer is None or state.outcome not in (Outcome.SAVED, Outcome.KEPT):
         return DoneFacts("unchanged")
     if isinstance(offer, TrainingOffer):
@@ -80,4 +104,5 @@ def done_facts(view: SessionView, locale: str) -> DoneFacts:
     after = price_text(line.after, locale) if line.after else ""
     if isinstance(offer, DowngradeOffer):
         return DoneFacts(offer.kind, date, after)
-    return DoneFacts(offer.kind, date, price_text(line.before, locale), after)
+    paid_until = date_text(line.paid_until, locale) if line.paid_until else ""
+    return DoneFacts(offer.kind, date, price_text(line.before, locale), after, paid_until=paid_until)

@@ -13,10 +13,11 @@ from typing import Any
 import msgspec
 
 from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDef, StepKind, reason_order
-from offers.model import REACTIVATE, RESUME
+from offers.model import EXTEND_PAUSE, REACTIVATE, RESUME, UNDO_DOWNGRADE
 from offers.value_lines import Price
 from service.http._offer_cards import offer_cards, price_text
-from service.http._step_facts import done_facts, loss_tiles
+from service.http._pause_lengths import extend_pause_choices
+from service.http._step_facts import done_facts, loss_tiles, scheduled_change
 from service.i18n import date_text, gettext_callables, money_text, translations
 from service.use_cases.sessions import SessionView
 
@@ -31,6 +32,7 @@ STEP_TEMPLATES: dict[StepKind, str] = {
     StepKind.CANCEL_PENDING: "widget/steps/_pending.html",
     StepKind.ENDING: "widget/steps/_ending.html",
     StepKind.PAUSED: "widget/steps/_paused.html",
+    StepKind.DOWNGRADE_SCHEDULED: "widget/steps/_downgrade_scheduled.html",
     StepKind.DONE: "widget/steps/_done.html",
 }
 
@@ -52,6 +54,7 @@ _INPUT_ERRORS = [
     _mark("Please choose one of the reasons."),
     _mark("Please tell us a little more."),
     _mark("Please keep this under 2000 characters."),
+    _mark("Please choose one of the lengths."),
 ]
 
 
@@ -130,7 +133,7 @@ def progress(definition: FlowDefinition, state: FlowState) -> tuple[int, int]:
         StepKind.CONFIRM: definition.confirm,
     }
     steps = [s for s in order if enabled[s]]
-    if state.step in (StepKind.DONE, StepKind.ENDING, StepKind.PAUSED):  # a returning customer's one step
+    if state.step in (StepKind.DONE, StepKind.ENDING, StepKind.PAUSED, StepKind.DOWNGRADE_SCHEDULED):  # returning: 1
         return (len(steps), len(steps)) if state.step is StepKind.DONE else (1, 1)
     current = state.step if state.step in steps else StepKind.OFFER
     return steps.index(current) + 1, len(steps)
@@ -188,6 +191,8 @@ def step_context(
         "decline": f"{base}/offers/{offer.id}/decline" if offer else "",
         "reactivate": f"{base}/offers/{REACTIVATE.id}/accept",
         "resume": f"{base}/offers/{RESUME.id}/accept",
+        "extend": f"{base}/offers/{EXTEND_PAUSE.id}/accept",
+        "undo_downgrade": f"{base}/offers/{UNDO_DOWNGRADE.id}/accept",
         "feedback": f"{base}/feedback",
         "cancel": f"{base}/cancel",
         "confirm": f"{base}/confirm",
@@ -210,6 +215,13 @@ def step_context(
         "step_template": STEP_TEMPLATES[state.step],
         "period_end": date_text(session.context.snapshot.current_period_end, locale),
         "paused_until": date_text(paused, locale) if (paused := session.context.snapshot.paused_until) else "",
+        # "Extend the pause" (a card on the paused step only while a length of the flow's pause still fits).
+        "extend_choices": extend_pause_choices(
+            definition.offers, session.context.snapshot, now=session.started_at, locale=locale
+        )
+        if EXTEND_PAUSE.id in state.on_screen
+        else (),
+        "scheduled": scheduled_change(view, locale) if state.step is StepKind.DOWNGRADE_SCHEDULED else None,
         "locale": locale,
         **gettext_callables(locale),
         "t": text,

@@ -49,6 +49,7 @@ from service.security import FlowClaims, mint_flow_token, safe_return_url, verif
 from service.settings import Settings
 from service.use_cases import sessions
 from service.use_cases.sessions import SessionView
+from service.use_cases.winback import queue_at_cancel
 
 MAX_FORM_BYTES = 64 * 1024
 STEP_HEADERS = {"Vary": "HX-Request", "Cache-Control": "no-store"}  # a step is per user and switches on HX-Request
@@ -247,6 +248,7 @@ async def _act(
         view, error = await sessions.load_session(session_id), exc
     except InvalidTransition:  # a double click or a stale tab: show where the session really is
         view = await sessions.load_session(session_id)
+    await queue_at_cancel(view.session, settings=settings, now=clock())  # the cancel is committed: its email
     if request.htmx or error:
         # A refused form is answered in place (no redirect), with what was sent, so nothing typed is lost.
         return render_step(
@@ -289,7 +291,8 @@ INTENTS: dict[str, EventBuilder] = {
     "back": lambda form, at, _: WentBack(at=at),
     "close": lambda form, at, _: Closed(at=at),
     "keep": lambda form, at, _: Kept(at=at),
-    "offer_accept": lambda form, at, offer_id: OfferAccepted(at=at, offer_id=offer_id),
+    # `length`: the radio picked on a pause card or "Extend the pause" ("2-weeks"); the machine checks it.
+    "offer_accept": lambda form, at, offer_id: OfferAccepted(at=at, offer_id=offer_id, length=form.get("length", "")),
     "offer_decline": lambda form, at, offer_id: OfferDeclined(at=at, offer_id=offer_id),
 }
 

@@ -34,6 +34,15 @@ class Task:
     assignee: str
     created_at: datetime
 
+    @property
+    def owed(self) -> str:
+        """What CS owes the customer once the call is held (a paid exit interview's incentive), else ""."""
+        head = self.note.split(" — ", 1)[0]
+        return head.removeprefix(OWED) if head.startswith(OWED) else ""
+
+
+OWED = "Incentive to send: "  # a paid exit interview's task note starts with this, then the incentive
+
 
 async def open_tasks() -> tuple[Task, ...]:
     """Tasks nobody has closed yet, oldest first."""

@@ -47,6 +47,7 @@ from offers import (
     TrainingOffer,
     apply_offer,
 )
+from offers.model import ExitInterviewOffer
 from service.db.engine import unit_of_work
 from service.observability import BILLING_AUTH_FAILURES, BILLING_CALLS
 from service.repositories import billing_ledger as ledger
@@ -122,8 +123,12 @@ async def record_outcome(
         return session
     saved = await save_step(session, definition, decision.state, outcome.event, now)
     offer = outcome.effect.offer if isinstance(outcome.effect, ApplyOffer) else None
-    if isinstance(offer, TrainingOffer) and isinstance(outcome.event, OfferApplied) and not session.test_mode:
-        note = " — ".join(filter(None, (decision.state.reason, decision.state.comment)))
+    if isinstance(offer, TrainingOffer | ExitInterviewOffer) and isinstance(outcome.event, OfferApplied):
+        if session.test_mode:
+            return saved
+        # An exit interview's task holds the incentive CS owes once the call is held.
+        owed = f"{follow_ups.OWED}{offer.incentive}" if isinstance(offer, ExitInterviewOffer) else None
+        note = " — ".join(filter(None, (owed, decision.state.reason, decision.state.comment)))
         await follow_ups.add_task(
             session.id, customer_id=session.customer_id, email=session.email, offer_id=offer.id, note=note, now=now
         )

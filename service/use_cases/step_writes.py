@@ -66,7 +66,7 @@ def metric_facts(session: session_repo.StoredSession, definition: FlowDefinition
     facts: dict[str, Any] = {}
     if new.offers_shown != session.state.offers_shown:
         facts["offers_shown"] = ",".join(new.offers_shown)[:255]
-    offer = definition.offer(new.accepted_offer) if new.accepted_offer else None
+    offer = definition.accepted(new)  # as accepted: a pause counts 0 until the date of its chosen length
     if new.outcome is not None and session.state.outcome is None and offer is not None:
         retained = retained_after(offer, session.context.snapshot, started_at=session.started_at)
         facts.update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,9 @@ from offers import (
     ProviderUnavailable,
     SubscriptionNotFound,
     SubscriptionSnapshot,
+    apply_offer,
 )
+from offers.model import EXTEND_PAUSE, OfferCopy, OfferId, PauseLength, PauseOffer, PauseStart, PauseUnit, with_length
 from offers.providers.stripe import API_VERSION, REQUEST_TIMEOUT_SECONDS, StripeBillingProvider
 from tests.support.stripe_http import DAY, NOW, Failure, FakeStripe, Recorded, make_subscription
 
@@ -57,6 +60,45 @@ async def test_pause_sends_pause_collection_with_resumes_at() -> None:
             "sf:s:offer:pause:1",
         )
     ]
+
+
+def _pause(lengths: tuple[PauseLength, ...], starts: PauseStart) -> PauseOffer:
+    return PauseOffer(OfferId("pause"), OfferCopy("t", "b", "a"), lengths, starts=starts)
+
+
+@pytest.mark.parametrize(
+    ("length", "starts", "resumes"),
+    [
+        # From now (2026-11-23 08:00 UTC): two weeks later.
+        (PauseLength(2, PauseUnit.WEEKS), PauseStart.NOW, datetime(2026, 12, 7, 8, tzinfo=UTC)),
+        # From the period end (2026-12-05 08:00, already paid): a month after it.
+        (PauseLength(1, PauseUnit.MONTHS), PauseStart.PERIOD_END, datetime(2027, 1, 5, 8, tzinfo=UTC)),
+    ],
+)
+async def test_a_pause_now_or_from_the_period_end_is_pause_collection_until_its_date(
+    length: PauseLength, starts: PauseStart, resumes: datetime
+) -> None:
+    """Both are one `pause_collection` update (docs.stripe.com/billing/subscriptions/pause-payment): the paid
+    period is not touched, and invoices until `resumes_at` are voided."""
+    provider, fake = adapter()
+    snapshot = await frozen(provider, fake)
+    offer = _pause((length, PauseLength(3, PauseUnit.MONTHS)), starts)
+    chosen = with_length(offer, length)
+    await apply_offer(provider, chosen, snapshot, now=START, idempotency_key="sf:s:offer:pause:1")
+    expected = {"pause_collection[behavior]": "void", "pause_collection[resumes_at]": str(int(resumes.timestamp()))}
+    key = "sf:s:offer:pause:1"
+    assert fake.writes() == [Recorded("post", "/v1/subscriptions/sub_1", {**expected, **EXPANDED}, key)]
+
+
+async def test_extending_a_pause_moves_resumes_at_by_the_chosen_length() -> None:
+    provider, fake = adapter()
+    paused_until = datetime(2027, 1, 31, 12, tzinfo=UTC)
+    snapshot = dataclasses.replace(await frozen(provider, fake), paused_until=paused_until)
+    extension = with_length(EXTEND_PAUSE, PauseLength(1, PauseUnit.MONTHS))
+    await apply_offer(provider, extension, snapshot, now=START, idempotency_key="sf:s:offer:extend-pause:1")
+    feb_28 = str(int(datetime(2027, 2, 28, 12, tzinfo=UTC).timestamp()))  # 31 Jan + 1 month: the month's last day
+    expected = {"pause_collection[behavior]": "void", "pause_collection[resumes_at]": feb_28, **EXPANDED}
+    assert fake.writes() == [Recorded("post", "/v1/subscriptions/sub_1", expected, "sf:s:offer:extend-pause:1")]
 
 
 async def test_trial_extension_never_prorates_and_checks_the_trial_first() -> None:
@@ -303,3 +345,31 @@ async def test_reactivating_sends_cancel_at_period_end_false_or_clears_a_cancel_
         Recorded("post", "/v1/subscriptions/sub_1", {"cancel_at": "", **EXPANDED}, "sf:s:reactivate:2")
     ]
     assert not snap.cancel_at_period_end
+
+
+async def test_resubscribing_creates_a_subscription_with_the_coupon_that_must_be_paid_at_once() -> None:
+    provider, fake = adapter()
+    snap = await provider.resubscribe(
+        "cus_1", price_id="price_pro_monthly", coupon_id="save30_3m", trial_days=0, idempotency_key="sf:wb:1:resub"
+    )
+    body = {
+        "customer": "cus_1",
+        "items[0][price]": "price_pro_monthly",
+        "payment_behavior": "error_if_incomplete",
+        "discounts[0][coupon]": "save30_3m",
+        **EXPANDED,
+    }
+    assert fake.writes() == [Recorded("post", "/v1/subscriptions", body, "sf:wb:1:resub")]
+    assert (snap.customer_id, snap.price_id, snap.discount_coupon_ids) == ("cus_1", "price_pro_monthly", ("save30_3m",))
+    assert snap.id in fake.subscriptions and snap.id != "sub_1"
+
+
+async def test_resubscribing_with_free_days_asks_for_a_trial_and_no_coupon() -> None:
+    provider, fake = adapter()
+    snap = await provider.resubscribe(
+        "cus_1", price_id="price_pro_monthly", coupon_id="", trial_days=30, idempotency_key="sf:wb:2:resub"
+    )
+    [sent] = fake.writes()
+    assert sent.params["trial_period_days"] == "30"
+    assert not any(k.startswith("discounts") for k in sent.params)
+    assert snap.status.value == "trialing"

@@ -1,5 +1,6 @@
-"""Browser-test fixtures: a live uvicorn server on a free port (own database), a host app of its own on
-another loopback address (127.0.0.2) whose origin the service allows, and Debian's Chromium."""
+"""Browser-test fixtures: a live uvicorn server on a free port (own database; in-memory billing, or Stripe's
+API served by FakeStripe on loopback), a host app of its own on another loopback address (127.0.0.2) whose
+origin the service allows, and Debian's Chromium."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.support.servers import HostAppServer, free_port, wait_until_healthy
+from tests.support.stripe_http import FakeStripe
+from tests.support.stripe_server import StripeServer, demo_stripe
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -57,20 +60,23 @@ def _fresh_postgres_database(base_url: str) -> str:
 
 
 @contextlib.contextmanager
-def running_service(prefix: str) -> Iterator[LiveServer]:
-    """`make run`'s service on a free port with its own database and fresh in-memory demo billing, plus a
-    host app of its own on 127.0.0.2 (an allowed origin); stopped on exit."""
+def running_service(prefix: str, billing_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """`make run`'s service on a free port with its own database and fresh in-memory demo billing (or the
+    billing `billing_env` configures), plus a host app of its own on 127.0.0.2 (an allowed origin); stopped
+    on exit."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     foreign_host = HostAppServer("127.0.0.2")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
+    # A developer's own STRIPE_* must not turn the in-memory runs into real Stripe ones.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH") and "STRIPE" not in k}
     env.update(
         SAVEFLOW_PUBLIC_URL=url,
         SAVEFLOW_SECRETS_FILE=str(workdir / "secrets.json"),
         SAVEFLOW_DEMO="1",
         SAVEFLOW_ALLOWED_ORIGINS=f"http://localhost:{port},{foreign_host.url}",
         SQLITE_PATH=str(workdir / "e2e.sqlite"),
+        **(billing_env or {}),
     )
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = _fresh_postgres_database(os.environ["DATABASE_URL"])
@@ -118,6 +124,21 @@ def fx_own_live_server() -> Iterator[LiveServer]:
     another test paused is (rightly) offered no pause, and the tests would depend on their order."""
     with running_service("saveflow-e2e-own-") as server:
         yield server
+
+
+@dataclass(frozen=True)
+class StripeLiveServer(LiveServer):
+    stripe: FakeStripe  # what the service sent Stripe: `stripe.writes()`, `stripe.requests`; its state to seed
+
+
+@pytest.fixture(scope="module", name="stripe_live_server")
+def fx_stripe_live_server() -> Iterator[StripeLiveServer]:
+    """A server of the module's own that bills through Stripe: its real stripe-python talks HTTP on loopback
+    (STRIPE_API_BASE) to a FakeStripe holding the demo customers' subscriptions (tests/support/stripe_server.py).
+    Every start adds a server's start-up to `make test`: put Stripe-backed browser tests in
+    tests/e2e/test_on_stripe.py, where they share one, each with a demo customer no other test there changes."""
+    with StripeServer(demo_stripe()) as api, running_service("saveflow-e2e-stripe-", api.env()) as server:
+        yield StripeLiveServer(**{f.name: getattr(server, f.name) for f in fields(server)}, stripe=api.fake)
 
 
 @pytest.fixture(name="open_page")

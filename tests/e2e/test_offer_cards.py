@@ -23,6 +23,7 @@ from tests.e2e.pages import HostPage, WidgetPage
 
 PAUSE, DOWNGRADE, DISCOUNT = "pause-2-months", "downgrade-starter", "discount-30-3-months"
 TRAINING, CONTACT, TRIAL = "training-call", "contact-support", "extend-trial-14-days"
+FREE = "free-plan"  # the forever-free downgrade
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,14 @@ class Walk:
 
 
 WALKS = {
-    "pause": Walk("cus_demo_ada", "too_expensive", (PAUSE, DOWNGRADE), PAUSE, "No charges until", "saved"),
+    "pause": Walk("cus_demo_ada", "too_expensive", (PAUSE, DOWNGRADE), PAUSE, "No charges while paused", "saved"),
     "downgrade": Walk("cus_demo_ada", "too_expensive", (PAUSE, DOWNGRADE), DOWNGRADE, "$49/month → $19/month", "saved"),
     "discount": Walk(
         "cus_demo_ada", "no_value", (TRAINING, PAUSE, DISCOUNT), DISCOUNT, "$49/month → $34.30/month for 3", "saved"
     ),
     "training": Walk("cus_demo_ada", "no_value", (TRAINING, PAUSE, DISCOUNT), TRAINING, "Free of charge", "kept"),
     "contact": Walk("cus_demo_ada", "missing_features", (CONTACT,), CONTACT, "Free of charge", "kept"),
-    "trial_extension": Walk("cus_demo_linus", "not_using", (TRIAL, TRAINING), TRIAL, "Free until", "saved"),
+    "trial_extension": Walk("cus_demo_linus", "not_using", (TRIAL, TRAINING, FREE), TRIAL, "Free until", "saved"),
 }
 
 # Boxes of the cards, their buttons and the step's other actions, in the widget document's coordinates.
@@ -160,7 +161,10 @@ async def test_every_offer_kind_as_cards_in_the_embedded_widget(
 def _money_or_date() -> re.Pattern[str]:
     """A price change ("$49/month → $19/month"), a date ("No charges until January 23, 2027") or "Free of charge"."""
     date = r"\w+ \d{1,2}, \d{4}"
-    return re.compile(rf"^(\$\d.*→ \$\d.*|No charges until {date}|Free until {date}|Free of charge)$")
+    # A pause with several lengths names its dates on its radios, so its value line names none.
+    paused = "No charges while paused"
+    free = "Free forever — your account and data stay"  # a downgrade to a $0 plan
+    return re.compile(rf"^(\$\d.*→ \$\d.*|No charges until {date}|{paused}|Free until {date}|Free of charge|{free})$")
 
 
 def _start_url(live_server: LiveServer, customer: str) -> str:
@@ -227,5 +231,6 @@ async def test_every_offer_kind_as_cards_in_german(
 # German value lines: money with a decimal comma and the sign after it, dates as "7. Februar 2027".
 GERMAN_VALUE = re.compile(
     r"^(\d+(,\d\d)?\s\$/Monat → \d+(,\d\d)?\s\$/Monat( für \d+ Monate)?"
-    r"|Keine Abbuchungen bis \d{1,2}\. \w+ \d{4}|Kostenlos bis \d{1,2}\. \w+ \d{4}|Kostenlos)$"
+    r"|Keine Abbuchungen bis \d{1,2}\. \w+ \d{4}|Keine Abbuchungen während der Pause"
+    r"|Kostenlos bis \d{1,2}\. \w+ \d{4}|Kostenlos|Für immer kostenlos \u2013 Ihr Konto und Ihre Daten bleiben)$"
 )

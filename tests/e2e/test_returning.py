@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
+from offers.apply import add_length
+from offers.model import PauseLength, PauseUnit
+from service.i18n import date_text
 from tests.e2e.conftest import LiveServer
 from tests.e2e.pages import HostPage
 
@@ -47,8 +52,12 @@ async def test_a_paused_customer_resumes_now(page: Page, own_live_server: LiveSe
     await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
     await widget.click("close-widget")
     await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: saved (pause)")
+    await resume_during_the_pause(page, own_live_server)
 
-    widget = await host.open("cus_demo_ada", test_mode=False)  # back during the pause
+
+async def resume_during_the_pause(page: Page, server: LiveServer) -> None:
+    """Ada, paused by a save, comes back and resumes now (tests/e2e/test_on_stripe.py walks it on Stripe)."""
+    widget = await HostPage(page, server.host_url).open("cus_demo_ada", test_mode=False)  # back during the pause
     await widget.expect_step("paused")
     await expect(widget.frame.get_by_test_id("cancel-now")).to_be_visible()  # cancelling stays two clicks away
     handle = await page.get_by_test_id("saveflow-iframe").element_handle()
@@ -60,3 +69,47 @@ async def test_a_paused_customer_resumes_now(page: Page, own_live_server: LiveSe
     await expect(widget.step("done")).to_have_attribute("data-outcome", "kept")
     await widget.click("close-widget")
     await expect(page.get_by_test_id("subscription-status")).to_have_attribute("data-status", "active")
+
+
+async def paused_until(page: Page, server: LiveServer, customer: str) -> datetime:
+    """Billing's own answer (GET /api/v1/customers/{id}/status), as the host backend reads it."""
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    response = await page.request.get(f"{server.url}/api/v1/customers/{customer}/status", headers=headers)
+    assert response.ok, await response.text()
+    value = (await response.json())["paused_until"]
+    assert value, "not paused"
+    return datetime.fromisoformat(value)
+
+
+async def test_a_paused_customer_extends_the_pause_and_sees_the_new_date(
+    page: Page, own_live_server: LiveServer
+) -> None:
+    host = HostPage(page, own_live_server.host_url)
+    widget = await host.open("cus_demo_grace", test_mode=False)  # Grace (German) has never paused
+    await widget.click("continue")
+    await widget.choose_reason("too_expensive")
+    await widget.click("accept-offer-pause-2-months")  # the preselected first length: 2 months
+    await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
+    await widget.click("close-widget")
+    before = await paused_until(page, own_live_server, "cus_demo_grace")
+
+    widget = await host.open("cus_demo_grace", test_mode=False)  # back during the pause
+    await widget.expect_step("paused")
+    await expect(widget.frame.get_by_test_id("extend-pause")).to_have_text("Pause verlängern")
+    await expect(widget.frame.get_by_test_id("pause-length-extend-pause-1")).to_be_checked()
+    handle = await page.get_by_test_id("saveflow-iframe").element_handle()
+    inner = await handle.content_frame() if handle else None
+    assert inner is not None
+    results = await Axe().run(inner)
+    assert not results.response["violations"], results.generate_report()
+    await widget.frame.get_by_test_id("pause-length-extend-pause-2").check()  # 3 more months
+    await widget.click("extend-pause")
+    await expect(widget.step("done")).to_have_attribute("data-outcome", "saved")
+    extended = add_length(before, PauseLength(3, PauseUnit.MONTHS))
+    assert await paused_until(page, own_live_server, "cus_demo_grace") == extended
+    summary = widget.frame.get_by_test_id("done-summary")
+    new_date = date_text(extended, "de")
+    await expect(summary).to_contain_text(f"Ihre Pause ist verlängert. Die Abrechnung läuft ab {new_date}")
+    await widget.click("close-widget")
+    status = page.get_by_test_id("subscription-status")
+    await expect(status).to_have_text(f"Paused until {date_text(extended, 'en')}.")

@@ -17,6 +17,7 @@ from litestar import Litestar
 from flows import FollowUp, default_definition
 from flows.experiments import Arm, Experiment
 from offers import PauseOffer
+from offers.model import PauseLength, PauseStart, PauseUnit
 from offers.providers.memory import InMemoryBillingProvider
 from service.app import create_app
 from service.db.engine import close_engine, open_engine
@@ -115,12 +116,14 @@ async def test_an_editor_changes_a_label_and_an_offer_parameter_then_new_session
 ) -> None:
     token = await login_as(client, "editor", clock)
     fields = await editor_form(client)
-    assert (fields["reason-0-label"], fields["offer-0-id"], fields["offer-0-months"]) == (
+    assert (fields["reason-0-label"], fields["offer-0-id"], fields["offer-0-lengths"], fields["offer-0-starts"]) == (
         "It's too expensive",
         "pause-2-months",
-        "2",
+        "2 months, 3 months",
+        "now",
     )
-    fields |= {"reason-0-label": "Costs too much for us", "offer-0-months": "3", "note": "Clearer, longer pause"}
+    fields |= {"reason-0-label": "Costs too much for us", "offer-0-lengths": "2 weeks, 1 month", "note": "Clearer"}
+    fields |= {"offer-0-starts": "period_end"}
     published = await client.post("/admin/flows/editor", data={**fields, "action": "publish", "_csrf_token": token})
     assert published.status_code == 303 and published.headers["location"] == "/admin/flows"
 
@@ -132,11 +135,18 @@ async def test_an_editor_changes_a_label_and_an_offer_parameter_then_new_session
     expected = dataclasses.replace(
         shipped,
         reasons=(dataclasses.replace(shipped.reasons[0], label="Costs too much for us"), *shipped.reasons[1:]),
-        offers=(dataclasses.replace(pause, months=3), *shipped.offers[1:]),
+        offers=(
+            dataclasses.replace(
+                pause,
+                lengths=(PauseLength(2, PauseUnit.WEEKS), PauseLength(1, PauseUnit.MONTHS)),
+                starts=PauseStart.PERIOD_END,
+            ),
+            *shipped.offers[1:],
+        ),
     )
     assert latest[1] == expected  # everything the form did not touch came back exactly as it was
     audit = await AuditLog.select(AuditLog.action, AuditLog.after).first()
-    assert audit == {"action": "flow.publish", "after": "Clearer, longer pause"}
+    assert audit == {"action": "flow.publish", "after": "Clearer"}
 
     _, flow = await start(client, settings, clock)
     survey = await flow.post("continue")
@@ -152,11 +162,15 @@ async def test_invalid_input_gets_a_422_in_plain_words_and_keeps_what_was_typed(
 ) -> None:
     token = await login_as(client, "editor", clock)
     fields = await editor_form(client)
-    typed = {**fields, "offer-0-months": "two", "reason-1-label": "My new label", "_csrf_token": token}
+    typed = {**fields, "offer-0-lengths": "2 weeks; a month", "reason-1-label": "My new label", "_csrf_token": token}
     refused = await client.post("/admin/flows/editor", data={**typed, "action": "publish"})
     assert refused.status_code == 422
-    assert "Offer 1: the number of months must be a whole number, like 3." in refused.text
-    assert re.search(r'name="offer-0-months" value="two"[^>]* aria-invalid="true"', refused.text)
+    assert "Offer 1: write the lengths like “2 weeks, 1 month” (days, weeks or months)." in refused.text
+    assert re.search(r'name="offer-0-lengths" value="2 weeks; a month"[^>]* aria-invalid="true"', refused.text)
+    too_many = {**typed, "offer-0-lengths": "1 day, 1 week, 2 weeks, 1 month, 13 months"}
+    refused = await client.post("/admin/flows/editor", data={**too_many, "action": "publish"})
+    assert refused.status_code == 422
+    assert "a pause offers at most 4 lengths." in refused.text and "a pause lasts at most 12 months" in refused.text
     assert form_of(refused.text)["reason-1-label"] == "My new label"
 
     ghost = await client.post("/admin/flows/editor", data={**fields, "final_offer_id": "ghost", "action": "publish"})

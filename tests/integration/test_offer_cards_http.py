@@ -37,7 +37,8 @@ async def test_three_cards_each_with_its_value_line_and_its_own_accept_form(
     actions = re.findall(r'<form method="post" action="([^"]+/accept)"', page.text)
     assert actions == [f"/w/s/{flow.session_id}/offers/{o}/accept" for o in CARDS]
     assert "$49/month → $34.30/month for 3 months" in page.text
-    assert "No charges until" in page.text and "Free of charge" in page.text
+    assert "No charges while paused" in page.text and "Free of charge" in page.text  # the pause's radios name dates
+    assert "2 months: no charges until" in page.text and "3 months: no charges until" in page.text
     assert 'data-testid="decline-offer"' in page.text and 'data-testid="cancel-now"' in page.text
     assert (await _metrics(flow.session_id))["offers_shown"] == ",".join(CARDS)  # every card counts as shown
 

@@ -27,6 +27,7 @@ from offers.model import (
     PauseOffer,
     TrainingOffer,
     TrialExtensionOffer,
+    months,
 )
 
 CURRENCIES = ("usd", "eur")
@@ -109,7 +110,7 @@ def definition(currency: str, interval: str, *, variant: str) -> FlowDefinition:
     too-expensive offers the other way round (an experiment arm)."""
     starter = price_of("starter", currency, interval)
     offers: tuple[Offer, ...] = (
-        PauseOffer(id=PAUSE, copy=_copy("Pause two months"), months=PAUSE_MONTHS),
+        PauseOffer(id=PAUSE, copy=_copy("Pause two months"), lengths=months(PAUSE_MONTHS)),
         DowngradeOffer(
             id=DOWNGRADE,
             copy=_copy("Switch to Starter"),
@@ -234,10 +235,24 @@ def eligible(offer: OfferId, sub: Subscription, *, cancelling: bool, holdout: bo
     return True
 
 
+TRIAL_SOON = timedelta(days=7)  # flows.routing's TRIAL_ENDING_SOON, restated
+
+
 def shown_offers(
-    reason: ReasonId, variant: str, sub: Subscription, *, cancelling: bool, holdout: bool
+    reason: ReasonId,
+    variant: str,
+    sub: Subscription,
+    *,
+    cancelling: bool,
+    holdout: bool,
+    trial_end: datetime | None = None,
+    now: datetime | None = None,
 ) -> tuple[OfferId, ...]:
+    """`trial_end` (the session's snapshot) and `now` (when the reason was chosen): a trial ending within a
+    week leads with the trial extension, whatever the reason."""
     ranked = offer_ranking(reason, variant)
+    if sub.trialing and trial_end is not None and now is not None and now < trial_end <= now + TRIAL_SOON:
+        ranked = (TRIAL, *(o for o in ranked if o != TRIAL))
     return tuple(o for o in ranked if eligible(o, sub, cancelling=cancelling, holdout=holdout))[:2]
 
 

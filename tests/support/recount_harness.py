@@ -221,7 +221,10 @@ async def drive(h: Harness, walk: rs.Walk) -> lg.Record:
     state = await send(lambda at: ReasonChosen(at=at, reason=reason, comment="see notes" if reason == rs.OTHER else ""))
     rec.reason = reason
     variant = rs.variant_of(key, arm_id)
-    for offer in rs.shown_offers(reason, variant, sub, cancelling=repeat, holdout=holdout):
+    trial_end, chosen_at = view.session.context.snapshot.trial_end, rec.last_activity  # when routing ran
+    for offer in rs.shown_offers(
+        reason, variant, sub, cancelling=repeat, holdout=holdout, trial_end=trial_end, now=chosen_at
+    ):
         assert (state.step, state.current_offer) == (StepKind.OFFER, offer), (walk, state)
         rec.shown.append(offer)
         if offer == walk.target and walk.fail_first:

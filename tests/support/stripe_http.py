@@ -42,7 +42,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
 NOW = 1_795_420_800  # 2026-11-23 12:00 UTC
 DAY = 86_400
 KEY_LIFETIME = DAY
-PRICES = {"price_pro_monthly": 4900, "price_starter_monthly": 1900}
+PRICES = {"price_pro_monthly": 4900, "price_starter_monthly": 1900, "price_free": 0}  # price_free: forever-free
 BEFORE_IDEMPOTENCY = (401, 403, 429)  # answered before a key is looked at: never stored
 IN_USE = (
     "There is currently another in-progress request using this Idempotent Key (that probably means you submitted"
@@ -279,6 +279,8 @@ class FakeStripe(stripe.HTTPClient):
 
     # ------------------------------------------------------------------ the API
     def _route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if path == "/v1/subscriptions" and method == "post":
+            return self._create(body)
         if found := re.fullmatch(r"/v1/subscriptions/([^/]+)", path):
             sub = self.subscriptions.get(found.group(1))
             if sub is None or (method == "delete" and sub["status"] == "canceled"):
@@ -331,6 +333,9 @@ class FakeStripe(stripe.HTTPClient):
         present = {d["id"]: d for d in sub["discounts"]}
         if any(d.get("discount") and d["discount"] not in present for d in wanted):
             return error(400, "invalid_request_error", "No such discount on this subscription", param="discounts")
+        if unknown := [c["price"] for c in body.get("items") or [] if c.get("price") not in PRICES]:
+            # Stripe refuses an item price that does not exist (https://docs.stripe.com/api/subscriptions/update).
+            return error(400, "invalid_request_error", f"No such price: '{unknown[0]}'", param="items[0][price]")
         if "pause_collection" in body:  # sent as "" to unset
             pause = body["pause_collection"] or None
             sub["pause_collection"] = pause and {"behavior": pause["behavior"], "resumes_at": int(pause["resumes_at"])}
@@ -351,6 +356,22 @@ class FakeStripe(stripe.HTTPClient):
                 for d in wanted
             ]
         return None
+
+    def _create(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v1/subscriptions (https://docs.stripe.com/api/subscriptions/create): `customer` and
+        `items[0][price]` are required; `discounts[0][coupon]` or `trial_period_days` shape the start."""
+        items = body.get("items") or []
+        if not body.get("customer") or not items or not items[0].get("price"):
+            return error(400, "invalid_request_error", "Missing required param: customer or items.", param="items")
+        sub_id = f"sub_created_{len(self.subscriptions) + 1}"
+        price = items[0]["price"]
+        coupons = tuple(d["coupon"] for d in body.get("discounts") or [])
+        sub = make_subscription(sub_id, price=price, amount=PRICES.get(price, 0), discounts=coupons)
+        sub["customer"] = body["customer"]
+        if days := int(body.get("trial_period_days") or 0):
+            sub.update(status="trialing", trial_end=self.now + days * DAY)
+        self.subscriptions[sub_id] = sub
+        return 200, self._render(sub, body.get("expand") or [])
 
     def _new_discount(self, coupon: str, sub_id: str, taken: set[str]) -> dict[str, Any]:
         discount_id = f"di_{coupon}"

@@ -35,6 +35,8 @@ from offers import (
     TrainingOffer,
     TrialExtensionOffer,
 )
+from offers.model import ExitInterviewOffer, PauseLength, PauseStart, PauseUnit
+from offers.winback import WinbackKind, WinbackOffer
 from service.db import codec
 
 IDS = st.from_regex(r"[a-z0-9_-]{1,12}", fullmatch=True)
@@ -50,6 +52,10 @@ MOMENTS = st.one_of(
     st.dates(date(1900, 1, 1), date(2200, 1, 1)).map(lambda d: datetime(d.year, d.month, d.day)),  # noqa: DTZ001
 )
 COPIES = st.builds(OfferCopy, TEXT, TEXT, TEXT)
+# Any lengths the one text field can hold ("2 weeks, 1 month"): at least one, each a count of up to 4 digits.
+LENGTH = st.builds(PauseLength, st.integers(0, 9999), st.sampled_from(PauseUnit))
+LENGTHS = st.lists(LENGTH, min_size=1, max_size=6).map(tuple)
+STARTS = st.sampled_from(PauseStart)
 
 
 LIMIT = st.none() | st.integers(0, 1000)
@@ -65,11 +71,12 @@ def offers_with(offer_id: str) -> st.SearchStrategy[Offer]:
 def _offers_with(offer_id: str) -> st.SearchStrategy[Offer]:
     oid = st.just(OfferId(offer_id))
     return st.one_of(
-        st.builds(PauseOffer, oid, COPIES, WHOLE, st.sampled_from(PauseBehavior), MOMENTS),
+        st.builds(PauseOffer, oid, COPIES, LENGTHS, st.sampled_from(PauseBehavior), MOMENTS, STARTS),
         st.builds(DowngradeOffer, oid, COPIES, TEXT, TEXT, st.integers(0, 10**9), st.booleans()),
         st.builds(TrialExtensionOffer, oid, COPIES, WHOLE),
         st.builds(TrainingOffer, oid, COPIES, IDS.map(lambda s: f"https://{s}.example")),
         st.builds(DiscountOffer, oid, COPIES, TEXT, WHOLE, WHOLE),
+        st.builds(ExitInterviewOffer, oid, COPIES, TEXT, WHOLE, IDS.map(lambda s: f"https://{s}.example")),
     )
 
 
@@ -109,6 +116,7 @@ def definitions(draw: st.DrawFn) -> FlowDefinition:
         cancel_at_period_end=draw(st.booleans()),
         randomize_reasons=draw(st.booleans()),
         copy=copy,
+        winback=draw(st.none() | st.builds(WinbackOffer, st.sampled_from(WinbackKind), TEXT, WHOLE, WHOLE, WHOLE)),
     )
 
 
@@ -143,7 +151,7 @@ def test_unreadable_input_gives_plain_problems_and_names_the_fields() -> None:
     parsed = to_definition(
         _form_with(
             **{
-                "offer-0-months": "two",
+                "offer-0-lengths": "two months, 1 fortnight",
                 "offer-1-amount": "19 dollars",
                 "reason-2-id": "no value!",
                 "countries": "DE, France",
@@ -155,7 +163,7 @@ def test_unreadable_input_gives_plain_problems_and_names_the_fields() -> None:
     )
     assert parsed.definition is None
     assert set(parsed.problems) == {
-        "Offer 1: the number of months must be a whole number, like 3.",
+        "Offer 1: write the lengths like “2 weeks, 1 month” (days, weeks or months).",
         "Offer 2: the new price must be an amount, like 19.00.",
         "Reason 3 needs an id made of letters, digits, - and _ only (for example too_expensive).",
         "Country codes are two letters, like DE or FR: FRANCE is not one.",
@@ -163,7 +171,7 @@ def test_unreadable_input_gives_plain_problems_and_names_the_fields() -> None:
         "Offer 1: the pause end date must look like 2027-03-31 (or stay empty).",
         "The hidden list of other translations was damaged; reload the editor.",
     }
-    assert {"offer-0-months", "offer-1-amount", "reason-2-id", "countries", "copy_extra"} <= parsed.invalid
+    assert {"offer-0-lengths", "offer-1-amount", "reason-2-id", "countries", "copy_extra"} <= parsed.invalid
 
 
 def test_textarea_line_breaks_and_unchecked_boxes_read_as_expected() -> None:
@@ -232,7 +240,7 @@ def test_adding_an_offer_of_a_kind_and_removing_one_drops_every_route_to_it() ->
     added = apply_action(form, "add_offer")
     assert added is not None
     assert (added.offers[-1]["id"], added.offers[-1]["kind"], added.offers[-1]["percent_off"]) == (
-        "offer-7",
+        "offer-9",  # the first free number after the eight default offers
         "discount",
         "20",
     )
@@ -299,5 +307,25 @@ def test_the_form_knows_each_kinds_default_cooldown() -> None:
         "trial_extension": 365,
         "downgrade": 0,
         "training": 0,
+        "exit_interview": 0,
     }
     assert EditorForm.default_max_redemptions == 1
+
+
+def test_the_win_back_offer_is_edited_switched_to_free_days_or_turned_off() -> None:
+    shipped = to_definition(_form_with()).definition
+    assert shipped is not None and shipped.winback == default_definition().winback
+    free = to_definition(_form_with(winback_kind="free_days", winback_free_days="30")).definition
+    assert free is not None and free.winback is not None
+    assert (free.winback.kind, free.winback.free_days) == (WinbackKind.FREE_DAYS, 30)
+    assert validate_definition(free) == []
+    off = to_definition(_form_with(winback_kind="")).definition
+    assert off is not None and off.winback is None
+    bad = to_definition(_form_with(winback_kind="gift", winback_percent_off="lots"))
+    assert bad.definition is None and "winback_kind" in bad.invalid
+    out_of_range = to_definition(_form_with(winback_percent_off="0", winback_coupon_id=" ")).definition
+    assert out_of_range is not None
+    assert validate_definition(out_of_range) == [
+        "The win-back discount needs the billing coupon id.",
+        "The win-back discount must be between 1% and 100%.",
+    ]

@@ -9,7 +9,15 @@ import pytest
 
 from admin import metrics
 from offers import OfferId, SubscriptionStatus
-from offers.model import DiscountOffer, DowngradeOffer, OfferCopy, PauseOffer, TrainingOffer, TrialExtensionOffer
+from offers.model import (
+    DiscountOffer,
+    DowngradeOffer,
+    OfferCopy,
+    PauseOffer,
+    TrainingOffer,
+    TrialExtensionOffer,
+    months,
+)
 from offers.value import Retained, already_cancelling, monthly_cents, retained_after
 from tests.factories import make_snapshot
 
@@ -56,7 +64,7 @@ def test_net_mrr_retained_is_what_the_customer_pays_after_the_offer() -> None:
     assert retained_after(downgrade, yearly, started_at=START) == Retained(2000, 2000)
     discount = DiscountOffer(OfferId("c"), COPY, coupon_id="x", percent_off=30, duration_months=3)
     assert retained_after(discount, yearly, started_at=START) == Retained(7000, 10_000, START.replace(month=6))
-    pause = PauseOffer(OfferId("p"), COPY, months=2)
+    pause = PauseOffer(OfferId("p"), COPY, lengths=months(2))
     assert retained_after(pause, yearly, started_at=START) == Retained(0, 10_000, START.replace(month=5))
     trial = TrialExtensionOffer(OfferId("t"), COPY, days=14)
     assert retained_after(trial, yearly, started_at=START) == Retained(0, 10_000, None)  # until a paid invoice

@@ -30,7 +30,7 @@ def test_broken_definitions_list_every_problem() -> None:
     base = make_definition()
     first = base.offers[0]
     assert isinstance(first, PauseOffer)
-    bad_pause = replace(first, months=0)
+    bad_pause = replace(first, lengths=())
     broken = replace(
         base,
         reasons=(*base.reasons, replace(base.reasons[0], offer_ids=(OfferId("ghost"), PAUSE, PAUSE))),
@@ -43,7 +43,7 @@ def test_broken_definitions_list_every_problem() -> None:
     assert any("ghost" in p for p in problems)
     assert any("lists the same offer twice" in p for p in problems)
     assert any("nowhere" in p for p in problems)
-    assert any("1 to 12 months" in p for p in problems)
+    assert any("a pause needs at least one length" in p for p in problems)
     assert any("between 0 and 5" in p for p in problems)
 
 

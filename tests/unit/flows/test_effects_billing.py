@@ -21,10 +21,11 @@ from offers import (
     TrialExtensionOffer,
 )
 from offers.apply import add_months
+from offers.model import months
 from tests.factories import COUPON, NOW, SID, make_snapshot, make_trialing_snapshot
 
 COPY = OfferCopy(title="t", body="b", accept_label="a")
-PAUSE = PauseOffer(id=OfferId("pause"), copy=COPY, months=2)
+PAUSE = PauseOffer(id=OfferId("pause"), copy=COPY, lengths=months(2))
 STARTED = NOW - timedelta(minutes=3)
 
 

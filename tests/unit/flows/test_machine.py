@@ -46,7 +46,7 @@ from flows.defaults import DOWNGRADE, PAUSE, TRAINING, TRIAL
 from flows.events import Kept, TimedOut
 from flows.machine import MAX_TEXT
 from offers import OfferId
-from offers.model import REACTIVATE, RESUME
+from offers.model import REACTIVATE, RESUME, UNDO_DOWNGRADE, with_length
 from tests.factories import NOW, SID, make_context, make_definition, make_snapshot, make_trialing_snapshot, walk
 
 
@@ -95,10 +95,15 @@ PATHS: dict[StepKind, tuple[FlowDefinition, tuple[Event, ...]]] = {
     StepKind.DONE: (DEFAULT, (Started(at=NOW), Closed(at=NOW))),
     StepKind.ENDING: (DEFAULT, (Started(at=NOW),)),  # in RETURNING[step]: set to cancel, or paused
     StepKind.PAUSED: (DEFAULT, (Started(at=NOW),)),
+    StepKind.DOWNGRADE_SCHEDULED: (DEFAULT, (Started(at=NOW),)),
 }
 RETURNING = {
     StepKind.ENDING: (make_context(snapshot=make_snapshot(cancel_at_period_end=True)), REACTIVATE.id),
     StepKind.PAUSED: (make_context(snapshot=make_snapshot(paused_until=NOW + timedelta(days=30))), RESUME.id),
+    StepKind.DOWNGRADE_SCHEDULED: (
+        make_context(snapshot=make_snapshot(scheduled_price_id="price_starter_monthly")),
+        UNDO_DOWNGRADE.id,
+    ),
 }
 
 REPRESENTATIVE: dict[type[Event], Event] = {
@@ -138,6 +143,13 @@ _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
     S.CANCEL_PENDING: {CancelApplied: S.DONE, CancelFailed: S.CONFIRM},
     S.ENDING: {OfferAccepted: S.OFFER_PENDING, Closed: S.DONE, TimedOut: S.DONE},
     S.PAUSED: {
+        OfferAccepted: S.OFFER_PENDING,
+        Continued: S.LOSS_AVERSION,
+        CancelRequested: S.CONFIRM,
+        Closed: S.DONE,
+        TimedOut: S.DONE,
+    },
+    S.DOWNGRADE_SCHEDULED: {
         OfferAccepted: S.OFFER_PENDING,
         Continued: S.LOSS_AVERSION,
         CancelRequested: S.CONFIRM,
@@ -187,7 +199,9 @@ def test_accepting_an_offer_emits_exactly_one_apply_offer_with_a_deterministic_k
     decision = walk(DEFAULT, CTX, (*AT_OFFER, accept(PAUSE)))[-1]
     assert decision.state.step is StepKind.OFFER_PENDING
     assert decision.state.accepted_offer == PAUSE
-    assert decision.effects == (ApplyOffer(offer=DEFAULT.offers[0], idempotency_key=f"sf:{SID}:offer:{PAUSE}:1"),)
+    # The pause as taken: pinned to its first (preselected) length, since no other was picked.
+    taken = with_length(DEFAULT.offers[0], DEFAULT.offers[0].lengths[0])  # type: ignore[union-attr]
+    assert decision.effects == (ApplyOffer(offer=taken, idempotency_key=f"sf:{SID}:offer:{PAUSE}:1"),)
 
 
 def test_a_double_click_on_accept_or_a_stale_offer_is_rejected() -> None:

@@ -25,7 +25,7 @@ from flows import (
     replay,
     validate_definition,
 )
-from flows.defaults import CONTACT, DISCOUNT, DOWNGRADE, PAUSE, TRAINING, TRIAL
+from flows.defaults import CONTACT, DISCOUNT, DOWNGRADE, FREE_PLAN, PAUSE, TRAINING, TRIAL
 from flows.model import MAX_OFFERS_PER_STEP
 from tests.factories import NOW, SID, make_context, make_definition, make_trialing_snapshot
 from tests.unit.flows.test_machine import START, accept, decline, reason, state_after
@@ -52,9 +52,8 @@ def test_the_shipped_flow_shows_every_routed_offer_at_once_best_first() -> None:
 def test_any_card_on_screen_can_be_taken_with_one_click(chosen: str) -> None:
     decision = decide(CARDS, after(NO_VALUE), accept(chosen), CTX)  # type: ignore[arg-type]
     assert (decision.state.step, decision.state.accepted_offer) == (S.OFFER_PENDING, chosen)
-    assert decision.effects == (
-        ApplyOffer(offer=CARDS.offer(chosen), idempotency_key=f"sf:{SID}:offer:{chosen}:1"),  # type: ignore[arg-type]
-    )
+    taken = CARDS.accepted(decision.state)  # a pause pinned to its first (preselected) length
+    assert decision.effects == (ApplyOffer(offer=taken, idempotency_key=f"sf:{SID}:offer:{chosen}:1"),)  # type: ignore[arg-type]
     assert decision.state.offers_declined == ()  # the other cards were seen, not refused
 
 
@@ -145,7 +144,7 @@ def test_taking_a_card_finishes_with_the_screen_cleared() -> None:
 def test_trialing_customers_see_the_trial_extension_beside_the_call() -> None:
     trialing = make_context(snapshot=make_trialing_snapshot())
     state = state_after((*START, reason("not_using")), CARDS, trialing)
-    assert state.on_screen == (TRIAL, TRAINING)  # a pause is not offered during a trial
+    assert state.on_screen == (TRIAL, TRAINING, FREE_PLAN)  # a pause is not offered during a trial
 
 
 # ---------------------------------------------------------------------------- flows stored before cards

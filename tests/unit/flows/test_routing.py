@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows import CustomerContext, FlowDefinition, ReasonId, route_offers
-from flows.defaults import CONTACT, DISCOUNT, DOWNGRADE, PAUSE, TRAINING, TRIAL
+from flows.defaults import CONTACT, DISCOUNT, DOWNGRADE, EXIT_INTERVIEW, FREE_PLAN, PAUSE, TRAINING, TRIAL
+from flows.routing import TRIAL_ENDING_SOON, trial_ends_soon
 from offers import OfferId, OfferKind, Redemption, SubscriptionStatus, ineligibility
 from tests.factories import NOW, make_context, make_definition, make_snapshot, make_trialing_snapshot
 
@@ -25,11 +26,11 @@ def route(definition: FlowDefinition, reason: str | None, ctx: CustomerContext =
     ("reason", "expected"),
     [
         ("too_expensive", (PAUSE, DOWNGRADE)),
-        ("not_using", (TRAINING, PAUSE)),  # the trial extension needs a trialing subscription
+        ("not_using", (TRAINING, PAUSE, FREE_PLAN)),  # the trial extension needs a trialing subscription
         ("no_value", (TRAINING, PAUSE, DISCOUNT)),
         ("missing_features", (CONTACT,)),
         ("temporary", (PAUSE,)),
-        ("competitor", (DISCOUNT, DOWNGRADE)),
+        ("competitor", (DISCOUNT, DOWNGRADE, EXIT_INTERVIEW)),
         ("technical", (CONTACT,)),
         ("other", ()),
     ],
@@ -41,7 +42,7 @@ def test_each_seed_reason_routes_to_its_offers_best_first(reason: str, expected:
 def test_the_final_offer_comes_last_and_only_once() -> None:
     definition = make_definition(final_offer_id=DISCOUNT, max_offers=3)
     assert route(definition, "too_expensive") == (PAUSE, DOWNGRADE, DISCOUNT)
-    assert route(definition, "competitor") == (DISCOUNT, DOWNGRADE)  # already ranked first: not repeated
+    assert route(definition, "competitor") == (DISCOUNT, DOWNGRADE, EXIT_INTERVIEW)  # ranked first: not repeated
     assert route(definition, "other") == (DISCOUNT,)
     assert route(definition, None) == (DISCOUNT,)  # no survey: only the final offer
     assert route(definition, "no_such_reason") == (DISCOUNT,)
@@ -64,13 +65,13 @@ def test_an_ineligible_offer_does_not_use_up_a_slot() -> None:
 
 def test_eligibility_filters_by_the_customers_subscription_and_history() -> None:
     trialing = make_context(snapshot=make_trialing_snapshot())
-    assert route(make_definition(), "not_using", trialing) == (TRIAL, TRAINING)
+    assert route(make_definition(), "not_using", trialing) == (TRIAL, TRAINING, FREE_PLAN)  # no pause in a trial
     paused_before = (Redemption(PAUSE, OfferKind.PAUSE, NOW - timedelta(days=30)),)
     assert route(make_definition(), "temporary", make_context(history=paused_before)) == ()
     on_starter = make_context(snapshot=make_snapshot(price_id="price_starter_monthly", amount_cents=1900))
     assert route(make_definition(), "too_expensive", on_starter) == (PAUSE,)
     discounted = make_context(snapshot=make_snapshot(discount_coupon_ids=("welcome10",)))
-    assert route(make_definition(), "competitor", discounted) == (DOWNGRADE,)
+    assert route(make_definition(), "competitor", discounted) == (DOWNGRADE, EXIT_INTERVIEW)
 
 
 def test_an_ending_subscription_gets_no_offers() -> None:
@@ -131,3 +132,32 @@ def test_routing_is_a_capped_ranked_subsequence_of_eligible_offers(
     by_id = {o.id: o for o in definition.offers}
     eligible = [o for o in wanted if ineligibility(by_id[o], snapshot, (), NOW) is None]
     assert routed == (() if holdout else tuple(eligible[:max_offers]))
+
+
+# ---------------------------------------------------------------------------- a trial that ends soon
+def _trial(days_left: float) -> CustomerContext:
+    ends = NOW + timedelta(days=days_left)
+    return make_context(snapshot=make_trialing_snapshot(trial_end=ends, current_period_end=ends))
+
+
+@pytest.mark.parametrize("reason", ["too_expensive", "competitor", "missing_features", "other"])
+def test_a_trial_ending_within_a_week_leads_with_the_trial_extension_whatever_the_reason(reason: str) -> None:
+    routed = route(make_definition(), reason, _trial(TRIAL_ENDING_SOON.days))  # exactly 7 days: soon
+    assert routed[0] == TRIAL
+    own = route(make_definition(), reason, _trial(30))
+    assert routed[1:] == own[: make_definition().max_offers - 1]  # the reason's own offers follow, within the cap
+
+
+def test_a_trial_ending_later_or_an_ineligible_extension_does_not_lead() -> None:
+    later = route(make_definition(), "too_expensive", _trial(TRIAL_ENDING_SOON.days + 0.5))
+    assert TRIAL not in later
+    extended = (Redemption(TRIAL, OfferKind.TRIAL_EXTENSION, NOW - timedelta(days=20)),)  # once per customer
+    soon_again = replace(_trial(2), history=extended)
+    assert TRIAL not in route(make_definition(), "too_expensive", soon_again)
+    active = make_context(snapshot=make_snapshot(trial_end=NOW + timedelta(days=2)))  # not trialing any more
+    assert TRIAL not in route(make_definition(), "too_expensive", active)
+    assert not trial_ends_soon(make_trialing_snapshot(trial_end=NOW - timedelta(hours=1)), NOW)  # already over
+
+
+def test_the_leading_extension_still_counts_against_max_offers() -> None:
+    assert route(make_definition(max_offers=1), "too_expensive", _trial(3)) == (TRIAL,)

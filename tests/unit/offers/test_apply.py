@@ -24,6 +24,7 @@ from offers import (
     apply_offer,
 )
 from offers.apply import pause_resumes_at
+from offers.model import months
 from offers.providers.memory import BillingCall
 from tests.factories import COUPON, NOW, make_provider
 
@@ -107,7 +108,7 @@ async def test_a_training_offer_calls_no_billing_and_returns_the_booking_link(of
 async def test_a_one_month_pause_is_singular() -> None:
     offer = OFFERS[PAUSE]
     assert isinstance(offer, PauseOffer)
-    one = replace(offer, months=1, behavior=PauseBehavior.KEEP_AS_DRAFT)
+    one = replace(offer, lengths=months(1), behavior=PauseBehavior.KEEP_AS_DRAFT)
     provider = make_provider()
     result = await apply_offer(provider, one, await provider.get_subscription("sub_1"), now=NOW, idempotency_key=KEY)
     assert result.summary == "Paused for 1 month, resumes 2026-12-23"
@@ -193,4 +194,5 @@ async def test_a_pause_until_a_date_resumes_on_that_date_while_it_is_ahead() -> 
     assert result.summary == f"Paused until {spring:%Y-%m-%d}"
     assert provider.subscriptions["sub_1"].paused_until == spring
     past = replace(offer, until=NOW.replace(year=NOW.year - 1))
-    assert pause_resumes_at(past, NOW) == add_months(NOW, offer.months)  # a stale date falls back to months
+    snapshot = await provider.get_subscription("sub_1")
+    assert pause_resumes_at(past, snapshot, NOW) == add_months(NOW, 2)  # a stale date falls back to the length

@@ -11,7 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows import CustomerContext, default_definition
-from flows.defaults import CONTACT, DEFAULT_OFFERS, DISCOUNT, DOWNGRADE, PAUSE, TRAINING, TRIAL
+from flows.defaults import (
+    CONTACT,
+    DEFAULT_OFFERS,
+    DISCOUNT,
+    DOWNGRADE,
+    EXIT_INTERVIEW,
+    FREE_PLAN,
+    PAUSE,
+    TRAINING,
+    TRIAL,
+)
 from flows.routing import route_offers
 from offers import (
     DowngradeOffer,
@@ -51,6 +61,8 @@ def test_an_active_customer_without_history_may_see_every_offer_but_the_trial_ex
         CONTACT: None,
         DISCOUNT: None,
         TRIAL: Ineligibility.NOT_TRIALING,
+        FREE_PLAN: None,  # $0 is cheaper than any paid plan
+        EXIT_INTERVIEW: None,
     }
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from flows import FlowState, ReasonChosen, ReasonId, StepKind, decide, default_definition, initial_state
 from flows.defaults import DISCOUNT, DOWNGRADE, PAUSE, TRAINING, TRIAL
-from offers import Offer, OfferId
+from offers import Offer, OfferId, PauseOffer
+from offers.model import with_length
 from offers.value_lines import Price, value_line
 from service.http._offer_cards import offer_cards, price_text, value_words
 from tests.factories import NOW, SID, make_context, make_snapshot, make_trialing_snapshot
@@ -27,6 +28,8 @@ def offer(offer_id: str) -> Offer:
 
 def words(offer_id: str, locale: str = "en", /, **snapshot: Any) -> tuple[str, str | None]:
     chosen = offer(offer_id)
+    if isinstance(chosen, PauseOffer):  # one length (as taken): its value line names the date
+        chosen = with_length(chosen, chosen.lengths[0])
     base = make_trialing_snapshot() if offer_id == TRIAL else make_snapshot()
     line = value_line(chosen, replace(base, **snapshot), started_at=NOW)
     return value_words(line, chosen, locale)
