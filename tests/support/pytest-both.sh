@@ -6,6 +6,11 @@
 set -uo pipefail
 py=$1
 shift
+# Scratch databases (SQLite files, the Postgres cluster, the browser tests' servers) in RAM when the
+# machine has it: nothing here must survive a power cut, and an fsync on disk costs 5-10% of the run.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  export TMPDIR=/dev/shm
+fi
 mkdir -p var
 log=var/pytest-postgres.log
 echo "== pytest on PostgreSQL in the background (output: $log, printed below when done)"

@@ -9,7 +9,7 @@ set -euo pipefail
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$bindir/initdb" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-dir=$(mktemp -d /tmp/saveflow-pg.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/saveflow-pg.XXXXXX")
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
   chown postgres: "$dir"
