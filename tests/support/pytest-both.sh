@@ -8,7 +8,8 @@ py=$1
 shift
 # Scratch databases (SQLite files, the Postgres cluster, the browser tests' servers) in RAM when the
 # machine has it: nothing here must survive a power cut, and an fsync on disk costs 5-10% of the run.
-if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+# (Not a container's small default /dev/shm: at least 2 GB free, or the disk it is.)
+if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ] && [ "$(df --output=avail -k /dev/shm 2>/dev/null | tail -n 1)" -gt 2000000 ]; then
   export TMPDIR=/dev/shm
 fi
 mkdir -p var
