@@ -36,7 +36,7 @@ async def _tab_to(page: Page, frame: FrameLocator, testid: str, limit: int = 40)
         try:
             # Focus crossing into the iframe's own process lands a moment later on a loaded machine: wait for
             # it, so the next Tab is never pressed before the previous one has landed.
-            await expect(target).to_be_focused(timeout=400)
+            await expect(target).to_be_focused(timeout=800)
             return
         except AssertionError:
             visited.append(await page.evaluate("document.activeElement && document.activeElement.dataset.testid"))
@@ -55,7 +55,9 @@ async def test_the_whole_flow_works_with_the_keyboard_only(page: Page, live_serv
     frame = page.frame_locator('[data-testid="saveflow-iframe"]')
     await expect(frame.get_by_test_id("step-loss-aversion")).to_be_visible()
     await expect(frame.locator("#flow-step h1")).to_be_focused()  # opening moves focus into the step itself
-    await _tab_to(page, frame, "continue", limit=3)
+    # Usually one Tab. Under a heavy load the host's focus can still start on its body (see the issue
+    # note of session 13), and then Tab goes through the close button into the step: at most 3 more.
+    await _tab_to(page, frame, "continue", limit=6)
     await page.keyboard.press("Enter")
     await expect(frame.get_by_test_id("step-survey")).to_be_visible()
     await expect(frame.locator("#flow-step h1")).to_be_focused()  # focus follows each new step
