@@ -166,6 +166,9 @@ class FlowState:
     accepted_offer: OfferId | None = None
     # The pause length the customer picked on the accepted offer (offers.model.with_length pins it).
     chosen_length: PauseLength | None = None
+    # The offer whose billing call has an unknown outcome (it may have been applied): taken again, it is
+    # retried under the same key, so with the same length.
+    unsettled_offer: OfferId | None = None
     feedback: str | None = None
     outcome: Outcome | None = None
     result_summary: str | None = None  # what the applied offer changed, for the done step

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from flows import FlowDefinition, FlowState
 from offers import DowngradeOffer, Offer, SubscriptionSnapshot
-from offers.model import ExitInterviewOffer, PauseOffer
+from offers.model import ExitInterviewOffer, PauseOffer, with_length
 from offers.value_lines import Price, ValueKind, ValueLine, value_line
 from service.http._pause_lengths import LengthChoice, length_choices, pause_value
 from service.i18n import date_text, money_text, translations
@@ -109,6 +109,8 @@ def offer_cards(
     for offer in (definition.offer(offer_id) for offer_id in state.on_screen):
         if offer is None:  # a definition never loses an offer a running session shows; skip rather than crash
             continue
+        if offer.id == state.unsettled_offer:  # its retry can only send the length of the first try
+            offer = with_length(offer, state.chosen_length, definition.offers)
         line = value_line(offer, snapshot, started_at=started_at)
         value, detail = value_words(line, offer, locale)
         lengths = length_choices(offer.lengths, line.choices, locale) if isinstance(offer, PauseOffer) else ()

@@ -16,7 +16,7 @@ from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDe
 from offers.model import EXTEND_PAUSE, REACTIVATE, RESUME, UNDO_DOWNGRADE
 from offers.value_lines import Price
 from service.http._offer_cards import offer_cards, price_text
-from service.http._pause_lengths import extend_pause_choices
+from service.http._pause_lengths import LengthChoice, extend_pause_choices
 from service.http._step_facts import done_facts, loss_tiles, scheduled_change
 from service.i18n import date_text, gettext_callables, money_text, translations
 from service.use_cases.sessions import SessionView
@@ -89,6 +89,15 @@ class ReasonChoice:
 
 
 DEFAULT_PROMPT = ReasonDef.__dataclass_fields__["follow_up_prompt"].default
+
+
+def _extend_choices(view: SessionView, definition: FlowDefinition, locale: str) -> tuple[LengthChoice, ...]:
+    """The paused step's extension radios; only the length of the first try while its outcome is unknown."""
+    session, state = view.session, view.session.state
+    choices = extend_pause_choices(definition.offers, session.context.snapshot, now=session.started_at, locale=locale)
+    if state.unsettled_offer == EXTEND_PAUSE.id and state.chosen_length is not None:
+        return tuple(c for c in choices if c.key == state.chosen_length.key)
+    return choices
 
 
 def reason_choices(definition: FlowDefinition, session_id: str, text: Callable[[str, str], str]) -> list[ReasonChoice]:
@@ -216,11 +225,7 @@ def step_context(
         "period_end": date_text(session.context.snapshot.current_period_end, locale),
         "paused_until": date_text(paused, locale) if (paused := session.context.snapshot.paused_until) else "",
         # "Extend the pause" (a card on the paused step only while a length of the flow's pause still fits).
-        "extend_choices": extend_pause_choices(
-            definition.offers, session.context.snapshot, now=session.started_at, locale=locale
-        )
-        if EXTEND_PAUSE.id in state.on_screen
-        else (),
+        "extend_choices": _extend_choices(view, definition, locale) if EXTEND_PAUSE.id in state.on_screen else (),
         "scheduled": scheduled_change(view, locale) if state.step is StepKind.DOWNGRADE_SCHEDULED else None,
         "locale": locale,
         **gettext_callables(locale),

@@ -12,6 +12,7 @@ import pytest
 from flows import default_definition
 from offers.apply import add_length, add_months
 from offers.model import EXTEND_PAUSE, PauseLength, PauseOffer, PauseStart, PauseUnit
+from offers import ProviderUnavailable
 from offers.providers.memory import InMemoryBillingProvider
 from service.db.tables import FlowSession
 from service.repositories.flows import publish_version
@@ -60,6 +61,27 @@ async def test_the_picked_length_is_the_one_billing_pauses_for(
     assert 'data-outcome="saved"' in page.text
     assert f"Billing resumes on {resumes:%B} {resumes.day}, {resumes.year}" in page.text
     assert await _retained_from(flow.session_id) == resumes  # Net MRR counts 0 until the chosen date
+
+
+async def test_after_an_unknown_outcome_the_card_and_the_retry_keep_the_first_length(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    """The first try timed out after billing applied it: the retry is the same request under the same key."""
+    _, flow = await start(client, settings, clock)
+    started = clock()
+    await flow.post("continue")
+    await flow.post("reason", {"reason": "too_expensive"})
+    billing.fail_next(ProviderUnavailable("timed out"), applied=True)
+    back = await flow.post(PAUSE_URL, {"length": "3-months"})
+    assert step_of(back.text) == "offer"
+    assert radios(back.text, "pause-2-months") == []  # one length left on the card: the one tried
+    assert f"No charges until {add_months(started, 3):%B}" in back.text
+    # A stale page's other radio changes nothing: the same key with another length would be refused as a
+    # reused key (IdempotencyConflict), and the customer told the pause is unavailable.
+    done = await flow.post(PAUSE_URL, {"length": "2-months"})
+    assert step_of(done.text) == "done" and 'data-outcome="saved"' in done.text
+    assert [c.method for c in billing.calls] == ["pause"]  # applied once: the retry was answered from the key
+    assert billing.subscriptions[SUB].paused_until == add_months(started, 3)
 
 
 async def test_a_length_the_card_does_not_offer_is_refused_in_place_and_billing_is_untouched(

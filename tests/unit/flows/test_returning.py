@@ -133,6 +133,23 @@ def test_extending_the_pause_asks_billing_for_the_chosen_length_and_ends_saved()
     assert first.chosen_length == TWO  # nothing picked (no JS, one radio): the first length
 
 
+def test_a_retry_after_an_unknown_outcome_sends_the_length_of_the_first_try_under_its_key() -> None:
+    """Billing may have applied the first try: its key must never carry other parameters (Stripe refuses a
+    reused key with different parameters, https://docs.stripe.com/api/idempotent_requests), so the retry
+    sends the first length whatever is picked now."""
+    first = OfferAccepted(at=NOW, offer_id=EXTEND, length=THREE.key)
+    unknown = OfferFailed(at=NOW, offer_id=EXTEND, definitive=False, error="ProviderUnavailable")
+    other = OfferAccepted(at=NOW, offer_id=EXTEND, length=TWO.key)
+    *_, tried, failed, retried = walk(DEFINITION, PAUSED, (*START, first, unknown, other))
+    (effect,), (again,) = tried.effects, retried.effects
+    assert isinstance(again, ApplyOffer) and isinstance(effect, ApplyOffer)
+    assert (again.idempotency_key, again.offer) == (effect.idempotency_key, effect.offer)
+    assert failed.state.unsettled_offer == EXTEND and retried.state.chosen_length == THREE
+
+    refused = OfferFailed(at=NOW, offer_id=EXTEND, definitive=True, error="ProviderRejected")
+    assert walk(DEFINITION, PAUSED, (*START, first, refused))[-1].state.unsettled_offer is None
+
+
 @pytest.mark.parametrize("length", ["1-weeks", "2-fortnights", "two-months", "7-months"])
 def test_a_length_the_pause_offer_does_not_have_is_refused_in_place(length: str) -> None:
     with pytest.raises(InvalidInput) as refused:
