@@ -33,11 +33,16 @@ class Kind:
     links: tuple[str, ...] = ()
     dates: tuple[str, ...] = ()
     optional_dates: tuple[str, ...] = ()
+    optional_counts: tuple[str, ...] = ()  # whole numbers ≥ 0 (0 when left out), e.g. an offer's terms
 
 
 KINDS: dict[str, Kind] = {
     # At cancellation and N days after access ends: a signed, time-limited reactivation link.
-    "winback": Kind(links=("reactivate_url",), optional_dates=("link_expires_at",)),
+    "winback": Kind(
+        links=("reactivate_url",),
+        optional_dates=("link_expires_at",),
+        optional_counts=("percent_off", "duration_months", "free_days"),  # the offer the link makes
+    ),
     # N days before a pause ends and billing resumes: a signed link to resume now.
     "pause_ending": Kind(links=("resume_url",), dates=("resumes_at",)),
 }
@@ -73,7 +78,7 @@ def template_context(kind: str, context: Mapping[str, object], locale: str) -> d
     spec = KINDS.get(kind)
     if spec is None:
         raise ValueError(f"unknown email kind {kind!r}; known: {', '.join(sorted(KINDS))}")
-    known = {*spec.links, *spec.dates, *spec.optional_dates, *OPTIONAL_TEXT}
+    known = {*spec.links, *spec.dates, *spec.optional_dates, *spec.optional_counts, *OPTIONAL_TEXT}
     if unknown := sorted(context.keys() - known):
         raise ValueError(f"{kind} email: unexpected context {unknown}; it takes {sorted(known)}")
     if missing := sorted({*spec.links, *spec.dates} - context.keys()):
@@ -92,6 +97,11 @@ def template_context(kind: str, context: Mapping[str, object], locale: str) -> d
         if not isinstance(moment, datetime) or moment.tzinfo is None:
             raise ValueError(f"{kind} email: {name} must be a timezone-aware datetime")
         values[name] = date_text(moment, locale)
+    for name in spec.optional_counts:
+        count = context.get(name, 0)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"{kind} email: {name} must be a whole number, 0 or more")
+        values[name] = count
     return values
 
 

@@ -162,6 +162,8 @@ def test_html_escapes_what_the_caller_passes_and_text_does_not() -> None:
         ("winback", {}, "missing context"),
         ("winback", {"reactivate_url": "javascript:alert(1)"}, "absolute http"),
         ("winback", {"reactivate_url": "https://a.example", "coupon": "X"}, "unexpected context"),
+        ("winback", {"reactivate_url": "https://a.example", "percent_off": "30"}, "whole number"),
+        ("winback", {"reactivate_url": "https://a.example", "free_days": -1}, "whole number"),
         ("pause_ending", {"resume_url": "https://a.example", "resumes_at": datetime(2027, 1, 1)}, "timezone-aware"),  # noqa: DTZ001
     ],
 )
@@ -185,3 +187,25 @@ def test_unsubscribe_tokens_round_trip_rotate_and_expire() -> None:
     ):
         with pytest.raises(UnsubscribeLinkInvalid):
             verify_unsubscribe_token(bad_token, settings_used, at)
+
+
+@pytest.mark.parametrize(
+    ("locale", "terms", "deal"),
+    [
+        ("en", {"percent_off": 30, "duration_months": 3}, "30% off for 3 months"),
+        ("de", {"percent_off": 30, "duration_months": 1}, "30 % Rabatt für einen Monat"),
+        ("en", {"free_days": 14}, "14 days free"),
+        ("en", {}, None),  # a caller that names no offer: the email makes none
+    ],
+)
+def test_the_win_back_email_names_its_offer_in_the_language(
+    locale: str, terms: dict[str, int], deal: str | None
+) -> None:
+    rendered = render(
+        "winback", locale=locale, context={"reactivate_url": "https://a.example", **terms}, unsubscribe_url="u"
+    )
+    if deal is None:
+        assert 'data-testid="email-deal"' not in rendered.html
+        return
+    assert deal in rendered.text
+    assert 'data-testid="email-deal"' in rendered.html and deal in rendered.html
