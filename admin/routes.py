@@ -305,7 +305,9 @@ async def export_feedback(form: FormDep) -> Stream:
     )
 
 
-def admin_router() -> Router:
+def admin_routes() -> list[Any]:
+    """The staff-only router under /admin, and the login pages beside it. Not a router wrapping both: Litestar
+    deep-copies a router each time it is registered, and create_app runs once per integration test."""
     handlers: list[Any] = [
         dashboard,
         sessions_list,
@@ -322,4 +324,4 @@ def admin_router() -> Router:
         *email_handlers(),
     ]
     protected = Router(path="/admin", guards=[auth.staff_only], route_handlers=handlers)
-    return Router(path="/", route_handlers=[protected, auth.login_page, auth.login_submit, auth.logout])
+    return [protected, auth.login_page, auth.login_submit, auth.logout]

@@ -104,7 +104,7 @@ def build_templates(
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Litestar:
-    from admin.routes import admin_router  # the admin is registered here and only here
+    from admin.routes import admin_routes  # the admin is registered here and only here
 
     engine = create_engine(settings.database)
     bind_tables(engine)
@@ -180,7 +180,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         winback_offer,
         winback_reactivate,
         metrics,
-        admin_router(),
+        *admin_routes(),
         static_files(assets),
     ]
     if settings.demo:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from tests.support.stripe_server import StripeServer, demo_stripe
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+DB_FILE = "e2e.sqlite"
 # The two screens the widget is checked on (issue 24).
 VIEWPORTS: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
@@ -40,10 +43,12 @@ class LiveServer:
     api_key: str
     embed_secret: str  # what a host backend signs embed tokens with
     foreign_host: HostAppServer  # a separate server on 127.0.0.2 (an allowed origin): a real host app
+    stripe: FakeStripe | None = None  # billing through Stripe: what the service sent (`stripe.writes()`), its state
 
 
-def _fresh_postgres_database(base_url: str) -> str:
-    """A database of its own on the test cluster, so integration tests can empty theirs freely."""
+def _create_postgres_database(base_url: str, *, template: str = "") -> str:
+    """A database of its own on the test cluster (a copy of `template`'s), so integration tests can empty
+    theirs freely; returns its URL."""
     import asyncpg
 
     name = "e2e_" + uuid.uuid4().hex[:10]
@@ -51,7 +56,7 @@ def _fresh_postgres_database(base_url: str) -> str:
     async def create() -> None:
         conn = await asyncpg.connect(base_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         finally:
             await conn.close()
 
@@ -59,31 +64,53 @@ def _fresh_postgres_database(base_url: str) -> str:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
+@functools.cache
+def _seeded_template() -> tuple[Path, str]:
+    """`migrate` and `seed`, run once per test run into a template: each live server starts from a copy of it
+    (a copied SQLite file, or a Postgres database created from it), which saves two commands' start-up per
+    server. Returns the template's directory (database file, secrets) and its Postgres database name, if any."""
+    workdir = Path(tempfile.mkdtemp(prefix="saveflow-e2e-template-"))
+    env = _base_env(workdir)
+    database = ""
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = _create_postgres_database(os.environ["DATABASE_URL"])
+        database = env["DATABASE_URL"].rsplit("/", 1)[1]
+    for command in ("migrate", "seed"):
+        subprocess.run(
+            [sys.executable, "-m", "service", command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
+        )
+    return workdir, database
+
+
+def _base_env(workdir: Path) -> dict[str, str]:
+    # A developer's own STRIPE_* must not turn the in-memory runs into real Stripe ones.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH") and "STRIPE" not in k}
+    env.update(
+        SAVEFLOW_SECRETS_FILE=str(workdir / "secrets.json"), SAVEFLOW_DEMO="1", SQLITE_PATH=str(workdir / DB_FILE)
+    )
+    return env
+
+
 @contextlib.contextmanager
 def running_service(prefix: str, billing_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     """`make run`'s service on a free port with its own database and fresh in-memory demo billing (or the
     billing `billing_env` configures), plus a host app of its own on 127.0.0.2 (an allowed origin); stopped
     on exit."""
+    template, template_database = _seeded_template()
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    for file in template.iterdir():  # the secrets, and the SQLite database unless it is Postgres
+        shutil.copyfile(file, workdir / file.name)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     foreign_host = HostAppServer("127.0.0.2")
-    # A developer's own STRIPE_* must not turn the in-memory runs into real Stripe ones.
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH") and "STRIPE" not in k}
+    env = _base_env(workdir)
     env.update(
         SAVEFLOW_PUBLIC_URL=url,
-        SAVEFLOW_SECRETS_FILE=str(workdir / "secrets.json"),
-        SAVEFLOW_DEMO="1",
         SAVEFLOW_ALLOWED_ORIGINS=f"http://localhost:{port},{foreign_host.url}",
-        SQLITE_PATH=str(workdir / "e2e.sqlite"),
         **(billing_env or {}),
     )
-    if os.environ.get("DATABASE_URL"):
-        env["DATABASE_URL"] = _fresh_postgres_database(os.environ["DATABASE_URL"])
-    for command in ("migrate", "seed"):
-        subprocess.run(
-            [sys.executable, "-m", "service", command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
-        )
+    if template_database:
+        env["DATABASE_URL"] = _create_postgres_database(os.environ["DATABASE_URL"], template=template_database)
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -126,19 +153,17 @@ def fx_own_live_server() -> Iterator[LiveServer]:
         yield server
 
 
-@dataclass(frozen=True)
-class StripeLiveServer(LiveServer):
-    stripe: FakeStripe  # what the service sent Stripe: `stripe.writes()`, `stripe.requests`; its state to seed
-
-
-@pytest.fixture(scope="module", name="stripe_live_server")
-def fx_stripe_live_server() -> Iterator[StripeLiveServer]:
-    """A server of the module's own that bills through Stripe: its real stripe-python talks HTTP on loopback
-    (STRIPE_API_BASE) to a FakeStripe holding the demo customers' subscriptions (tests/support/stripe_server.py).
-    Every start adds a server's start-up to `make test`: put Stripe-backed browser tests in
-    tests/e2e/test_on_stripe.py, where they share one, each with a demo customer no other test there changes."""
-    with StripeServer(demo_stripe()) as api, running_service("saveflow-e2e-stripe-", api.env()) as server:
-        yield StripeLiveServer(**{f.name: getattr(server, f.name) for f in fields(server)}, stripe=api.fake)
+@pytest.fixture(scope="module", name="billing_server", params=["memory", "stripe"])
+def fx_billing_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A server of the module's own on each billing provider in turn: the in-memory one, then Stripe, whose
+    real stripe-python talks HTTP on loopback (STRIPE_API_BASE) to a FakeStripe holding the demo customers'
+    subscriptions (tests/support/stripe_server.py). For the walks that change billing."""
+    if request.param == "memory":
+        with running_service("saveflow-e2e-own-") as server:
+            yield server
+    else:
+        with StripeServer(demo_stripe()) as api, running_service("saveflow-e2e-stripe-", api.env()) as server:
+            yield replace(server, stripe=api.fake)
 
 
 @pytest.fixture(name="open_page")

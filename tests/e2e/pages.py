@@ -7,6 +7,20 @@ import contextlib
 
 from playwright.async_api import FrameLocator, Locator, Page, expect
 
+# Resolves once the iframe's height has not changed for three animation frames (or after 1.6 s regardless).
+SETTLED = """() => new Promise((resolve) => {
+  const frame = document.querySelector('[data-testid="saveflow-iframe"]');
+  let last = -1, same = 0, frames = 0;
+  const tick = () => {
+    const height = frame ? frame.getBoundingClientRect().height : 0;
+    same = height === last ? same + 1 : 0;
+    last = height;
+    if (same >= 3 || ++frames > 100) resolve(height);
+    else requestAnimationFrame(tick);
+  };
+  tick();
+})"""
+
 
 class WidgetPage:
     """The widget as the cancelling user sees it, inside the host page's modal iframe."""
@@ -23,20 +37,22 @@ class WidgetPage:
 
     async def settled(self) -> None:
         """Wait until the modal has taken the step's height. It follows the content a moment after a swap,
-        and a click aimed before that can land where the element was (as no person's click would)."""
-        iframe = self.page.get_by_test_id("saveflow-iframe")
-        last: float | None = None
-        for _ in range(40):
-            box = await iframe.bounding_box()
-            height = box["height"] if box else None
-            if height is not None and height == last:
-                return
-            last = height
-            await self.page.wait_for_timeout(40)
+        and a click aimed before that can land where the element was (as no person's click would). Waited
+        for in the page (three frames without a change), not polled from here: it is before every click."""
+        await self.page.evaluate(SETTLED)
 
     async def click(self, testid: str) -> None:
         await self.settled()
-        await self.frame.get_by_test_id(testid).click()
+        target = self.frame.get_by_test_id(testid)
+        if testid == "close-widget":
+            # Closing removes this iframe. Under load the host can remove it before the frame's renderer
+            # acknowledges the real click's mouse-up, and Playwright then waits for that ack until its timeout
+            # (seen in CI). So the click is dispatched inside the frame, once a person could click it.
+            await expect(target).to_be_enabled()
+            await expect(target).to_be_visible()
+            await target.dispatch_event("click")
+            return
+        await target.click()
 
     async def choose_reason(self, reason_id: str, comment: str = "") -> None:
         await self.settled()

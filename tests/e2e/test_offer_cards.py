@@ -114,8 +114,26 @@ async def widget_frame(page: Page) -> Frame:
     return frame
 
 
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
-@pytest.mark.parametrize("kind", list(WALKS))
+# Every set of cards on both screens, and every kind taken: two kinds that share their cards (Ada's pause and
+# downgrade, her discount and training) take turns on the screens.
+EMBEDDED = [
+    ("pause", "desktop"),
+    ("downgrade", "phone"),
+    ("discount", "desktop"),
+    ("training", "phone"),
+    ("contact", "desktop"),
+    ("contact", "phone"),
+    ("trial_extension", "desktop"),
+    ("trial_extension", "phone"),
+]
+# German on the phone, once per set of cards.
+GERMAN = ["pause", "discount", "contact", "trial_extension"]
+assert {kind for kind, _ in EMBEDDED} == set(WALKS), "every kind is taken"
+assert {(WALKS[k].cards, v) for k, v in EMBEDDED} == {(w.cards, v) for w in WALKS.values() for v in VIEWPORTS}
+assert {WALKS[k].cards for k in GERMAN} == {w.cards for w in WALKS.values()}
+
+
+@pytest.mark.parametrize(("kind", "viewport"), EMBEDDED)
 async def test_every_offer_kind_as_cards_in_the_embedded_widget(
     open_page: Any, live_server: LiveServer, viewport: str, kind: str
 ) -> None:
@@ -204,13 +222,12 @@ async def test_as_a_full_page_cards_sit_side_by_side_on_a_desktop_and_stack_on_a
     await expect(page.get_by_test_id("step-confirm")).to_be_visible()
 
 
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
-@pytest.mark.parametrize("kind", list(WALKS))
-async def test_every_offer_kind_as_cards_in_german(
-    open_page: Any, live_server: LiveServer, viewport: str, kind: str
-) -> None:
-    """The same walks in German: German copy, German numbers and dates, the same boxes, axe, and the take."""
-    walk = WALKS[kind]
+@pytest.mark.parametrize("kind", GERMAN)
+async def test_every_offer_kind_as_cards_in_german(open_page: Any, live_server: LiveServer, kind: str) -> None:
+    """The same walks in German: German copy, German numbers and dates, the same boxes, axe, and the take.
+    On the phone only: the embedded widget is at most 480 px wide on a desktop too, so the phone's 390 px is
+    where German's longer words have the least room, and the desktop adds a minute of make test, not a check."""
+    walk, viewport = WALKS[kind], "phone"
     page: Page = await open_page(viewport)
     widget = await HostPage(page, live_server.host_url).open(walk.customer, locale="de")
     await widget.click("continue")

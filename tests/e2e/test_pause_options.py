@@ -1,5 +1,6 @@
-"""Issue 25, pause options in a real browser: an editor sets a pause to start at the period end with two lengths,
-and a customer picks the second; the done screen and the host app show the date billing resumes."""
+"""Issue 25, pause options in a real browser, on the in-memory billing and on Stripe (FakeStripe over HTTP): an
+editor sets a pause to start at the period end with two lengths, and a customer picks the second; billing, the
+done screen and the host app agree on the date billing resumes."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ async def _status(page: Page, server: LiveServer, customer: str) -> dict[str, st
 
 
 async def test_a_customer_picks_the_second_length_of_a_pause_starting_at_the_period_end(
-    page: Page, own_live_server: LiveServer
+    page: Page, billing_server: LiveServer
 ) -> None:
-    admin = AdminPage(page, own_live_server.url)
-    await admin.login(own_live_server.admin_email, own_live_server.admin_password)
+    admin = AdminPage(page, billing_server.url)
+    await admin.login(billing_server.admin_email, billing_server.admin_password)
     await page.get_by_test_id("nav-flows").click()
     await page.get_by_test_id("offer-0-lengths").fill("2 weeks, 1 month")
     await page.get_by_test_id("offer-0-starts").select_option("period_end")
@@ -34,10 +35,10 @@ async def test_a_customer_picks_the_second_length_of_a_pause_starting_at_the_per
     await page.get_by_test_id("publish-structured").click()
     await expect(page.get_by_test_id("version-row").first).to_contain_text("Pause from the period end")
 
-    widget = await HostPage(page, own_live_server.host_url).open("cus_demo_ada", test_mode=False)
+    widget = await HostPage(page, billing_server.host_url).open("cus_demo_ada", test_mode=False)
     await widget.click("continue")
     await widget.choose_reason("too_expensive")
-    before = await _status(page, own_live_server, "cus_demo_ada")  # known to the service once a session started
+    before = await _status(page, billing_server, "cus_demo_ada")  # known to the service once a session started
     assert before["paused_until"] is None and before["current_period_end"]
     period_end = datetime.fromisoformat(before["current_period_end"])
     resumes = add_months(period_end, 1)  # the second length, counted from the end of the paid period
@@ -61,7 +62,7 @@ async def test_a_customer_picks_the_second_length_of_a_pause_starting_at_the_per
         f"Your paid period runs to {date_text(period_end, 'en')}. Then your subscription pauses, "
         f"and billing resumes on {date_text(resumes, 'en')}"
     )
-    after = await _status(page, own_live_server, "cus_demo_ada")
+    after = await _status(page, billing_server, "cus_demo_ada")
     assert after["paused_until"] is not None and datetime.fromisoformat(after["paused_until"]) == resumes
     await widget.click("close-widget")
     await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: saved (pause)")

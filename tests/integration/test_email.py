@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any, cast
@@ -17,7 +14,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from litestar import Litestar
 
 from service.app import create_app
@@ -28,45 +24,15 @@ from service.settings import Settings
 from service.use_cases.emails import Queued, QueueResult, queue_email, send_due_emails
 from tests.conftest import FakeClock, make_settings
 from tests.integration.test_admin_pages import login_as
+from tests.support.smtp import SmtpServer, smtp_server
 
 REACTIVATE = "https://app.example/reactivate?t=signed-abc"
 
 
-@dataclass
-class Inbox:
-    """An aiosmtpd handler: answers DATA with the queued `answers` first, then accepts and keeps the message."""
-
-    answers: list[str] = field(default_factory=list)
-    received: list[EmailMessage] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.answers:
-            return self.answers.pop(0)
-        message = email.message_from_bytes(cast("bytes", envelope.content), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.received.append(message)
-        self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
-        return "250 2.0.0 Message accepted"
-
-
-@dataclass
-class SmtpServer:
-    inbox: Inbox
-    url: str
-
-
 @pytest.fixture(name="smtp")
 async def fx_smtp() -> AsyncIterator[SmtpServer]:
-    inbox = Inbox()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(inbox, hostname="mx.test"), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield SmtpServer(inbox, f"smtp://127.0.0.1:{port}?starttls=0")
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with smtp_server() as server:
+        yield server
 
 
 def smtp_mailer(settings: Settings, smtp: SmtpServer) -> Mailer:

@@ -142,8 +142,8 @@ async def test_zero_effect_experiments_report_intervals_that_contain_zero_and_ar
     first = Experiment("exp_truth_low", "default", arms(10, published[0]))
     second = Experiment("exp_truth_high", "default", arms(70, published[0]))
     recounts = {
-        first.id: await run_experiment(billing, clock, rng, first, customers=150, cancel_probability=0.1),
-        second.id: await run_experiment(billing, clock, rng, second, customers=150, cancel_probability=0.7),
+        first.id: await run_experiment(billing, clock, rng, first, customers=100, cancel_probability=0.1),
+        second.id: await run_experiment(billing, clock, rng, second, customers=100, cancel_probability=0.7),
     }
 
     await login_as(client, "viewer", clock)

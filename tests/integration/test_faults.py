@@ -1,4 +1,4 @@
-"""Faults: the database is unreachable → a clear 503 and nothing half-written; 200 customers walking
+"""Faults: the database is unreachable → a clear 503 and nothing half-written; 60 customers walking
 full flows at once → no errors, no lost events, every offer applied exactly once (SQLite and Postgres)."""
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from service.settings import DatabaseSettings, Settings
 from tests.conftest import FakeClock, make_settings
 from tests.integration.widget_client import embed_token, start, step_of
 
+# Enough for every step of every flow to wait on another's write (a pool of 20 connections on Postgres); more
+# customers only make the test longer.
+CUSTOMERS = 60
+
 
 async def test_an_unreachable_database_gives_a_clear_503(tmp_path: Path, clock: FakeClock) -> None:
     # A directory where the database file should be: every query fails with "unable to open database".
@@ -36,13 +40,13 @@ async def test_an_unreachable_database_gives_a_clear_503(tmp_path: Path, clock: 
         assert (await client.get("/health")).status_code == 503
 
 
-async def test_two_hundred_customers_at_once_lose_nothing_and_apply_each_offer_once(
+async def test_many_customers_at_once_lose_nothing_and_apply_each_offer_once(
     client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
 ) -> None:
     snapshot = demo.subscription_of(demo.customer("cus_demo_ada"), clock())
-    for i in range(200):
+    for i in range(CUSTOMERS):
         billing.add_subscription(dataclasses.replace(snapshot, id=f"sub_load_{i}", customer_id=f"cus_load_{i}"))
-    plans = random.Random(7).choices(["save", "cancel", "abandon"], k=200)
+    plans = random.Random(7).choices(["save", "cancel", "abandon"], k=CUSTOMERS)
 
     async def customer(i: int, plan: str) -> tuple[str, str]:
         token = mint_embed_token(settings, customer_id=f"cus_load_{i}", subscription_id=f"sub_load_{i}", now=clock())
@@ -71,6 +75,6 @@ async def test_two_hundred_customers_at_once_lose_nothing_and_apply_each_offer_o
     by_session: dict[str, list[int]] = {}
     for row in rows:
         by_session.setdefault(row["session"], []).append(row["seq"])
-    assert len(by_session) == 200
+    assert len(by_session) == CUSTOMERS
     assert all(sorted(seqs) == list(range(1, len(seqs) + 1)) for seqs in by_session.values())
     assert await BillingOperation.count().where(BillingOperation.status != "applied") == 0
