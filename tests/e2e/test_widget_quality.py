@@ -83,7 +83,9 @@ async def test_the_whole_flow_works_with_the_keyboard_only(page: Page, live_serv
 
 
 async def test_each_locale_renders_translated_text(page: Page, live_server: LiveServer) -> None:
-    expected = {"en": "Before you go", "de": "Bevor Sie gehen", "fr": "Avant de partir", "es": "Antes de irse"}
+    # English and German are walked by most browser tests; tests/integration/test_widget_languages.py renders
+    # every step in all four.
+    expected = {"fr": "Avant de partir", "es": "Antes de irse"}
     for locale, title in expected.items():
         await page.goto(f"{live_server.host_url}/?customer=cus_demo_ada&locale={locale}")
         await page.get_by_test_id("cancel-subscription").click()

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from flows import default_definition
+from offers import ProviderUnavailable
 from offers.apply import add_length, add_months
 from offers.model import EXTEND_PAUSE, PauseLength, PauseOffer, PauseStart, PauseUnit
-from offers import ProviderUnavailable
 from offers.providers.memory import InMemoryBillingProvider
 from service.db.tables import FlowSession
 from service.repositories.flows import publish_version

@@ -19,7 +19,11 @@ tests/support/with-postgres.sh "$py" -m pytest "$@" >"$log" 2>&1 &
 pg=$!
 trap 'kill $pg 2>/dev/null' INT TERM
 echo "== pytest on SQLite"
-env -u DATABASE_URL "$py" -m pytest "$@"
+# Its browser tests last: each suite's browser phase runs several processes (Chromium, live servers), and
+# the two overlapping made both wait on each other; Postgres runs them first, in its usual order.
+order=()
+[ $# -eq 0 ] && order=(tests/contract tests/integration tests/unit tests/e2e)
+env -u DATABASE_URL "$py" -m pytest "${order[@]}" "$@"
 sqlite_status=$?
 wait $pg
 pg_status=$?
