@@ -219,9 +219,8 @@ def _on_offer_accepted(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerC
     offer = d.offer(e.offer_id)
     if e.offer_id not in s.on_screen or offer is None:  # only a card on screen can be taken
         raise InvalidTransition(s.step, e)
-    picked = e.length
-    if s.unsettled_offer == offer.id and s.chosen_length is not None:
-        picked = s.chosen_length.key  # the same key must carry the same request, whatever is picked now
+    # Retried under the same key after an unknown outcome: the same request, whatever is picked now.
+    picked = s.chosen_length.key if s.unsettled_offer == offer.id and s.chosen_length else e.length
     try:  # a pause (or an extension) is taken for the length picked on its card
         offer, length = pin_choice(offer, d.offers, ctx.snapshot, e.at, picked)
     except LengthNotOffered:
@@ -268,11 +267,10 @@ def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCon
         raise InvalidTransition(s.step, e)
     # Back to where it was taken: the offers, or (undoing a cancellation) the returning customer's step.
     back = dataclasses.replace(s, step=RETURNING_STEPS.get(e.offer_id, StepKind.OFFER))
-    back = dataclasses.replace(back, accepted_offer=None)
+    back = dataclasses.replace(back, accepted_offer=None, unsettled_offer=None)
     if not e.definitive:
         # Transient: the same offer stays up; a retry reuses the same key (and so the same length).
         return Decision(dataclasses.replace(back, notice=Notice.OFFER_FAILED, unsettled_offer=e.offer_id))
-    back = dataclasses.replace(back, unsettled_offer=None)
     # Definitive: this offer cannot be applied. The other cards stay up; with none left, move on to the
     # next batch (a fresh key for any retry).
     moved = dataclasses.replace(
