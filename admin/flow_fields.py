@@ -29,7 +29,12 @@ WINBACK_FIELDS = ("winback_kind", "winback_coupon_id", *WINBACK_NUMBERS)
 SETTINGS: tuple[str, ...] = ("key", "final_offer_id", *NUMBERS, "countries", "copy_extra", "new_offer_kind", "note")
 SETTINGS += (*FLAGS, *WINBACK_FIELDS)
 REASON_TEXTS = {"label": "reason.{}", "prompt": "reason.{}.prompt"}
-OFFER_TEXTS = {"title": "offer.{}.title", "body": "offer.{}.body", "accept": "offer.{}.accept"}
+OFFER_TEXTS = {
+    "title": "offer.{}.title",
+    "body": "offer.{}.body",
+    "accept": "offer.{}.accept",
+    "incentive": "offer.{}.incentive",  # a paid exit interview's only
+}
 LIMITS = {"cooldown_days": ("the cooldown in days", 3650), "max_redemptions": ("the redemptions per customer", 1000)}
 # Every kind's parameters sit on every offer row (only the chosen kind's are read), so switching the
 # kind back and forth keeps what was typed. These are a new row's starting values.

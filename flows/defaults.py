@@ -202,6 +202,7 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "offer.exit-interview.title": "Sagen Sie uns, warum, und erhalten Sie einen 25-$-Gutschein",
         "offer.exit-interview.body": "Ein 15-minütiges Gespräch mit unserem Produktteam über Ihre Gründe. Ihre Kündigung bleibt bestehen.",
         "offer.exit-interview.accept": "Gespräch buchen",
+        "offer.exit-interview.incentive": "25-$-Gutschein",
     },
     "fr": {
         "reason.too_expensive": "C'est trop cher",
@@ -240,6 +241,7 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "offer.exit-interview.title": "Dites-nous pourquoi, recevez une carte cadeau de 25 $",
         "offer.exit-interview.body": "Un appel de 15 minutes avec notre équipe produit sur les raisons de votre départ. Votre résiliation est maintenue.",
         "offer.exit-interview.accept": "Réserver l'appel",
+        "offer.exit-interview.incentive": "carte cadeau de 25 $",
     },
     "es": {
         "reason.too_expensive": "Es demasiado caro",
@@ -278,5 +280,6 @@ DEFAULT_COPY: dict[str, dict[str, str]] = {
         "offer.exit-interview.title": "Cuéntenos por qué y reciba una tarjeta regalo de 25 $",
         "offer.exit-interview.body": "Una llamada de 15 minutos con nuestro equipo de producto sobre por qué se va. Su cancelación sigue adelante.",
         "offer.exit-interview.accept": "Reservar la llamada",
+        "offer.exit-interview.incentive": "tarjeta regalo de 25 $",
     },
 }

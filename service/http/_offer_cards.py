@@ -7,6 +7,7 @@ facts (catalog strings, extracted from `tr(...)`) and formats money and dates fo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,6 +95,14 @@ def value_words(line: ValueLine, offer: Offer, locale: str) -> tuple[str, str | 
     return tr("Free of charge"), tr("Your plan stays at %(price)s") % {"price": before}
 
 
+def in_language(offer: Offer, text: Callable[[str, str], str]) -> Offer:
+    """`offer` with the words it shows the customer that the flow's copy has in their language (a paid exit
+    interview's incentive: "25 € Gutschein"); CS's follow-up keeps the flow's own words."""
+    if isinstance(offer, ExitInterviewOffer):
+        return dataclasses.replace(offer, incentive=text(f"offer.{offer.id}.incentive", offer.incentive))
+    return offer
+
+
 def offer_cards(
     definition: FlowDefinition,
     state: FlowState,
@@ -111,6 +120,7 @@ def offer_cards(
             continue
         if offer.id == state.unsettled_offer:  # its retry can only send the length of the first try
             offer = with_length(offer, state.chosen_length, definition.offers)
+        offer = in_language(offer, text)
         line = value_line(offer, snapshot, started_at=started_at)
         value, detail = value_words(line, offer, locale)
         lengths = length_choices(offer.lengths, line.choices, locale) if isinstance(offer, PauseOffer) else ()

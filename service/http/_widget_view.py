@@ -15,7 +15,7 @@ import msgspec
 from flows import FlowDefinition, FlowState, FollowUp, Notice, Outcome, ReasonDef, StepKind, reason_order
 from offers.model import EXTEND_PAUSE, REACTIVATE, RESUME, UNDO_DOWNGRADE
 from offers.value_lines import Price
-from service.http._offer_cards import offer_cards, price_text
+from service.http._offer_cards import in_language, offer_cards, price_text
 from service.http._pause_lengths import LengthChoice, extend_pause_choices
 from service.http._step_facts import done_facts, loss_tiles, scheduled_change
 from service.i18n import date_text, gettext_callables, money_text, translations
@@ -243,7 +243,7 @@ def step_context(
         )
         if state.step is StepKind.OFFER
         else (),
-        "accepted_offer": accepted,
+        "accepted_offer": in_language(accepted, text) if accepted else None,
         "losses": loss_tiles(session.losses_json, locale)
         if state.step in (StepKind.LOSS_AVERSION, StepKind.DONE)
         else [],

@@ -122,6 +122,9 @@ async def test_an_editor_changes_a_label_and_an_offer_parameter_then_new_session
         "2 months, 3 months",
         "now",
     )
+    exit_row = next(k.split("-")[1] for k, v in fields.items() if k.endswith("-id") and v == "exit-interview")
+    assert fields[f"offer-{exit_row}-de-incentive"] == "25-$-Gutschein"  # the incentive has a box per language
+    assert "offer-0-de-incentive" not in fields  # a pause has no incentive to translate
     fields |= {"reason-0-label": "Costs too much for us", "offer-0-lengths": "2 weeks, 1 month", "note": "Clearer"}
     fields |= {"offer-0-starts": "period_end"}
     published = await client.post("/admin/flows/editor", data={**fields, "action": "publish", "_csrf_token": token})

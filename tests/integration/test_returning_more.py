@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import httpx
 
+from flows import default_definition
 from flows.defaults import EXIT_INTERVIEW, FREE_PLAN
 from offers.model import UNDO_DOWNGRADE
 from offers.providers.memory import InMemoryBillingProvider
+from service.repositories.flows import publish_version
 from service.settings import Settings
 from tests.conftest import FakeClock
 from tests.integration.test_admin_pages import login_as
@@ -104,3 +107,25 @@ async def test_an_exit_interview_queues_the_incentive_for_cs_and_the_cancellatio
     assert re.search(r'data-testid="kpi-save-rate"><strong>0\.0%</strong> save rate \(0 of 1 decided\)', dashboard)
     assert '<span data-testid="kpi-exit-interview">1 exit interview</span>' in dashboard
     assert re.search(r"\$49(\.00)? lost", dashboard)  # MRR lost: the subscription ends
+
+
+async def test_the_incentive_reads_in_the_customers_language_and_cs_keeps_the_flows_own_words(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    shipped = default_definition()
+    assert shipped.copy["de"][f"offer.{EXIT_INTERVIEW}.incentive"] == "25-$-Gutschein"  # the shipped German
+    flow_copy = {**shipped.copy, "de": {**shipped.copy["de"], f"offer.{EXIT_INTERVIEW}.incentive": "25-€-Gutschein"}}
+    await publish_version(dataclasses.replace(shipped, copy=flow_copy), clock(), note="incentive in euros")
+    _, flow = await start(client, settings, clock, locale="de")
+    await flow.post("continue")
+    offers = await flow.post("reason", {"reason": "competitor", "comment": "Wechsel zu X"})
+    assert f'data-testid="offer-value-{EXIT_INTERVIEW}">25-€-Gutschein für ein 15-minütiges Gespräch<' in offers.text
+    assert "gift card" not in offers.text
+    await flow.post(f"offers/{EXIT_INTERVIEW}/accept")
+    done = await flow.post("confirm")
+    note = done.text[done.text.index('data-testid="exit-interview-note"') :].split("</p>", 1)[0]
+    assert "25-€-Gutschein" in note and "$25 gift card" not in note
+
+    await login_as(client, "viewer", clock)
+    queue = (await client.get("/admin/operations")).text
+    assert "Send after the call: $25 gift card" in queue[queue.index('data-testid="tasks"') :]

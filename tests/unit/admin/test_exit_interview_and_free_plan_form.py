@@ -79,3 +79,12 @@ def test_stored_definitions_with_and_without_an_exit_interview_load() -> None:
     assert codec.offer_from_builtins(minimal) == ExitInterviewOffer(
         OfferId("call"), OfferCopy("t", "b", "a"), "$10 gift card", 10, "https://cal.example"
     )
+
+
+def test_the_incentive_has_a_box_per_language_and_round_trips() -> None:
+    i = _row(EXIT_INTERVIEW)
+    form = from_definition(default_definition())
+    assert form.offers[i]["de-incentive"] == "25-$-Gutschein"  # the shipped German wording
+    parsed = to_definition(_form_with(**{f"offer-{i}-fr-incentive": "bon de 40 €"}))
+    assert parsed.definition is not None
+    assert parsed.definition.copy["fr"][f"offer.{EXIT_INTERVIEW}.incentive"] == "bon de 40 €"
