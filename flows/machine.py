@@ -182,7 +182,7 @@ def _clean_text(field: str, text: str) -> str:
 def _on_started(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
     # A returning customer with something pending (set to end, paused, a plan change scheduled) is first
     # offered to undo it; asking again why they leave could cancel twice. See flows.returning.
-    returning = returning_step(ctx.snapshot, e.at)
+    returning = returning_step(ctx.snapshot, e.at, ctx.policy.capabilities)
     if returning is not None:
         step, offer_id = returning
         extend = extension_offers(d.offers, ctx.snapshot, e.at) if step is StepKind.PAUSED else ()

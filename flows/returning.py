@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from flows.model import StepKind
 from offers.model import EXTEND_PAUSE, REACTIVATE, RESUME, UNDO_DOWNGRADE, OfferId
+from offers.ports import ALL_CAPABILITIES, Capability
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -26,18 +27,22 @@ RETURNING_STEPS: dict[OfferId, StepKind] = {
 }
 
 
-def returning_step(snapshot: SubscriptionSnapshot, now: datetime) -> tuple[StepKind, OfferId] | None:
+def returning_step(
+    snapshot: SubscriptionSnapshot, now: datetime, can: frozenset[Capability] = ALL_CAPABILITIES
+) -> tuple[StepKind, OfferId] | None:
     """The returning step (and its one built-in offer) for this subscription, or None for the usual flow.
 
     The order is the order of what matters most: a subscription set to end is about to be lost, so keeping
-    it comes first; a pause holds the plan anyway; a scheduled plan change is the mildest.
+    it comes first; a pause holds the plan anyway; a scheduled plan change is the mildest. A step whose undo
+    the billing system cannot make (`can`: its provider's capabilities) is skipped: never offer what fails.
     """
     if not snapshot.is_live:
         return None
-    if snapshot.cancel_at_period_end:
+    if snapshot.cancel_at_period_end and Capability.REACTIVATE in can:
         return StepKind.ENDING, REACTIVATE.id
-    if snapshot.paused_until is not None and snapshot.paused_until > now:
+    if snapshot.paused_until is not None and snapshot.paused_until > now and Capability.RESUME in can:
         return StepKind.PAUSED, RESUME.id
-    if snapshot.scheduled_price_id is not None and snapshot.scheduled_price_id != snapshot.price_id:
+    scheduled = snapshot.scheduled_price_id is not None and snapshot.scheduled_price_id != snapshot.price_id
+    if scheduled and Capability.CANCEL_SCHEDULED_CHANGE in can:
         return StepKind.DOWNGRADE_SCHEDULED, UNDO_DOWNGRADE.id
     return None

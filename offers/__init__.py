@@ -20,10 +20,12 @@ from offers.model import (
     TrialExtensionOffer,
 )
 from offers.ports import (
+    ALL_CAPABILITIES,
     BillingError,
     BillingEvent,
     BillingProvider,
     BillingWebhooks,
+    Capability,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderAuthFailed,
@@ -38,11 +40,13 @@ from offers.ports import (
 )
 
 __all__ = (
+    "ALL_CAPABILITIES",
     "OFFER_TYPES",
     "BillingError",
     "BillingEvent",
     "BillingProvider",
     "BillingWebhooks",
+    "Capability",
     "DiscountOffer",
     "DowngradeOffer",
     "EligibilityPolicy",

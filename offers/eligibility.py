@@ -16,13 +16,17 @@ from enum import StrEnum
 from offers.model import (
     DiscountOffer,
     DowngradeOffer,
+    ExtendPauseOffer,
     Offer,
     OfferId,
     OfferKind,
     PauseOffer,
+    ReactivateOffer,
+    ResumeOffer,
     TrialExtensionOffer,
+    UndoDowngradeOffer,
 )
-from offers.ports import SubscriptionSnapshot, SubscriptionStatus
+from offers.ports import ALL_CAPABILITIES, Capability, SubscriptionSnapshot, SubscriptionStatus
 
 
 class Ineligibility(StrEnum):
@@ -34,6 +38,7 @@ class Ineligibility(StrEnum):
     NOT_CHEAPER = "not_cheaper"
     ALREADY_PAUSED = "already_paused"
     DISCOUNT_STACKING = "discount_stacking"
+    BILLING_CANNOT = "billing_cannot"  # the configured billing system has no way to make this change
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,24 @@ class EligibilityPolicy:
 
     cooldown_days: Mapping[OfferKind, int] = field(default_factory=_default_cooldowns)
     max_redemptions_per_offer: int = 1
+    # What the configured billing system can do (its provider's `capabilities`).
+    capabilities: frozenset[Capability] = ALL_CAPABILITIES
+
+
+def required_capability(offer: Offer) -> Capability | None:
+    """The billing change accepting `offer` makes (None: it changes no billing)."""
+    if isinstance(offer, PauseOffer | ExtendPauseOffer):
+        return Capability.PAUSE
+    if isinstance(offer, DowngradeOffer):
+        return Capability.CHANGE_PRICE_AT_PERIOD_END if offer.at_period_end else Capability.CHANGE_PRICE_NOW
+    simple: dict[type[object], Capability] = {
+        TrialExtensionOffer: Capability.EXTEND_TRIAL,
+        DiscountOffer: Capability.DISCOUNT,
+        ReactivateOffer: Capability.REACTIVATE,
+        ResumeOffer: Capability.RESUME,
+        UndoDowngradeOffer: Capability.CANCEL_SCHEDULED_CHANGE,
+    }
+    return simple.get(type(offer))
 
 
 def default_cooldown_days(kind: OfferKind) -> int:
@@ -106,6 +129,9 @@ def ineligibility(
     past = tuple(history)
     if has_ended(snapshot):
         return Ineligibility.SUBSCRIPTION_ENDED
+    needs = required_capability(offer)
+    if needs is not None and needs not in policy.capabilities:
+        return Ineligibility.BILLING_CANNOT
     cap = redemption_cap(offer, policy)
     if cap is not None and sum(1 for r in past if r.offer_id == offer.id) >= cap:
         return Ineligibility.MAX_REDEMPTIONS

@@ -74,6 +74,26 @@ class SubscriptionSnapshot:
         return self.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING)
 
 
+class Capability(StrEnum):
+    """A change a billing system can make. A provider lists the ones it can; eligibility never shows an
+    offer that needs one it lacks, so an offer the provider cannot apply fails before the user sees it."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    CHANGE_PRICE_NOW = "change_price_now"
+    CHANGE_PRICE_AT_PERIOD_END = "change_price_at_period_end"
+    EXTEND_TRIAL = "extend_trial"
+    DISCOUNT = "discount"
+    CANCEL_NOW = "cancel_now"
+    CANCEL_AT_PERIOD_END = "cancel_at_period_end"
+    REACTIVATE = "reactivate"
+    CANCEL_SCHEDULED_CHANGE = "cancel_scheduled_change"
+    RESUBSCRIBE = "resubscribe"
+
+
+ALL_CAPABILITIES = frozenset(Capability)
+
+
 class BillingError(Exception):
     """Base of every billing failure. `message` is safe for logs, not for end users."""
 
@@ -125,6 +145,7 @@ class BillingEvent:
     type: str
     subscription_id: str | None
     created: datetime
+    paid_at: datetime | None = None  # an invoice paid with money in it (verified saves need one), if this says so
 
 
 @runtime_checkable
@@ -142,7 +163,12 @@ class BillingProvider(Protocol):
     session's start: the provider derives every parameter it needs from the subscription from it, so
     the same key always carries the same request. A cancel first releases any subscription schedule
     (under its own key derived from the cancel's), so click-to-cancel always works.
+
+    `capabilities` lists the changes this billing system can make; a write outside it raises
+    OfferNotApplicable (eligibility hides such offers before that can happen).
     """
+
+    capabilities: frozenset[Capability]
 
     async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot: ...
 

@@ -27,7 +27,9 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 
-from offers import BillingProvider
+from offers import BillingProvider, BillingWebhooks
+from offers.host_contract import Action
+from offers.providers.host import HostBillingProvider
 from offers.providers.memory import InMemoryBillingProvider, Price
 from offers.providers.stripe import StripeBillingProvider, StripeWebhooks
 from service import __version__, demo
@@ -41,8 +43,9 @@ from service.http.errors import EXCEPTION_HANDLERS, FormRequest, read_page_forms
 from service.http.headers import security_headers
 from service.http.health import health
 from service.http.links import resume_link
+from service.http.reference_host import ReferenceHost, host_billing_action, host_billing_read
 from service.http.unsubscribe import unsubscribe_page, unsubscribe_submit
-from service.http.webhooks import stripe_webhook
+from service.http.webhooks import chargebee_webhook, paddle_webhook, stripe_webhook
 from service.http.widget import WidgetController
 from service.http.winback import winback_offer, winback_reactivate
 from service.mail.transport import build_mailer
@@ -68,10 +71,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingProvider:
-    """A Stripe key → Stripe; no key → the in-memory provider, loaded with the demo customers."""
-    if settings.stripe_api_key:
-        return StripeBillingProvider(settings.stripe_api_key, api_base=settings.stripe_api_base)
+def demo_billing(clock: Callable[[], datetime]) -> InMemoryBillingProvider:
+    """The in-memory provider loaded with the demo's prices, coupons and customers."""
     provider = InMemoryBillingProvider(clock=clock)
     for p in demo.DEMO_PRICES:
         provider.add_price(Price(p.id, p.amount_cents, interval=p.interval))
@@ -80,6 +81,25 @@ def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingP
     for customer in demo.DEMO_CUSTOMERS:
         provider.add_subscription(demo.subscription_of(customer, now))
     return provider
+
+
+def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingProvider:
+    """The provider BILLING_PROVIDER names (default: Stripe with a Stripe key, else the demo's in-memory one)."""
+    b = settings.billing
+    match settings.billing_provider:
+        case "stripe":
+            return StripeBillingProvider(settings.stripe_api_key or "", api_base=settings.stripe_api_base)
+        case "host":
+            return HostBillingProvider(b.host_url, b.host_secret, actions=frozenset(Action(a) for a in b.host_actions))
+    return demo_billing(clock)
+
+
+def build_webhooks(settings: Settings) -> dict[str, BillingWebhooks]:
+    """The configured provider's inbound webhooks, by route name (none: its route says it is not configured)."""
+    match settings.billing_provider:
+        case "stripe" | "memory" if settings.stripe_webhook_secret:  # memory: Stripe-shaped events, for testing
+            return {"stripe": StripeWebhooks(settings.stripe_webhook_secret)}
+    return {}
 
 
 def build_templates(
@@ -167,6 +187,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                     worker.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
                 await close_engine(engine)
+                if isinstance(billing, HostBillingProvider):
+                    await billing.aclose()
                 log.info("shutdown complete")
 
     route_handlers: list[Any] = [
@@ -174,6 +196,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         resume_link,
         ApiController,
         stripe_webhook,
+        chargebee_webhook,
+        paddle_webhook,
         health,
         unsubscribe_page,
         unsubscribe_submit,
@@ -183,8 +207,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         *admin_routes(),
         static_files(assets),
     ]
+    dependencies: dict[str, Provide] = {}
     if settings.demo:
         route_handlers += [demo_http.demo_home, demo_http.demo_account]
+    if settings.demo and settings.billing_provider == "host":
+        # The demo host app executes billing itself, in front of the demo's own (in-memory) billing.
+        reference = ReferenceHost(settings.billing.host_secret, demo_billing(clock), clock)
+        route_handlers += [host_billing_action, host_billing_read]
+        dependencies["reference_host"] = Provide(lambda: reference, sync_to_thread=False)
 
     app = Litestar(
         route_handlers=route_handlers,
@@ -192,6 +222,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "billing": Provide(lambda: billing, sync_to_thread=False),
             "clock": Provide(lambda: clock, sync_to_thread=False),
+            **dependencies,
         },
         template_config=build_templates(assets, widget_style),
         # br (or gzip) for every response of 500 bytes or more, Vary: Accept-Encoding added. Litestar's
@@ -211,7 +242,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             header_name="x-csrftoken",
             cookie_secure=settings.secure_cookies,
             cookie_samesite="strict",
-            exclude=["^/(w|email)/", "^/api/", "^/webhooks/", "^/static/", "^/health", "^/metrics", "^/schema", "^/$"],
+            exclude=[
+                "^/(w|email)/",
+                "^/api/",
+                "^/webhooks/",
+                "^/demo/billing/",
+                "^/static/",
+                "^/health",
+                "^/metrics",
+                "^/schema",
+                "^/$",
+            ],
         ),
         openapi_config=OpenAPIConfig(
             title="Save flow API", version=__version__, path="/schema", components=[BEARER_SCHEME]
@@ -224,7 +265,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 "clock": clock,
                 "billing": billing,
                 "engine": engine,
-                "webhooks": StripeWebhooks(settings.stripe_webhook_secret) if settings.stripe_webhook_secret else None,
+                "billing_webhooks": build_webhooks(settings),
             }
         ),
         middleware=[request_context_middleware],

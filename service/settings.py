@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from service.billing_settings import BillingSettings, ProviderName
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -98,6 +100,7 @@ class Settings:
     # Where Stripe's API is (STRIPE_API_BASE): another address serves stripe-mock, a proxy, or the browser
     # tests' loopback fake. The secret key is sent there, so anything but loopback must be https://.
     stripe_api_base: str = DEFAULT_STRIPE_API_BASE
+    billing: BillingSettings = field(default_factory=BillingSettings)  # BILLING_PROVIDER and the other systems
     verify_saves_after_days: int = 30
     abandon_after_minutes: int = 30  # an unfinished session with no activity this long ends as abandoned
     pause_reminder_days: int = 3  # days before a pause ends: the pause_ending webhook and email
@@ -141,15 +144,22 @@ class Settings:
             raise ConfigError("SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
         if "@" not in self.email_from or any(c in self.email_from for c in "\r\n"):
             raise ConfigError("SAVEFLOW_EMAIL_FROM must be an address like Acme <billing@acme.example>")
+        if self.billing_provider == "stripe" and not self.stripe_api_key:
+            raise ConfigError("BILLING_PROVIDER=stripe needs STRIPE_API_KEY")
         if not _stripe_api_base_ok(self.stripe_api_base, self.stripe_api_key or ""):
             raise ConfigError(
                 "STRIPE_API_BASE must look like https://stripe-proxy.example; http:// only on loopback or with a"
                 " test key (sk_test_…, rk_test_…), so a live key never travels unencrypted"
             )
 
+    @property
+    def billing_provider(self) -> ProviderName:
+        """BILLING_PROVIDER, else Stripe when STRIPE_API_KEY is set, else the in-memory provider."""
+        return self.billing.provider or ("stripe" if self.stripe_api_key else "memory")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read `SAVEFLOW_*`, `DATABASE_URL`, `SQLITE_PATH`, `SMTP_URL`, `STRIPE_*`; fill secrets from the secrets file.
+        """Read `SAVEFLOW_*`, `DATABASE_URL`, `SQLITE_PATH`, `SMTP_URL`, billing's; fill secrets from the secrets file.
 
         SAVEFLOW_SESSION_SECRET signs flow tokens, admin sessions and CSRF cookies;
         SAVEFLOW_PREVIOUS_SESSION_SECRETS lists former values that still verify flow tokens and admin
@@ -178,6 +188,7 @@ class Settings:
             stripe_api_key=environ.get("STRIPE_API_KEY") or None,
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_api_base=(environ.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).rstrip("/"),
+            billing=BillingSettings.from_env(environ),
             demo_admin_password=stored.get("demo_admin_password") if demo else None,
             previous_session_secrets=tuple(
                 secret.strip()

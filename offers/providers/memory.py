@@ -29,7 +29,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from offers.ports import (
+    ALL_CAPABILITIES,
     BillingError,
+    Capability,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderAuthFailed,
@@ -128,6 +130,7 @@ class InMemoryBillingProvider:
     _faults: list[_Fault] = field(default_factory=list)
     _next_read_failures: list[Exception] = field(default_factory=list)
     _next_delay: float = 0.0
+    capabilities: frozenset[Capability] = ALL_CAPABILITIES
 
     def __post_init__(self) -> None:
         if not isinstance(self.subscriptions, SubscriptionStore):  # a plain dict is copied into a store

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import stripe
 
 from offers.ports import (
+    ALL_CAPABILITIES,
     BillingError,
     BillingEvent,
     IdempotencyConflict,
@@ -51,6 +52,8 @@ from offers.providers.stripe_shapes import (
     SCHEDULE_MARKER,
     STRIPE_FEEDBACK,
     discount_entries,
+    event_paid_at,
+    event_problem,
     scheduled_price,
     snapshot_from_stripe,
     subscription_of,
@@ -103,6 +106,8 @@ def _translate(exc: stripe.StripeError) -> BillingError:
 
 class StripeBillingProvider:
     """Stripe through `StripeClient` (async, pinned API version), one idempotency key per write."""
+
+    capabilities = ALL_CAPABILITIES  # every offer maps onto Stripe's API
 
     def __init__(
         self,
@@ -367,13 +372,17 @@ class StripeWebhooks:
             raise WebhookRejected(f"{type(exc).__name__}: {exc}") from exc
         try:
             data = json.loads(payload)
-            obj = (data.get("data") or {}).get("object") or {}
-            created = datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC)
+        except ValueError as exc:
+            raise WebhookMalformed("the body is not JSON") from exc
+        if problem := event_problem(data):
+            raise WebhookMalformed(problem)
+        try:
             return BillingEvent(
                 id=str(data["id"]),
-                type=str(data.get("type", "")),
-                subscription_id=subscription_of(obj),
-                created=created,
+                type=str(data["type"]),
+                subscription_id=subscription_of(data["data"]["object"]),
+                created=datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC),
+                paid_at=event_paid_at(data),
             )
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise WebhookMalformed(f"{type(exc).__name__}: {exc}") from exc
+            raise WebhookMalformed(f"the event cannot be read ({type(exc).__name__}: {exc})") from exc

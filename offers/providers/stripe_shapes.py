@@ -128,3 +128,27 @@ def subscription_of(obj: dict[str, Any]) -> str | None:
         if candidate:
             return str(candidate)
     return None
+
+
+def event_problem(data: Any) -> str | None:
+    """Why a signed body is not a Stripe event (an object with an id, a type and a data object), or None."""
+    if not isinstance(data, dict):
+        return "the body is not a JSON object"
+    if data.get("object", "event") != "event":
+        return "the object is not an event"
+    for field in ("id", "type"):
+        value = data.get(field)
+        if not isinstance(value, str) or not value.strip():
+            return f"the event has no {field}"
+    inner = data.get("data")
+    if not isinstance(inner, dict) or not isinstance(inner.get("object"), dict):
+        return "the event has no data object"
+    return None
+
+
+def event_paid_at(data: dict[str, Any]) -> datetime | None:
+    """When an `invoice.paid` event's invoice was paid (its own paid_at, else the event's time)."""
+    if data.get("type") != "invoice.paid":
+        return None
+    invoice = data["data"]["object"]
+    return dt((invoice.get("status_transitions") or {}).get("paid_at") or data.get("created"))

@@ -32,7 +32,10 @@ from flows.experiments import assign_arm
 from flows.model import USER_STEPS
 from flows.segments import Scalar, pick_segment
 from offers import (
+    ALL_CAPABILITIES,
     BillingProvider,
+    Capability,
+    EligibilityPolicy,
     SubscriptionSnapshot,
     SubscriptionStatus,
 )
@@ -147,7 +150,16 @@ async def start_session(
     snapshot = await billing.get_subscription(claims.subscription_id)
     attributes = customer_attributes(claims, snapshot, locale)
     choice = await choose_flow(claims.sub, attributes)
-    return await _begin(claims, snapshot, attributes, choice, clock=clock, locale=locale, prepared=prepared)
+    return await _begin(
+        claims,
+        snapshot,
+        attributes,
+        choice,
+        clock=clock,
+        locale=locale,
+        prepared=prepared,
+        capabilities=billing.capabilities,
+    )
 
 
 async def open_session(session_id: str, *, clock: Clock) -> SessionView:
@@ -182,6 +194,7 @@ async def _begin(
     locale: str,
     preview: bool = False,
     prepared: bool = False,
+    capabilities: frozenset[Capability] = ALL_CAPABILITIES,
 ) -> SessionView:
     test_mode = claims.test or preview
     history = await session_repo.redemptions_of(claims.sub)
@@ -194,6 +207,7 @@ async def _begin(
         test_mode=test_mode,
         country=country if isinstance(country, str) else None,
         preview=preview,
+        policy=EligibilityPolicy(capabilities=capabilities),  # offers the billing system cannot make are hidden
     )
     session_id = new_session_id()
     started = Started(at=now)

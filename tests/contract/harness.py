@@ -1,13 +1,21 @@
-"""The two billing providers of the contract suite behind one test-facing surface (set-up, faults, inspection)."""
+"""The billing providers of the contract suite behind one test-facing surface (set-up, faults, inspection).
+
+Every provider starts with the same two subscriptions and prices. Where a vendor's platform cannot hold one
+of the port's rules (e.g. it has no idempotency keys), its harness names the rule in `unheld` with the
+reason and the vendor's doc page; the test of that rule is then skipped for it, visibly, never passed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from typing import Any, Protocol
 
-from offers import BillingProvider, SubscriptionSnapshot, SubscriptionStatus
+import pytest
+
+from offers import BillingProvider, Capability, SubscriptionSnapshot, SubscriptionStatus
 from offers.providers.memory import InMemoryBillingProvider, Price
 from offers.providers.stripe import StripeBillingProvider
 from tests.support.stripe_http import NOW, Failure, FakeStripe, make_subscription
@@ -15,8 +23,28 @@ from tests.support.stripe_http import NOW, Failure, FakeStripe, make_subscriptio
 START = datetime.fromtimestamp(NOW, tz=UTC)
 
 
+# The rules a harness may name in `unheld` (each is one test, or a group of them, in this suite).
+RULES = frozenset(
+    {
+        "key_replay",  # a repeated key returns the stored result without a second effect
+        "key_conflict",  # the same key with other parameters is refused
+        "key_in_flight",  # a key whose first request still runs is refused at once (409)
+        "stored_server_error",  # a 5xx is stored for its key and replayed
+        "key_expiry",  # keys are forgotten after 24 hours
+        "foreign_schedule",  # another party's scheduled change can exist and is never overwritten
+        "discount_stacking",  # a discount is added next to the ones the subscription has
+    }
+)
+
+
 class Harness(Protocol):
-    """A provider with `sub_1` (active Pro, the `loyal10` discount) and `sub_trial` (a Pro trial ending in 3 days)."""
+    """A provider with `sub_1` (active Pro, the `loyal10` discount) and `sub_trial` (a Pro trial ending in 3 days).
+
+    Prices: `price_pro_monthly` (4900 usd/month) and `price_starter_monthly` (1900); coupons `loyal10` and
+    `save30_3m`; customer `cus_1` owns both subscriptions.
+    """
+
+    unheld: Mapping[str, str]  # rule (from RULES) → why this vendor cannot hold it, with its doc page
 
     @property
     def provider(self) -> BillingProvider: ...
@@ -48,10 +76,27 @@ class Harness(Protocol):
         ...
 
 
+def requires(harness: Harness, *rules: str) -> None:
+    """Skip the calling test, with the vendor's reason, when this harness cannot hold one of `rules`."""
+    for rule in rules:
+        assert rule in RULES, rule
+        if rule in harness.unheld:
+            pytest.skip(f"{rule}: {harness.unheld[rule]}")
+
+
+def capable(harness: Harness, *needed: Capability) -> None:
+    """Skip the calling test for a provider that cannot make one of these changes (eligibility hides such
+    offers; `test_a_change_the_provider_cannot_make_is_not_applicable` holds it to refusing them)."""
+    missing = [c.value for c in needed if c not in harness.provider.capabilities]
+    if missing:
+        pytest.skip(f"this billing system cannot: {', '.join(missing)}")
+
+
 @dataclass
 class MemoryHarness:
     provider: InMemoryBillingProvider
     now: datetime = START
+    unheld: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls) -> MemoryHarness:
@@ -110,6 +155,7 @@ class MemoryHarness:
 class StripeHarness:
     provider: StripeBillingProvider
     fake: FakeStripe
+    unheld: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls) -> StripeHarness:
@@ -148,4 +194,18 @@ class StripeHarness:
         return self.fake.next_phase_coupons(subscription_id)
 
 
-PROVIDERS: dict[str, Callable[[], Harness]] = {"memory": MemoryHarness.build, "stripe": StripeHarness.build}
+def _elsewhere(module: str, name: str) -> Callable[[], Harness]:
+    """A harness built by `tests.contract.<module>.<name>.build`, imported only when its tests run."""
+
+    def build() -> Harness:
+        factory: Callable[[], Harness] = getattr(import_module(f"tests.contract.{module}"), name).build
+        return factory()
+
+    return build
+
+
+PROVIDERS: dict[str, Callable[[], Harness]] = {
+    "memory": MemoryHarness.build,
+    "stripe": StripeHarness.build,
+    "host": _elsewhere("harness_host", "HostHarness"),
+}

@@ -10,13 +10,14 @@ import pytest
 
 from offers import (
     BillingProvider,
+    Capability,
     IdempotencyConflict,
     ProviderAuthFailed,
     ProviderFailed,
     ProviderUnavailable,
     SubscriptionSnapshot,
 )
-from tests.contract.harness import START, Harness
+from tests.contract.harness import START, Harness, capable, requires
 
 RESUMES = START + timedelta(days=61)
 Operation = Callable[[BillingProvider, SubscriptionSnapshot, str], Awaitable[SubscriptionSnapshot]]
@@ -44,23 +45,34 @@ async def _cancel_later(billing: BillingProvider, snap: SubscriptionSnapshot, ke
     return await billing.cancel(snap.id, at_period_end=True, reason="too_expensive", comment="x", idempotency_key=key)
 
 
-OPERATIONS: dict[str, Operation] = {
-    "pause": _pause,
-    "discount": _discount,
-    "downgrade-now": _downgrade_now,
-    "downgrade-at-period-end": _downgrade_later,
-    "cancel-at-period-end": _cancel_later,
+OPERATIONS: dict[str, tuple[Operation, Capability]] = {
+    "pause": (_pause, Capability.PAUSE),
+    "discount": (_discount, Capability.DISCOUNT),
+    "downgrade-now": (_downgrade_now, Capability.CHANGE_PRICE_NOW),
+    "downgrade-at-period-end": (_downgrade_later, Capability.CHANGE_PRICE_AT_PERIOD_END),
+    "cancel-at-period-end": (_cancel_later, Capability.CANCEL_AT_PERIOD_END),
 }
 
 
 @pytest.fixture(params=sorted(OPERATIONS), name="operation")
-def fx_operation(request: pytest.FixtureRequest) -> Operation:
-    return OPERATIONS[str(request.param)]
+def fx_operation(request: pytest.FixtureRequest, harness: Harness) -> Operation:
+    operation, needs = OPERATIONS[str(request.param)]
+    capable(harness, needs)
+    if operation is _discount:  # sub_1 already has a discount
+        requires(harness, "discount_stacking")
+    return operation
+
+
+@pytest.fixture(autouse=True)
+def fx_pauses(harness: Harness) -> None:
+    """The single-operation tests below pause: a provider that cannot pause has none of them to hold."""
+    capable(harness, Capability.PAUSE)
 
 
 async def test_a_repeated_key_returns_the_stored_result_and_changes_billing_once(
     harness: Harness, operation: Operation
 ) -> None:
+    requires(harness, "key_replay")
     snap = await harness.provider.get_subscription("sub_1")
     first = await operation(harness.provider, snap, "same")
     effects = harness.effects()
@@ -82,6 +94,7 @@ async def test_a_retry_after_a_lost_answer_sends_the_same_request(harness: Harne
 
 
 async def test_the_same_key_with_other_parameters_is_a_conflict(harness: Harness) -> None:
+    requires(harness, "key_conflict")
     snap = await harness.provider.get_subscription("sub_1")
     await harness.provider.pause("sub_1", resumes_at=RESUMES, behavior="void", idempotency_key="k")
     other = RESUMES + timedelta(days=1)
@@ -95,6 +108,7 @@ async def test_the_same_key_with_other_parameters_is_a_conflict(harness: Harness
 
 async def test_a_key_still_in_flight_is_unavailable_and_never_applied_twice(harness: Harness) -> None:
     """Item 1 (adapter half): Stripe's 409 idempotency_key_in_use means "retry later with the same key"."""
+    requires(harness, "key_in_flight")
     harness.hold_next(0.3)
     first = asyncio.create_task(
         harness.provider.pause("sub_1", resumes_at=RESUMES, behavior="void", idempotency_key="k")
@@ -124,6 +138,7 @@ async def test_a_request_the_caller_gave_up_on_still_finishes(harness: Harness) 
 
 async def test_a_stored_server_error_is_replayed_for_its_key(harness: Harness) -> None:
     """Item 5: a 5xx is ProviderFailed; its key can only fail again, a fresh key applies the change."""
+    requires(harness, "stored_server_error")
     harness.fail_next_with_server_error()
     for _ in range(2):
         with pytest.raises(ProviderFailed):
@@ -134,6 +149,7 @@ async def test_a_stored_server_error_is_replayed_for_its_key(harness: Harness) -
 
 
 async def test_a_server_error_may_come_after_the_change_so_the_caller_reads_first(harness: Harness) -> None:
+    requires(harness, "stored_server_error")
     harness.fail_next_with_server_error(applied=True)
     with pytest.raises(ProviderFailed):
         await harness.provider.pause("sub_1", resumes_at=RESUMES, behavior="void", idempotency_key="k1")
@@ -153,6 +169,7 @@ async def test_bad_credentials_are_an_auth_failure_that_is_not_stored(harness: H
 
 
 async def test_keys_are_forgotten_after_24_hours(harness: Harness) -> None:
+    requires(harness, "key_expiry")
     await harness.provider.pause("sub_1", resumes_at=RESUMES, behavior="void", idempotency_key="k")
     harness.advance(24 * 3600 - 1)
     later = RESUMES + timedelta(days=1)

@@ -1,4 +1,4 @@
-"""One contract, two providers: each offer kind and cancel behave alike in memory and on Stripe over recorded HTTP."""
+"""One contract for every billing provider: each offer kind, cancel, undo and resume behave alike everywhere."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from offers import OfferNotApplicable, SubscriptionNotFound, SubscriptionStatus
-from tests.contract.harness import START, Harness
+from offers import Capability, OfferNotApplicable, SubscriptionNotFound, SubscriptionStatus
+from tests.contract.harness import START, Harness, capable, requires
 
 STARTER = "price_starter_monthly"
 
@@ -33,6 +33,7 @@ async def test_unknown_subscription_is_not_found(harness: Harness) -> None:
 
 
 async def test_pause_until_a_date_keeps_the_subscription_active(harness: Harness) -> None:
+    capable(harness, Capability.PAUSE)
     resumes = START + timedelta(days=61)
     snap = await harness.provider.pause("sub_1", resumes_at=resumes, behavior="void", idempotency_key="k-pause")
     assert snap.paused_until == resumes
@@ -40,12 +41,14 @@ async def test_pause_until_a_date_keeps_the_subscription_active(harness: Harness
 
 
 async def test_resume_clears_the_pause(harness: Harness) -> None:
+    capable(harness, Capability.PAUSE, Capability.RESUME)
     await harness.provider.pause("sub_1", resumes_at=START + timedelta(days=30), behavior="void", idempotency_key="k1")
     snap = await harness.provider.resume("sub_1", idempotency_key="k2")
     assert snap.paused_until is None
 
 
 async def test_trial_extension_moves_the_trial_end(harness: Harness) -> None:
+    capable(harness, Capability.EXTEND_TRIAL)
     new_end = START + timedelta(days=17)
     snap = await harness.provider.extend_trial("sub_trial", trial_end=new_end, idempotency_key="k-trial")
     assert snap.trial_end == new_end
@@ -53,6 +56,7 @@ async def test_trial_extension_moves_the_trial_end(harness: Harness) -> None:
 
 async def test_extending_the_trial_of_an_active_subscription_is_not_applicable(harness: Harness) -> None:
     """Item 6: Stripe itself would accept `trial_end` here and start a new free trial; the adapter refuses."""
+    capable(harness, Capability.EXTEND_TRIAL)
     with pytest.raises(OfferNotApplicable):
         await harness.provider.extend_trial("sub_1", trial_end=START + timedelta(days=9), idempotency_key="k-x")
     after = await harness.provider.get_subscription("sub_1")
@@ -60,6 +64,8 @@ async def test_extending_the_trial_of_an_active_subscription_is_not_applicable(h
 
 
 async def test_discount_is_added_next_to_existing_ones(harness: Harness) -> None:
+    capable(harness, Capability.DISCOUNT)
+    requires(harness, "discount_stacking")
     before = await harness.provider.get_subscription("sub_1")
     snap = await harness.provider.apply_discount(
         "sub_1", coupon_id="save30_3m", snapshot=before, idempotency_key="k-discount"
@@ -68,6 +74,7 @@ async def test_discount_is_added_next_to_existing_ones(harness: Harness) -> None
 
 
 async def test_downgrade_now_changes_the_price(harness: Harness) -> None:
+    capable(harness, Capability.CHANGE_PRICE_NOW)
     before = await harness.provider.get_subscription("sub_1")
     snap = await harness.provider.change_price(
         "sub_1", price_id=STARTER, at_period_end=False, snapshot=before, idempotency_key="k-down"
@@ -78,6 +85,7 @@ async def test_downgrade_now_changes_the_price(harness: Harness) -> None:
 
 async def test_downgrade_at_period_end_schedules_it_and_keeps_the_discounts(harness: Harness) -> None:
     """Item 4: the next phase carries the subscription's discounts, and a read reports the scheduled price."""
+    capable(harness, Capability.CHANGE_PRICE_AT_PERIOD_END)
     before = await harness.provider.get_subscription("sub_1")
     snap = await harness.provider.change_price(
         "sub_1", price_id=STARTER, at_period_end=True, snapshot=before, idempotency_key="k-down-later"
@@ -90,6 +98,8 @@ async def test_downgrade_at_period_end_schedules_it_and_keeps_the_discounts(harn
 
 async def test_a_schedule_someone_else_created_is_never_overwritten(harness: Harness) -> None:
     """Item 4: the offer is not applicable (the user sees it as unavailable), and their schedule stays as it was."""
+    capable(harness, Capability.CHANGE_PRICE_AT_PERIOD_END)
+    requires(harness, "foreign_schedule")
     harness.add_foreign_schedule("sub_1")
     before = await harness.provider.get_subscription("sub_1")
     with pytest.raises(OfferNotApplicable):
@@ -101,6 +111,7 @@ async def test_a_schedule_someone_else_created_is_never_overwritten(harness: Har
 
 
 async def test_cancel_at_period_end_and_now(harness: Harness) -> None:
+    capable(harness, Capability.CANCEL_AT_PERIOD_END, Capability.CANCEL_NOW)
     later = await harness.provider.cancel(
         "sub_1", at_period_end=True, reason="too_expensive", comment="budget", idempotency_key="k-c1"
     )
@@ -116,6 +127,11 @@ async def test_cancel_at_period_end_and_now(harness: Harness) -> None:
 @pytest.mark.parametrize("whose", ["ours", "foreign"])
 async def test_cancelling_releases_any_schedule_first(harness: Harness, whose: str, at_period_end: bool) -> None:
     """Item 4: click-to-cancel always works, even for a subscription a schedule manages."""
+    capable(harness, Capability.CANCEL_AT_PERIOD_END if at_period_end else Capability.CANCEL_NOW)
+    if whose == "ours":
+        capable(harness, Capability.CHANGE_PRICE_AT_PERIOD_END)
+    else:
+        requires(harness, "foreign_schedule")
     before = await harness.provider.get_subscription("sub_1")
     if whose == "ours":
         await harness.provider.change_price(
@@ -136,6 +152,7 @@ async def test_cancelling_releases_any_schedule_first(harness: Harness, whose: s
 
 async def test_cancelling_now_twice_with_one_key_is_one_cancel(harness: Harness) -> None:
     """Stripe ignores keys on DELETE and answers a repeat with 404; the port still answers the cancel's result."""
+    capable(harness, Capability.CANCEL_NOW)
     first = await harness.provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k")
     again = await harness.provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k")
     assert again.status is SubscriptionStatus.CANCELED
@@ -145,6 +162,7 @@ async def test_cancelling_now_twice_with_one_key_is_one_cancel(harness: Harness)
 
 async def test_reactivating_undoes_a_scheduled_cancellation_and_nothing_else(harness: Harness) -> None:
     """Issue 25: "Keep my subscription" for a customer set to cancel undoes the cancel through billing."""
+    capable(harness, Capability.CANCEL_AT_PERIOD_END, Capability.REACTIVATE)
     untouched = await harness.provider.reactivate("sub_1", idempotency_key="k-r0")
     assert not untouched.cancel_at_period_end  # nothing scheduled: nothing changes
     await harness.provider.cancel("sub_1", at_period_end=True, reason=None, comment=None, idempotency_key="k-c")
@@ -156,12 +174,14 @@ async def test_reactivating_undoes_a_scheduled_cancellation_and_nothing_else(har
 
 
 async def test_an_ended_subscription_cannot_be_reactivated(harness: Harness) -> None:
+    capable(harness, Capability.CANCEL_NOW, Capability.REACTIVATE)
     await harness.provider.cancel("sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="k-c")
     with pytest.raises(OfferNotApplicable):
         await harness.provider.reactivate("sub_1", idempotency_key="k-r")
 
 
 async def test_a_scheduled_downgrade_can_be_undone_but_not_someone_elses_schedule(harness: Harness) -> None:
+    capable(harness, Capability.CHANGE_PRICE_AT_PERIOD_END, Capability.CANCEL_SCHEDULED_CHANGE)
     before = await harness.provider.get_subscription("sub_1")
     await harness.provider.change_price(
         "sub_1", price_id=STARTER, at_period_end=True, snapshot=before, idempotency_key="k-down-later"
@@ -172,7 +192,55 @@ async def test_a_scheduled_downgrade_can_be_undone_but_not_someone_elses_schedul
     assert (
         await harness.provider.cancel_scheduled_change("sub_1", idempotency_key="k-undo2")
     ).scheduled_price_id is None
+    if "foreign_schedule" in harness.unheld:
+        return
     harness.add_foreign_schedule("sub_1")
     with pytest.raises(OfferNotApplicable):
         await harness.provider.cancel_scheduled_change("sub_1", idempotency_key="k-undo3")
     assert harness.has_schedule("sub_1")
+
+
+async def test_a_change_the_provider_cannot_make_is_not_applicable(harness: Harness) -> None:
+    """Eligibility hides offers needing a missing capability; if one is asked for anyway, the provider refuses
+    it as not applicable (the user is offered the rest) and changes nothing."""
+    billing = harness.provider
+    before = await billing.get_subscription("sub_1")
+    trial = await billing.get_subscription("sub_trial")
+    calls = {
+        Capability.PAUSE: lambda: billing.pause(
+            "sub_1", resumes_at=START + timedelta(days=30), behavior="void", idempotency_key="n1"
+        ),
+        Capability.RESUME: lambda: billing.resume("sub_1", idempotency_key="n2"),
+        Capability.CHANGE_PRICE_NOW: lambda: billing.change_price(
+            "sub_1", price_id=STARTER, at_period_end=False, snapshot=before, idempotency_key="n3"
+        ),
+        Capability.CHANGE_PRICE_AT_PERIOD_END: lambda: billing.change_price(
+            "sub_1", price_id=STARTER, at_period_end=True, snapshot=before, idempotency_key="n4"
+        ),
+        Capability.EXTEND_TRIAL: lambda: billing.extend_trial(
+            "sub_trial", trial_end=(trial.trial_end or START) + timedelta(days=7), idempotency_key="n5"
+        ),
+        Capability.DISCOUNT: lambda: billing.apply_discount(
+            "sub_1", coupon_id="save30_3m", snapshot=before, idempotency_key="n6"
+        ),
+        Capability.CANCEL_NOW: lambda: billing.cancel(
+            "sub_1", at_period_end=False, reason=None, comment=None, idempotency_key="n7"
+        ),
+        Capability.CANCEL_AT_PERIOD_END: lambda: billing.cancel(
+            "sub_1", at_period_end=True, reason=None, comment=None, idempotency_key="n8"
+        ),
+        Capability.REACTIVATE: lambda: billing.reactivate("sub_1", idempotency_key="n9"),
+        Capability.CANCEL_SCHEDULED_CHANGE: lambda: billing.cancel_scheduled_change("sub_1", idempotency_key="n10"),
+        Capability.RESUBSCRIBE: lambda: billing.resubscribe(
+            "cus_1", price_id=STARTER, coupon_id="", trial_days=0, idempotency_key="n11"
+        ),
+    }
+    assert set(calls) == set(Capability)
+    missing = [c for c in Capability if c not in billing.capabilities]
+    if not missing:
+        pytest.skip("this billing system can make every change")
+    for capability in missing:
+        with pytest.raises(OfferNotApplicable):
+            await calls[capability]()
+    assert await billing.get_subscription("sub_1") == before
+    assert harness.effects() == 0

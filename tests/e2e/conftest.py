@@ -94,8 +94,8 @@ def _base_env(workdir: Path) -> dict[str, str]:
 @contextlib.contextmanager
 def running_service(prefix: str, billing_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     """`make run`'s service on a free port with its own database and fresh in-memory demo billing (or the
-    billing `billing_env` configures), plus a host app of its own on 127.0.0.2 (an allowed origin); stopped
-    on exit."""
+    billing `billing_env` configures; "{url}" in a value is the server's own address), plus a host app of its
+    own on 127.0.0.2 (an allowed origin); stopped on exit."""
     template, template_database = _seeded_template()
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     for file in template.iterdir():  # the secrets, and the SQLite database unless it is Postgres
@@ -107,7 +107,7 @@ def running_service(prefix: str, billing_env: dict[str, str] | None = None) -> I
     env.update(
         SAVEFLOW_PUBLIC_URL=url,
         SAVEFLOW_ALLOWED_ORIGINS=f"http://localhost:{port},{foreign_host.url}",
-        **(billing_env or {}),
+        **{name: value.replace("{url}", url) for name, value in (billing_env or {}).items()},
     )
     if template_database:
         env["DATABASE_URL"] = _create_postgres_database(os.environ["DATABASE_URL"], template=template_database)
