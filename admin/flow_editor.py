@@ -34,9 +34,9 @@ from admin.flow_form import (
 from flows import FollowUp, default_definition
 from flows.diagram import mermaid
 from offers import OfferKind, PauseBehavior
-from service.deps import ClockDep, SettingsDep
+from service.deps import BillingDep, ClockDep, SettingsDep
 from service.security import mint_flow_token
-from service.use_cases.flow_config import ConfigInvalid, publish_flow_by, save_draft
+from service.use_cases.flow_config import ConfigInvalid, publish_flow_by, read_catalogue, save_draft
 from service.use_cases.flow_preview import PreviewCustomer, VersionNotFound, start_preview
 
 HEADERS = {"Vary": "HX-Request", "Cache-Control": "no-store"}
@@ -164,11 +164,13 @@ async def editor_page(request: Request[Any, Any, Any], key: FromQuery[str] = "de
 
 
 @post("/flows/editor", name="admin:flows_editor", guards=[auth.at_least("editor")])
-async def editor_submit(request: Request[Any, Any, Any], clock: ClockDep) -> Template | Redirect | Response[None]:
+async def editor_submit(
+    request: Request[Any, Any, Any], clock: ClockDep, billing: BillingDep
+) -> Template | Redirect | Response[None]:
     form, extras = await _submitted(request)
     action = extras.get("action", "")
     if action == "publish":
-        return await _publish(request, form, clock)
+        return await _publish(request, form, clock, billing)
     if action == "preview":
         return await _preview(request, form, extras, clock)
     changed = apply_action(form, action)
@@ -191,13 +193,16 @@ async def preview_draft(request: Request[Any, Any, Any], clock: ClockDep) -> Tem
     return await _preview(request, form, extras, clock)
 
 
-async def _publish(request: Request[Any, Any, Any], form: EditorForm, clock: ClockDep) -> Template | Redirect:
+async def _publish(
+    request: Request[Any, Any, Any], form: EditorForm, clock: ClockDep, billing: BillingDep
+) -> Template | Redirect:
     parsed = to_definition(form)
     problems, invalid = parsed.problems, parsed.invalid
     note = form.settings.get("note", "")[:500]
     if parsed.definition is not None:
         try:
-            await publish_flow_by(request.state.staff.email, parsed.definition, clock(), note=note)
+            catalogue = await read_catalogue(billing)  # offer ids checked against billing's, where it lists them
+            await publish_flow_by(request.state.staff.email, parsed.definition, clock(), note=note, catalogue=catalogue)
         except ConfigInvalid as exc:
             problems = tuple(exc.problems)
         else:

@@ -19,8 +19,8 @@ from litestar.response import Redirect, Template
 
 from admin import auth, queries
 from admin.flow_editor import editor_handlers
-from service.deps import ClockDep
-from service.use_cases.flow_config import ConfigInvalid, publish_flow_json_by, roll_back_flow
+from service.deps import BillingDep, ClockDep
+from service.use_cases.flow_config import ConfigInvalid, publish_flow_json_by, read_catalogue, roll_back_flow
 
 HEADERS = {"Cache-Control": "no-store"}
 
@@ -46,11 +46,12 @@ async def json_page(request: Request[Any, Any, Any], key: FromQuery[str] = "defa
 
 
 @post("/flows/publish", name="admin:flows_publish", guards=[auth.at_least("editor")])
-async def publish(request: Request[Any, Any, Any], clock: ClockDep) -> Template | Redirect:
+async def publish(request: Request[Any, Any, Any], clock: ClockDep, billing: BillingDep) -> Template | Redirect:
     form = await request.form()
     text, note = str(form.get("definition", ""))[:500_000], str(form.get("note", ""))[:500]
     try:
-        await publish_flow_json_by(request.state.staff.email, text, clock(), note=note)
+        catalogue = await read_catalogue(billing)
+        await publish_flow_json_by(request.state.staff.email, text, clock(), note=note, catalogue=catalogue)
     except ValueError as exc:  # CodecError, ConfigInvalid and JSON syntax errors are all ValueErrors
         problems = exc.problems if isinstance(exc, ConfigInvalid) else [f"This is not a valid flow definition: {exc}"]
         return await _json_editor(request, text, problems, status=422)

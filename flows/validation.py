@@ -25,6 +25,7 @@ from offers.winback import winback_problems
 
 if TYPE_CHECKING:
     from flows.model import FlowDefinition, ReasonDef
+    from offers.ports import Catalogue
 
 OTHER_REASON = "other"
 
@@ -88,6 +89,20 @@ def validate_definition(definition: FlowDefinition) -> list[str]:
     for offer in definition.offers:
         problems.extend(_offer_problems(offer))
     problems.extend(winback_problems(definition.winback))
+    return problems
+
+
+def catalogue_problems(definition: FlowDefinition, catalogue: Catalogue) -> list[str]:
+    """The offers naming a price or coupon the billing system does not have (they would fail when accepted)."""
+    problems: list[str] = []
+    for offer in definition.offers:
+        if isinstance(offer, DowngradeOffer) and offer.price_id not in catalogue.price_ids:
+            problems.append(f"Offer {offer.copy.title!r}: billing has no price {offer.price_id!r}.")
+        if isinstance(offer, DiscountOffer) and offer.coupon_id not in catalogue.coupon_ids:
+            problems.append(f"Offer {offer.copy.title!r}: billing has no coupon {offer.coupon_id!r}.")
+    coupon = definition.winback.coupon_id if definition.winback is not None else ""
+    if coupon and coupon not in catalogue.coupon_ids:
+        problems.append(f"The win-back offer: billing has no coupon {coupon!r}.")
     return problems
 
 

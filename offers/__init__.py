@@ -21,11 +21,13 @@ from offers.model import (
 )
 from offers.ports import (
     ALL_CAPABILITIES,
+    BillingCatalogue,
     BillingError,
     BillingEvent,
     BillingProvider,
     BillingWebhooks,
     Capability,
+    Catalogue,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderAuthFailed,
@@ -42,11 +44,13 @@ from offers.ports import (
 __all__ = (
     "ALL_CAPABILITIES",
     "OFFER_TYPES",
+    "BillingCatalogue",
     "BillingError",
     "BillingEvent",
     "BillingProvider",
     "BillingWebhooks",
     "Capability",
+    "Catalogue",
     "DiscountOffer",
     "DowngradeOffer",
     "EligibilityPolicy",

@@ -99,10 +99,13 @@ async def apply_offer(
     """
     sub = snapshot.id
     if isinstance(offer, PauseOffer):
-        # A pause from the period end is the same request: that period is paid already, so pausing collection
-        # until `resumes_at` charges nothing more (offers.providers.stripe.StripeBillingProvider.pause).
+        # A pause from the period end says so: on Stripe it is the same request (that period is paid already,
+        # so pausing collection until `resumes_at` charges nothing more); Chargebee and Paddle schedule it.
         resumes_at = pause_resumes_at(offer, snapshot, now)
-        await billing.pause(sub, resumes_at=resumes_at, behavior=offer.behavior, idempotency_key=idempotency_key)
+        later = offer.starts is PauseStart.PERIOD_END
+        await billing.pause(
+            sub, resumes_at=resumes_at, behavior=offer.behavior, idempotency_key=idempotency_key, at_period_end=later
+        )
         if offer.until is not None and offer.until == resumes_at:
             return OfferResult(offer.id, offer.kind, f"Paused until {resumes_at:%Y-%m-%d}")
         summary = f"Paused for {offer.lengths[0]}"

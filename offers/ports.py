@@ -148,6 +148,21 @@ class BillingEvent:
     paid_at: datetime | None = None  # an invoice paid with money in it (verified saves need one), if this says so
 
 
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The price and coupon ids a billing system knows, to check a flow's offers before they go live."""
+
+    price_ids: frozenset[str]
+    coupon_ids: frozenset[str]
+
+
+@runtime_checkable
+class BillingCatalogue(Protocol):
+    """A billing system that can list its prices and coupons (not every one can: the check is skipped)."""
+
+    async def catalogue(self) -> Catalogue: ...
+
+
 @runtime_checkable
 class BillingWebhooks(Protocol):
     """Verifies and parses the billing system's signed webhooks."""
@@ -173,8 +188,18 @@ class BillingProvider(Protocol):
     async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot: ...
 
     async def pause(
-        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
-    ) -> SubscriptionSnapshot: ...
+        self,
+        subscription_id: str,
+        *,
+        resumes_at: datetime,
+        behavior: str,
+        idempotency_key: str,
+        at_period_end: bool = False,
+    ) -> SubscriptionSnapshot:
+        """Stop charging until `resumes_at`. `at_period_end`: the paid period runs out first (billing systems
+        that pause access with billing start the pause then; Stripe only pauses collection, so it is the same
+        request). Paused or set to pause, the snapshot's `paused_until` is `resumes_at`."""
+        ...
 
     async def resume(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot: ...
 

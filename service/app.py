@@ -31,7 +31,8 @@ from offers import BillingProvider, BillingWebhooks
 from offers.host_contract import Action
 from offers.providers.host import HostBillingProvider
 from offers.providers.memory import InMemoryBillingProvider, Price
-from offers.providers.stripe import StripeBillingProvider, StripeWebhooks
+from offers.providers.stripe import StripeBillingProvider
+from offers.providers.stripe_webhooks import StripeWebhooks
 from service import __version__, demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.db.rollup import refresh_dirty_days
@@ -43,7 +44,7 @@ from service.http.errors import EXCEPTION_HANDLERS, FormRequest, read_page_forms
 from service.http.headers import security_headers
 from service.http.health import health
 from service.http.links import resume_link
-from service.http.reference_host import ReferenceHost, host_billing_action, host_billing_read
+from service.http.reference_host import ReferenceHost, host_billing_action, host_billing_catalogue, host_billing_read
 from service.http.unsubscribe import unsubscribe_page, unsubscribe_submit
 from service.http.webhooks import chargebee_webhook, paddle_webhook, stripe_webhook
 from service.http.widget import WidgetController
@@ -91,14 +92,31 @@ def build_billing(settings: Settings, clock: Callable[[], datetime]) -> BillingP
             return StripeBillingProvider(settings.stripe_api_key or "", api_base=settings.stripe_api_base)
         case "host":
             return HostBillingProvider(b.host_url, b.host_secret, actions=frozenset(Action(a) for a in b.host_actions))
+        case "chargebee":  # the vendors' SDKs are imported only by the services that use them
+            from offers.providers.chargebee import ChargebeeBillingProvider
+
+            return ChargebeeBillingProvider(b.chargebee_api_key, b.chargebee_site)
+        case "paddle":
+            from offers.providers.paddle import PaddleBillingProvider
+
+            return PaddleBillingProvider(b.paddle_api_key, sandbox=b.paddle_sandbox)
     return demo_billing(clock)
 
 
 def build_webhooks(settings: Settings) -> dict[str, BillingWebhooks]:
     """The configured provider's inbound webhooks, by route name (none: its route says it is not configured)."""
+    b = settings.billing
     match settings.billing_provider:
         case "stripe" | "memory" if settings.stripe_webhook_secret:  # memory: Stripe-shaped events, for testing
             return {"stripe": StripeWebhooks(settings.stripe_webhook_secret)}
+        case "chargebee" if b.chargebee_webhook_username and b.chargebee_webhook_password:
+            from offers.providers.chargebee import ChargebeeWebhooks
+
+            return {"chargebee": ChargebeeWebhooks(b.chargebee_webhook_username, b.chargebee_webhook_password)}
+        case "paddle" if b.paddle_webhook_secret:
+            from offers.providers.paddle import PaddleWebhooks
+
+            return {"paddle": PaddleWebhooks(b.paddle_webhook_secret)}
     return {}
 
 
@@ -123,12 +141,15 @@ def build_templates(
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Litestar:
+def create_app(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, billing: BillingProvider | None = None
+) -> Litestar:
+    """The service; `billing` replaces the provider the settings name (the contract suite's providers)."""
     from admin.routes import admin_routes  # the admin is registered here and only here
 
     engine = create_engine(settings.database)
     bind_tables(engine)
-    billing = build_billing(settings, clock)
+    billing = billing or build_billing(settings, clock)
     mailer = build_mailer(settings)  # SMTP, the demo mailbox, or None: emails wait (logged)
     assets = Assets.load()  # read and hashed once: a changed static file is served after a restart
     widget_style = InlineStyle.of(assets, settings.theme)
@@ -213,7 +234,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     if settings.demo and settings.billing_provider == "host":
         # The demo host app executes billing itself, in front of the demo's own (in-memory) billing.
         reference = ReferenceHost(settings.billing.host_secret, demo_billing(clock), clock)
-        route_handlers += [host_billing_action, host_billing_read]
+        route_handlers += [host_billing_action, host_billing_catalogue, host_billing_read]
         dependencies["reference_host"] = Provide(lambda: reference, sync_to_thread=False)
 
     app = Litestar(

@@ -35,6 +35,7 @@ from offers.host_contract import (
 from offers.ports import (
     BillingError,
     Capability,
+    Catalogue,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderAuthFailed,
@@ -123,14 +124,24 @@ class HostBillingProvider:
         except httpx.TransportError as exc:  # connect errors, timeouts, a connection dropped mid-answer
             raise ProviderUnavailable(f"host billing unreachable: {type(exc).__name__}: {exc}") from exc
 
-    async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
-        path = f"/subscriptions/{quote(subscription_id, safe='')}"
+    async def _read(self, path: str) -> dict[str, Any]:
         headers = self._headers(f"read_{uuid.uuid4().hex}", path)
         async with self._deadline():
             response = await self._send(self._client.build_request("GET", self._base + path, headers=headers))
         if response.status_code != 200:
             raise _translate(response)
-        return _snapshot(_json(response))
+        return _json(response)
+
+    async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        return _snapshot(await self._read(f"/subscriptions/{quote(subscription_id, safe='')}"))
+
+    async def catalogue(self) -> Catalogue:
+        """The host's price and coupon ids (`GET /catalogue`, optional: a 404 means it does not list them)."""
+        data = await self._read("/catalogue")
+        try:
+            return Catalogue(frozenset(map(str, data["price_ids"])), frozenset(map(str, data["coupon_ids"])))
+        except (KeyError, TypeError) as exc:
+            raise ProviderFailed(f"host billing sent an unreadable catalogue: {exc}") from exc
 
     async def _act(
         self, action: Action, subscription_id: str | None, key: str, params: Mapping[str, Any]
@@ -156,9 +167,15 @@ class HostBillingProvider:
         raise ProviderFailed(f"host billing answered an unknown result: {str(answer)[:200]}")
 
     async def pause(
-        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
+        self,
+        subscription_id: str,
+        *,
+        resumes_at: datetime,
+        behavior: str,
+        idempotency_key: str,
+        at_period_end: bool = False,
     ) -> SubscriptionSnapshot:
-        params = {"resumes_at": resumes_at.isoformat(), "behavior": behavior}
+        params = {"resumes_at": resumes_at.isoformat(), "behavior": behavior, "at_period_end": at_period_end}
         return await self._act(Action.PAUSE, subscription_id, idempotency_key, params)
 
     async def resume(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:

@@ -1,8 +1,7 @@
 """InMemoryBillingProvider: the embedded default billing system and a stateful double that keeps Stripe's rules.
 
-Rules: standard library and `offers.ports` only. It follows Stripe's documented idempotency semantics
-for API v1 (https://docs.stripe.com/api/idempotent_requests and
-https://docs.stripe.com/error-low-level#idempotency):
+Rules: standard library and `offers.ports` only. It follows Stripe's documented idempotency semantics for API
+v1 (https://docs.stripe.com/api/idempotent_requests, https://docs.stripe.com/error-low-level#idempotency):
 
 - Once a request starts executing, its result is stored under its key, errors included (a 500 too);
   the same key with the same parameters replays it without executing again.
@@ -12,11 +11,11 @@ https://docs.stripe.com/error-low-level#idempotency):
   `ProviderUnavailable`, Stripe's 409 `idempotency_key_in_use`. Nothing is stored for it.
 - What fails before execution is not stored, so the same key may later succeed: a request that never
   arrived (network), and 401/403, because authentication runs before the idempotency layer.
-- Keys are forgotten 24 hours after their first use, by this provider's clock.
-- A request the caller stops waiting for (timeout, cancellation) still finishes on the provider's side.
+- Keys are forgotten 24 hours after their first use, by this provider's clock. A request the caller stops
+  waiting for (timeout, cancellation) still finishes on the provider's side.
 
-The idempotency memory lives in the `SubscriptionStore` that holds the subscriptions. A second
-provider built over the same `subscriptions` (a restarted process in tests) shares it.
+The idempotency memory lives in the `SubscriptionStore` that holds the subscriptions: a second provider
+built over the same `subscriptions` (a restarted process in tests) shares it.
 """
 
 from __future__ import annotations
@@ -25,13 +24,15 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import UTC, datetime
+from functools import partial
+from typing import cast
 
 from offers.ports import (
     ALL_CAPABILITIES,
     BillingError,
     Capability,
+    Catalogue,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderAuthFailed,
@@ -42,12 +43,10 @@ from offers.ports import (
     SubscriptionStatus,
 )
 from offers.providers.memory_new_subscriptions import new_subscription, refused_unless
+from offers.providers.memory_store import Fingerprint, Params, Schedule, SubscriptionStore, _Stored
 
-KEY_LIFETIME = timedelta(hours=24)
+UTC_NOW = partial(datetime.now, UTC)  # the default clock
 OURS = "saveflow"  # the owner of the subscription schedules this service creates
-
-Params = tuple[tuple[str, Any], ...]
-Fingerprint = tuple[str, str, Params, Params]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,60 +68,16 @@ class BillingCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Schedule:
-    """A subscription schedule: who created it, and the price and discounts of its next phase."""
-
-    owner: str
-    price_id: str | None = None
-    discount_coupon_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _Stored:
-    fingerprint: Fingerprint
-    at: datetime
-    result: SubscriptionSnapshot | None = None
-    error: BillingError | None = None
-
-    def replay(self) -> SubscriptionSnapshot:
-        if self.result is not None:
-            return self.result
-        error = self.error or BillingError("stored result missing")
-        raise type(error)(*error.args)  # a fresh exception each time, as a fresh HTTP response would be
-
-
-@dataclass(frozen=True, slots=True)
 class _Fault:
     error: BillingError
     applied: bool  # the provider executed the request before answering `error`
-
-
-class SubscriptionStore(dict[str, SubscriptionSnapshot]):
-    """Subscriptions by id, plus what Stripe keeps beside them: stored results by key, keys in flight, schedules."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.results: dict[str, _Stored] = {}
-        self.in_flight: set[str] = set()
-        self.schedules: dict[str, Schedule] = {}
-
-    def recall(self, key: str, now: datetime) -> _Stored | None:
-        stored = self.results.get(key)
-        if stored is not None and now - stored.at >= KEY_LIFETIME:
-            del self.results[key]  # pruned: the key starts a new request
-            return None
-        return stored
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
 class InMemoryBillingProvider:
     """Subscriptions, prices and coupons in dictionaries; a recorded call log; injectable failures and delays."""
 
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = UTC_NOW
     subscriptions: dict[str, SubscriptionSnapshot] = field(default_factory=SubscriptionStore)
     prices: dict[str, Price] = field(default_factory=dict)
     coupons: set[str] = field(default_factory=set)
@@ -186,20 +141,30 @@ class InMemoryBillingProvider:
         return [c for c in self.calls if c.subscription_id == subscription_id]
 
     # ------------------------------------------------------------------ the port
+    async def catalogue(self) -> Catalogue:
+        return Catalogue(frozenset(self.prices), frozenset(self.coupons))
+
     async def get_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
         if self._next_read_failures:
             raise self._next_read_failures.pop(0)
         return self._get(subscription_id)
 
     async def pause(
-        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
+        self,
+        subscription_id: str,
+        *,
+        resumes_at: datetime,
+        behavior: str,
+        idempotency_key: str,
+        at_period_end: bool = False,
     ) -> SubscriptionSnapshot:
         def change(sub: SubscriptionSnapshot) -> SubscriptionSnapshot:
             if sub.status is SubscriptionStatus.TRIALING:
                 raise OfferNotApplicable("a trialing subscription cannot be paused")
             return dataclasses.replace(sub, paused_until=resumes_at)
 
-        params = (("resumes_at", resumes_at), ("behavior", behavior))
+        later = (("at_period_end", True),) if at_period_end else ()  # recorded only when it says something
+        params = (("resumes_at", resumes_at), ("behavior", behavior), *later)
         return await self._write("pause", subscription_id, params, idempotency_key, change)
 
     async def resume(self, subscription_id: str, *, idempotency_key: str) -> SubscriptionSnapshot:

@@ -1,4 +1,4 @@
-"""StripeBillingProvider: the BillingProvider port over Stripe's API (the only module importing `stripe`).
+"""StripeBillingProvider: the BillingProvider port over Stripe's API (it and stripe_webhooks import `stripe`).
 
 Rules: may import stripe and offers.ports only. It owns every Stripe-specific fact the rest of the
 service must not know:
@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -34,7 +32,7 @@ import stripe
 from offers.ports import (
     ALL_CAPABILITIES,
     BillingError,
-    BillingEvent,
+    Catalogue,
     IdempotencyConflict,
     OfferNotApplicable,
     ProviderAuthFailed,
@@ -44,24 +42,20 @@ from offers.ports import (
     SubscriptionNotFound,
     SubscriptionSnapshot,
     SubscriptionStatus,
-    WebhookMalformed,
-    WebhookRejected,
 )
 from offers.providers.stripe_shapes import (
     PAUSE_BEHAVIORS,
     SCHEDULE_MARKER,
     STRIPE_FEEDBACK,
     discount_entries,
-    event_paid_at,
-    event_problem,
     scheduled_price,
     snapshot_from_stripe,
-    subscription_of,
     ts,
 )
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
+    from datetime import datetime
 
     from stripe import RequestOptions
     from stripe.params import (
@@ -155,10 +149,31 @@ class StripeBillingProvider:
         async with self._deadline():
             return snapshot_from_stripe(await self._retrieve(subscription_id))
 
+    async def catalogue(self) -> Catalogue:
+        """Active prices and valid coupons, every page: the flow editor checks offers against them."""
+        async with self._deadline():
+            prices = await self._ids(self._client.v1.prices.list_async({"active": True, "limit": 100}))
+            coupons = await self._ids(self._client.v1.coupons.list_async({"limit": 100}), valid_only=True)
+        return Catalogue(frozenset(prices), frozenset(coupons))
+
+    async def _ids(self, first_page: Awaitable[Any], *, valid_only: bool = False) -> list[str]:
+        try:
+            page = await first_page
+            return [item.id async for item in page.auto_paging_iter() if not valid_only or getattr(item, "valid", True)]
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
     async def pause(
-        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
+        self,
+        subscription_id: str,
+        *,
+        resumes_at: datetime,
+        behavior: str,
+        idempotency_key: str,
+        at_period_end: bool = False,
     ) -> SubscriptionSnapshot:
-        """`pause_collection` until `resumes_at`, for a pause starting now and one starting at the period end.
+        """`pause_collection` until `resumes_at`, for a pause starting now and one starting at the period end
+        (`at_period_end` changes nothing in the request).
 
         Why one request serves both (https://docs.stripe.com/billing/subscriptions/pause-payment): the current
         period is already paid, and while collection is paused Stripe voids (`behavior`) every invoice it
@@ -352,37 +367,3 @@ def _two_phases(
         "metadata": {SCHEDULE_MARKER: price_id},
     }
     return params
-
-
-WEBHOOK_TOLERANCE = stripe.Webhook.DEFAULT_TOLERANCE  # seconds a signed timestamp stays valid
-
-
-class StripeWebhooks:
-    """Verifies `Stripe-Signature` (HMAC over timestamp and raw body, 5-minute tolerance)."""
-
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
-
-    def parse(self, payload: bytes, signature_header: str) -> BillingEvent:
-        # The signature alone first: whatever goes wrong while checking it (a bad header can even make the
-        # comparison raise TypeError) means "not signed"; only what fails after it is a malformed event.
-        try:
-            stripe.WebhookSignature.verify_header(payload, signature_header, self._secret, WEBHOOK_TOLERANCE)
-        except Exception as exc:
-            raise WebhookRejected(f"{type(exc).__name__}: {exc}") from exc
-        try:
-            data = json.loads(payload)
-        except ValueError as exc:
-            raise WebhookMalformed("the body is not JSON") from exc
-        if problem := event_problem(data):
-            raise WebhookMalformed(problem)
-        try:
-            return BillingEvent(
-                id=str(data["id"]),
-                type=str(data["type"]),
-                subscription_id=subscription_of(data["data"]["object"]),
-                created=datetime.fromtimestamp(int(data.get("created") or 0), tz=UTC),
-                paid_at=event_paid_at(data),
-            )
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise WebhookMalformed(f"the event cannot be read ({type(exc).__name__}: {exc})") from exc

@@ -26,6 +26,7 @@ from litestar.params import FromPath
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from offers import (
+    BillingCatalogue,
     BillingError,
     BillingProvider,
     OfferNotApplicable,
@@ -67,6 +68,14 @@ class ReferenceHost:
             return 200, snapshot_to_json(await self.billing.get_subscription(subscription_id))
         except SubscriptionNotFound:
             return 404, {"code": "not_found"}
+
+    async def catalogue(self, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if not self._verified("/catalogue", headers):
+            return 401, {"code": "bad_signature"}
+        if not isinstance(self.billing, BillingCatalogue):
+            return 404, {"code": "not_listed"}  # optional: the service then skips the check
+        listed = await self.billing.catalogue()
+        return 200, {"price_ids": sorted(listed.price_ids), "coupon_ids": sorted(listed.coupon_ids)}
 
     async def act(self, raw: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if not self._verified(raw.decode(errors="replace"), headers):
@@ -114,7 +123,11 @@ async def _pause(billing: BillingProvider, r: dict[str, Any]) -> SubscriptionSna
     p = r["params"]
     resumes_at = datetime.fromisoformat(p["resumes_at"])
     return await billing.pause(
-        r["subscription_id"], resumes_at=resumes_at, behavior=p["behavior"], idempotency_key=r["idempotency_key"]
+        r["subscription_id"],
+        resumes_at=resumes_at,
+        behavior=p["behavior"],
+        idempotency_key=r["idempotency_key"],
+        at_period_end=p["at_period_end"],
     )
 
 
@@ -201,4 +214,12 @@ async def host_billing_read(
     request: Request[Any, Any, Any], subscription_id: FromPath[str], reference_host: NamedDependency[ReferenceHost]
 ) -> Response[Any]:
     status, body = await reference_host.read(subscription_id, dict(request.headers))
+    return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@get("/demo/billing/catalogue", include_in_schema=False)
+async def host_billing_catalogue(
+    request: Request[Any, Any, Any], reference_host: NamedDependency[ReferenceHost]
+) -> Response[Any]:
+    status, body = await reference_host.catalogue(dict(request.headers))
     return Response(body, status_code=status, headers={"Cache-Control": "no-store"})

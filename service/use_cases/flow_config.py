@@ -7,11 +7,14 @@ reaches a running session.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from flows import FlowDefinition, validate_definition
 from flows.experiments import Experiment, validate_experiment
 from flows.segments import Segment, describe, segment_problems, validate_segment
+from flows.validation import catalogue_problems
+from offers import BillingCatalogue, BillingError, BillingProvider, Catalogue
 from service.db.engine import unit_of_work
 from service.repositories import flows as flow_repo
 from service.repositories import reports
@@ -19,6 +22,8 @@ from service.use_cases.staff import record_audit
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+log = logging.getLogger(__name__)
 
 
 class ConfigInvalid(ValueError):
@@ -74,8 +79,25 @@ async def start_experiment(experiment: Experiment, name: str, now: datetime) -> 
 
 
 # admin: the staff's changes, each audited in the same unit of work as the change itself.
-async def publish_flow_by(actor: str, definition: FlowDefinition, now: datetime, note: str = "") -> int:
-    """`publish_flow` for the staff user `actor`; the audit entry names the version it replaces."""
+async def read_catalogue(billing: BillingProvider) -> Catalogue | None:
+    """What billing can list of its prices and coupons; None when it cannot list them, or not right now
+    (publishing then goes ahead on the other checks: an unreachable billing API must not lock the editor)."""
+    if not isinstance(billing, BillingCatalogue):
+        return None
+    try:
+        return await billing.catalogue()
+    except BillingError as exc:
+        log.warning("billing catalogue unavailable, offer ids not checked: %s", exc)
+        return None
+
+
+async def publish_flow_by(
+    actor: str, definition: FlowDefinition, now: datetime, note: str = "", *, catalogue: Catalogue | None = None
+) -> int:
+    """`publish_flow` for the staff user `actor`; the audit entry names the version it replaces. With a
+    `catalogue` (read_catalogue), offers naming a price or coupon billing does not have are refused too."""
+    if catalogue is not None and (problems := catalogue_problems(definition, catalogue)):
+        raise ConfigInvalid(problems)
     async with unit_of_work():
         before = await reports.latest_published(definition.key)
         version_id = await publish_flow(definition, now, note)
@@ -122,13 +144,15 @@ async def stop_experiment(actor: str, experiment_id: str, *, winner: str, now: d
     return True
 
 
-async def publish_flow_json_by(actor: str, text: str, now: datetime, note: str = "") -> int:
+async def publish_flow_json_by(
+    actor: str, text: str, now: datetime, note: str = "", *, catalogue: Catalogue | None = None
+) -> int:
     """`publish_flow_by` for a definition in its stored JSON form (the admin's JSON editor).
 
     Raises:
         ValueError: the text is not a flow definition (ConfigInvalid: one that fails validation).
     """
-    return await publish_flow_by(actor, flow_repo.definition_from_json(text), now, note)
+    return await publish_flow_by(actor, flow_repo.definition_from_json(text), now, note, catalogue=catalogue)
 
 
 # admin: segments. Checks come first (pure ones, then the database's), so a refused change writes

@@ -296,7 +296,8 @@ async def _call(call: BillingCall, row: winbacks.WinbackRow, billing: BillingPro
     elif call.method == "apply_discount":
         await billing.apply_discount(sub, coupon_id=call.coupon_id, snapshot=row.snapshot, idempotency_key=key)
     elif call.method == "pause" and call.resumes_at is not None:
-        await billing.pause(sub, resumes_at=call.resumes_at, behavior="void", idempotency_key=key)
+        # Free days start when the paid period ends: the customer keeps what they paid for.
+        await billing.pause(sub, resumes_at=call.resumes_at, behavior="void", idempotency_key=key, at_period_end=True)
     else:
         created: SubscriptionSnapshot = await billing.resubscribe(
             row.customer_id,

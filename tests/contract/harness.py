@@ -208,4 +208,6 @@ PROVIDERS: dict[str, Callable[[], Harness]] = {
     "memory": MemoryHarness.build,
     "stripe": StripeHarness.build,
     "host": _elsewhere("harness_host", "HostHarness"),
+    "chargebee": _elsewhere("harness_chargebee", "ChargebeeHarness"),
+    "paddle": _elsewhere("harness_paddle", "PaddleHarness"),
 }

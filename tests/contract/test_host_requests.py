@@ -47,7 +47,7 @@ async def test_each_action_is_signed_and_carries_its_key_and_parameters() -> Non
             "action": "pause",
             "subscription_id": "sub_1",
             "idempotency_key": "k-pause",
-            "params": {"resumes_at": resumes.isoformat(), "behavior": "void"},
+            "params": {"resumes_at": resumes.isoformat(), "behavior": "void", "at_period_end": False},
         },
         {"action": "resume", "subscription_id": "sub_1", "idempotency_key": "k-resume", "params": {}},
         {
@@ -175,3 +175,13 @@ async def test_a_snapshot_survives_the_wire() -> None:
     naive = {**snapshot_to_json(snap), "current_period_end": "2026-12-01T00:00:00"}
     with pytest.raises(ValueError, match="UTC offset"):
         snapshot_from_json(naive)
+
+
+async def test_the_host_lists_its_catalogue_through_the_reference_host() -> None:
+    listed = await HostHarness.build().provider.catalogue()
+    assert listed.price_ids == {"price_pro_monthly", "price_starter_monthly"}
+    assert listed.coupon_ids == {"loyal10", "save30_3m"}
+    with pytest.raises(SubscriptionNotFound):  # a host without /catalogue: the editor skips the check
+        await _answering(404, {"code": "not_found"}).catalogue()
+    with pytest.raises(ProviderFailed):
+        await _answering(200, {"prices": []}).catalogue()

@@ -373,3 +373,18 @@ async def test_resubscribing_with_free_days_asks_for_a_trial_and_no_coupon() -> 
     assert sent.params["trial_period_days"] == "30"
     assert not any(k.startswith("discounts") for k in sent.params)
     assert snap.status.value == "trialing"
+
+
+async def test_the_catalogue_lists_every_page_of_prices_and_only_valid_coupons() -> None:
+    """#26: the flow editor checks offers against Stripe's active prices and valid coupons."""
+    fake = FakeStripe()
+    fake.prices.update({f"price_extra_{i:03}": 100 + i for i in range(150)})  # two pages at limit 100
+    fake.expired_coupons.add("summer2019")
+    billing = StripeBillingProvider("sk_test_fake", http_client=fake)
+    listed = await billing.catalogue()
+    assert listed.price_ids == set(fake.prices)
+    assert listed.coupon_ids == {"loyal10", "save30_3m"}
+    reads = [(r.path, r.params) for r in fake.requests]
+    assert reads[0] == ("/v1/prices", {"active": "true", "limit": "100"})
+    assert reads[1][0] == "/v1/prices" and reads[1][1]["starting_after"]  # the second page
+    assert [path for path, _ in reads] == ["/v1/prices", "/v1/prices", "/v1/coupons"]

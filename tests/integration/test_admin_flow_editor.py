@@ -18,7 +18,7 @@ from flows import FollowUp, default_definition
 from flows.experiments import Arm, Experiment
 from offers import PauseOffer
 from offers.model import PauseLength, PauseStart, PauseUnit
-from offers.providers.memory import InMemoryBillingProvider
+from offers.providers.memory import InMemoryBillingProvider, Price
 from service.app import create_app
 from service.db.engine import close_engine, open_engine
 from service.db.tables import AuditLog, BillingOperation, FlowSession, FlowVersion, WebhookDelivery
@@ -372,3 +372,24 @@ async def test_old_previews_and_unused_drafts_are_purged_published_versions_neve
     assert await purge_old_previews(clock()) == 1
     assert await FlowVersion.count().where(FlowVersion.status == "draft") == 0
     assert await FlowVersion.count().where(FlowVersion.status == "published") == published
+
+
+async def test_offers_naming_a_price_or_coupon_billing_lacks_are_refused(
+    client: httpx.AsyncClient, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    """#26: the editor checks offer ids against the billing system's catalogue where it can list one."""
+    token = await login_as(client, "editor", clock)
+    fields = await editor_form(client)
+    price = next(k for k, v in fields.items() if k.endswith("-price_id") and v)
+    coupon = next(k for k, v in fields.items() if k.endswith("-coupon_id") and v)
+    assert fields[price] in billing.prices and fields[coupon] in billing.coupons  # the demo flow is consistent
+    typed = {**fields, price: "price_retired", coupon: "SPRING_GONE", "_csrf_token": token, "action": "publish"}
+    refused = await client.post("/admin/flows/editor", data=typed)
+    assert refused.status_code == 422
+    assert "billing has no price &#39;price_retired&#39;" in refused.text
+    assert "billing has no coupon &#39;SPRING_GONE&#39;" in refused.text
+    assert await FlowVersion.count() == 1
+    billing.add_price(Price("price_retired", 900))
+    billing.coupons.add("SPRING_GONE")
+    accepted = await client.post("/admin/flows/editor", data=typed)
+    assert accepted.status_code == 303

@@ -232,7 +232,7 @@ async def _commit_pending_offer(sid: str, billing: InMemoryBillingProvider, cloc
 
     class DiesBeforeCalling(InMemoryBillingProvider):
         async def pause(
-            self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
+            self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str, **_: object
         ) -> SubscriptionSnapshot:
             raise Died
 

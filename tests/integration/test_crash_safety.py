@@ -40,7 +40,7 @@ class ProcessKilled(BaseException):
 
 class DiesBeforeCalling(InMemoryBillingProvider):
     async def pause(
-        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str
+        self, subscription_id: str, *, resumes_at: datetime, behavior: str, idempotency_key: str, **_: object
     ) -> SubscriptionSnapshot:
         raise ProcessKilled
 

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from offers import BillingProvider
-from service.http.reference_host import ReferenceHost, host_billing_action, host_billing_read
+from service.http.reference_host import ReferenceHost, host_billing_action, host_billing_catalogue, host_billing_read
 
 SECRET = "whsec_" + "aG9zdC1iaWxsaW5nLXRlc3Qtc2VjcmV0LTMyYnl0ZXMh"  # base64 of a 32-byte test secret
 BASE_URL = "http://host.test/demo/billing"
@@ -20,7 +20,7 @@ BASE_URL = "http://host.test/demo/billing"
 
 def reference_host_app(host: ReferenceHost) -> Litestar:
     return Litestar(
-        route_handlers=[host_billing_action, host_billing_read],
+        route_handlers=[host_billing_action, host_billing_catalogue, host_billing_read],
         dependencies={"reference_host": Provide(lambda: host, sync_to_thread=False)},
     )
 

@@ -161,6 +161,9 @@ class FakeStripe(stripe.HTTPClient):
     failures: list[Failure] = field(default_factory=list)
     now: int = NOW
     executed: int = 0  # writes that executed (replays and refusals excluded)
+    prices: dict[str, int] = field(default_factory=lambda: dict(PRICES))  # listed by GET /v1/prices
+    coupons: set[str] = field(default_factory=lambda: {"loyal10", "save30_3m"})  # listed by GET /v1/coupons
+    expired_coupons: set[str] = field(default_factory=set)  # listed too, with `valid: false`
     _stored: dict[str, _Stored] = field(default_factory=dict)
     _in_flight: set[str] = field(default_factory=set)
     _delay: float = 0.0
@@ -279,6 +282,8 @@ class FakeStripe(stripe.HTTPClient):
 
     # ------------------------------------------------------------------ the API
     def _route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method == "get" and path in ("/v1/prices", "/v1/coupons"):
+            return 200, self._list(path, body)
         if path == "/v1/subscriptions" and method == "post":
             return self._create(body)
         if found := re.fullmatch(r"/v1/subscriptions/([^/]+)", path):
@@ -314,6 +319,19 @@ class FakeStripe(stripe.HTTPClient):
                 return refused
             return 200, copy.deepcopy(schedule)
         return error(404, "invalid_request_error", f"Unrecognized request URL ({method.upper()}: {path})")
+
+    def _list(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        """A list page as https://docs.stripe.com/api/pagination shapes it: `limit` items after `starting_after`."""
+        if path == "/v1/prices":
+            items = [{**fixture("price"), "id": p, "unit_amount": a} for p, a in sorted(self.prices.items())]
+        else:
+            every = sorted(self.coupons | self.expired_coupons)
+            items = [{**fixture("coupon"), "id": c, "valid": c not in self.expired_coupons} for c in every]
+        after = query.get("starting_after")
+        start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), 0) if after else 0
+        limit = int(query.get("limit") or 10)
+        page = items[start : start + limit]
+        return {"object": "list", "url": path, "has_more": start + limit < len(items), "data": page}
 
     def _render(self, sub: dict[str, Any], expand: list[str]) -> dict[str, Any]:
         shown = copy.deepcopy(sub)

@@ -31,6 +31,8 @@ def demo_stripe(now: datetime | None = None) -> FakeStripe:
     read them, and the flows change them."""
     moment = int((now or datetime.now(UTC)).timestamp())
     fake = FakeStripe(now=moment)
+    fake.prices.update({p.id: p.amount_cents for p in demo.DEMO_PRICES})
+    fake.coupons.update(demo.DEMO_COUPONS)
     for customer in demo.DEMO_CUSTOMERS:
         trialing = customer.status is SubscriptionStatus.TRIALING
         sub = make_subscription(

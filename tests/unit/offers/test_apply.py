@@ -24,7 +24,7 @@ from offers import (
     apply_offer,
 )
 from offers.apply import pause_resumes_at
-from offers.model import months
+from offers.model import PauseStart, months
 from offers.providers.memory import BillingCall
 from tests.factories import COUPON, NOW, make_provider
 
@@ -196,3 +196,15 @@ async def test_a_pause_until_a_date_resumes_on_that_date_while_it_is_ahead() -> 
     past = replace(offer, until=NOW.replace(year=NOW.year - 1))
     snapshot = await provider.get_subscription("sub_1")
     assert pause_resumes_at(past, snapshot, NOW) == add_months(NOW, 2)  # a stale date falls back to the length
+
+
+@pytest.mark.parametrize("starts", list(PauseStart))
+async def test_a_pause_tells_billing_whether_it_starts_at_the_period_end(starts: PauseStart) -> None:
+    """Chargebee and Paddle pause access with billing: a pause from the period end must say so (#26)."""
+    offer = OFFERS[PAUSE]
+    assert isinstance(offer, PauseOffer)
+    provider = make_provider()
+    chosen = replace(offer, starts=starts)
+    await apply_offer(provider, chosen, await provider.get_subscription("sub_1"), now=NOW, idempotency_key=KEY)
+    later = ("at_period_end", True) in provider.calls[0].params
+    assert later is (starts is PauseStart.PERIOD_END)

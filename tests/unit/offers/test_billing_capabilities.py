@@ -9,9 +9,20 @@ import pytest
 from flows import Continued, ReasonChosen, ReasonId, Started, StepKind
 from flows.defaults import DEFAULT_OFFERS, DISCOUNT, DOWNGRADE, PAUSE
 from flows.returning import returning_step
-from offers import ALL_CAPABILITIES, Capability, EligibilityPolicy, Ineligibility, Offer, ineligibility
+from flows.validation import catalogue_problems
+from offers import (
+    ALL_CAPABILITIES,
+    Capability,
+    Catalogue,
+    DiscountOffer,
+    EligibilityPolicy,
+    Ineligibility,
+    Offer,
+    ineligibility,
+)
 from offers.eligibility import required_capability
 from offers.model import EXTEND_PAUSE, REACTIVATE, RESUME, UNDO_DOWNGRADE, DowngradeOffer, OfferKind
+from offers.winback import WinbackKind, WinbackOffer
 from tests.factories import NOW, make_context, make_definition, make_snapshot, walk
 
 OFFERS: dict[str, Offer] = {o.id: o for o in DEFAULT_OFFERS}
@@ -72,3 +83,20 @@ def test_a_returning_step_whose_undo_billing_cannot_make_is_skipped() -> None:
     scheduled = make_snapshot(scheduled_price_id="price_starter_monthly")
     assert returning_step(scheduled, NOW) == (StepKind.DOWNGRADE_SCHEDULED, UNDO_DOWNGRADE.id)
     assert returning_step(scheduled, NOW, ALL_CAPABILITIES - {Capability.CANCEL_SCHEDULED_CHANGE}) is None
+
+
+def test_offers_are_checked_against_the_billing_catalogue() -> None:
+    definition = make_definition()
+    prices = {o.price_id for o in definition.offers if isinstance(o, DowngradeOffer)}
+    coupons = {o.coupon_id for o in definition.offers if isinstance(o, DiscountOffer)}
+    assert prices and coupons
+    assert catalogue_problems(definition, Catalogue(frozenset(prices), frozenset(coupons))) == []
+    missing = catalogue_problems(definition, Catalogue(frozenset(), frozenset()))
+    assert len(missing) == len(prices) + len(coupons) + 1  # the default win-back names a coupon too
+    assert all("billing has no" in p for p in missing)
+    winback = WinbackOffer(WinbackKind.DISCOUNT, coupon_id="back20", percent_off=20, duration_months=2)
+    with_winback = replace(definition, winback=winback)
+    known = Catalogue(frozenset(prices), frozenset(coupons))
+    assert catalogue_problems(with_winback, known) == ["The win-back offer: billing has no coupon 'back20'."]
+    free = replace(definition, winback=WinbackOffer(WinbackKind.FREE_DAYS, free_days=30))
+    assert catalogue_problems(free, known) == []

@@ -19,7 +19,8 @@ from offers import (
     SubscriptionNotFound,
     SubscriptionStatus,
 )
-from offers.providers.memory import BillingCall, InMemoryBillingProvider, SubscriptionStore
+from offers.providers.memory import BillingCall, InMemoryBillingProvider
+from offers.providers.memory_store import SubscriptionStore
 from tests.factories import COUPON, NOW, make_provider, make_snapshot, make_trialing_snapshot
 
 RESUMES = NOW + timedelta(days=61)
