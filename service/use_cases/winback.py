@@ -24,6 +24,7 @@ from flows import Outcome
 from offers import (
     BillingError,
     BillingProvider,
+    Capability,
     ProviderAuthFailed,
     ProviderUnavailable,
     SubscriptionNotFound,
@@ -83,6 +84,8 @@ async def send_winback_emails(*, billing: BillingProvider, settings: Settings, c
     cancelled = await winbacks.cancelled_between(now - CATCH_UP, now + timedelta(seconds=1))
     for session_id in [s for s in cancelled if f"winback:{s}:{AT_CANCEL}" not in done][:limit]:
         queued += await _queue(session_id, AT_CANCEL, settings=settings, now=now)
+    if Capability.RESUBSCRIBE not in billing.capabilities:
+        return queued  # after access ends only a new subscription brings them back, and this billing cannot
     after = timedelta(days=settings.winback_days)
     ended_by = now - after + timedelta(seconds=1)  # the window includes its last moment
     ended = await winbacks.access_may_end_between(now - after - CATCH_UP, ended_by)
@@ -208,7 +211,21 @@ async def winback_page(claims: WinbackClaims, *, billing: BillingProvider, clock
         return WinbackPage(state, session, row.offer, winback_value(row.offer, row.snapshot), row.snapshot)
     live = await billing.get_subscription(session.subscription_id)
     state = PageState.ACTIVE if standing(live, clock()) is Standing.LIVE else PageState.OFFER
+    if state is PageState.OFFER and not _billing_can(billing, billing_calls(offer, live, clock(), "probe")):
+        state = PageState.FAILED  # e.g. a new subscription on Paddle: never offer a button that cannot work
     return WinbackPage(state, session, offer, winback_value(offer, live), live)
+
+
+_NEEDS = {
+    "reactivate": Capability.REACTIVATE,
+    "apply_discount": Capability.DISCOUNT,
+    "pause": Capability.PAUSE,
+    "resubscribe": Capability.RESUBSCRIBE,
+}
+
+
+def _billing_can(billing: BillingProvider, calls: tuple[BillingCall, ...]) -> bool:
+    return all(_NEEDS[call.method] in billing.capabilities for call in calls)
 
 
 async def reactivate(

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from litestar import Litestar
 
+from offers import ALL_CAPABILITIES, Capability
 from offers.providers.memory import InMemoryBillingProvider
 from service.db.tables import OutboundEmail, Winback
 from service.mail.winback_link import mint_winback_token
@@ -218,3 +219,19 @@ async def test_the_dashboard_shows_won_back_count_rate_and_mrr(
     assert "1 won back" in tile.group(1) and "100.0% of 1 cancelled" in tile.group(1)
     assert "$34.30 MRR won back (USD)" in tile.group(1)  # 30% off $49
     assert "<dt>Won back</dt>" in board.text
+
+
+async def test_a_billing_system_that_cannot_start_a_subscription_offers_no_win_back_after_the_end(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    """#26: Paddle starts subscriptions only through checkout, so after access ends there is nothing to offer."""
+    session_id = await cancel(client, settings, clock)
+    billing.capabilities = ALL_CAPABILITIES - {Capability.RESUBSCRIBE}
+    clock.now = billing.subscriptions[ADA.subscription_id].current_period_end + timedelta(days=7)
+    assert await send_winback_emails(billing=billing, settings=settings, clock=clock) == 0  # no second email
+    path = "/w/winback?token=" + mint_winback_token(settings, session_id=session_id, now=clock())
+    page = await client.get(path)
+    assert page.status_code == 409 and 'data-testid="winback-failed"' in page.text and "<button" not in page.text
+    refused = await client.post("/w/winback", data={"token": token_of(path)})
+    assert refused.status_code == 409
+    assert not [c for c in billing.calls if c.method == "resubscribe"] and await Winback.count() == 0
