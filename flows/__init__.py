@@ -5,6 +5,7 @@ Rules: standard library and `offers` only (import-linter enforces it).
 
 from flows.defaults import default_definition
 from flows.effects import ApplyOffer, CancelSubscription, Effect, idempotency_key
+from flows.errors import FlowError, InvalidInput, InvalidTransition
 from flows.events import (
     EVENT_TYPES,
     CancelApplied,
@@ -23,16 +24,7 @@ from flows.events import (
     Started,
     WentBack,
 )
-from flows.machine import (
-    TRANSITIONS,
-    Decision,
-    FlowError,
-    InvalidInput,
-    InvalidTransition,
-    decide,
-    initial_state,
-    replay,
-)
+from flows.machine import TRANSITIONS, Decision, decide, initial_state, replay
 from flows.model import (
     CustomerContext,
     FlowDefinition,

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flows.machine import TRANSITIONS, FlowError, decide, initial_state
+from flows.errors import FlowError
+from flows.machine import TRANSITIONS, decide, initial_state
 from flows.model import CustomerContext, FlowDefinition, SessionId, StepKind
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ TARGETS: dict[tuple[StepKind, str], tuple[StepKind, ...]] = {
     (StepKind.OFFER_PENDING, "OfferApplied"): (StepKind.DONE, StepKind.FEEDBACK, StepKind.CONFIRM),
     (StepKind.OFFER_PENDING, "OfferFailed"): (
         StepKind.OFFER,
+        StepKind.DONE,  # an undo of the session's own cancellation, back on its done screen
         StepKind.FEEDBACK,
         StepKind.CONFIRM,
         StepKind.ENDING,
@@ -59,6 +61,7 @@ TARGETS: dict[tuple[StepKind, str], tuple[StepKind, ...]] = {
     (StepKind.CONFIRM, "WentBack"): (StepKind.SURVEY,),
     (StepKind.CANCEL_PENDING, "CancelApplied"): (StepKind.DONE,),
     (StepKind.CANCEL_PENDING, "CancelFailed"): (StepKind.CONFIRM,),
+    (StepKind.DONE, "OfferAccepted"): (StepKind.OFFER_PENDING,),  # "Changed your mind?" after a cancel
 }
 ANY_STEP_TARGETS = {
     "CancelRequested": (StepKind.CONFIRM, StepKind.CANCEL_PENDING),

@@ -1,13 +1,8 @@
 """The save-flow state machine: every transition rule, as a table of small pure handlers.
 
 Rules: standard library plus `flows.*` and `offers.model`; no I/O, no clock, no randomness.
-`decide` is the only way state changes; `replay` folds a stored event log back into state.
-
-Exceptions::
-
-    FlowError
-    ├── InvalidTransition   this event means nothing in this step (e.g. a double-clicked "Accept")
-    └── InvalidInput        the event is allowed here but its data is not (unknown reason, missing text)
+`decide` is the only way state changes; `replay` folds a stored event log back into state. It raises
+InvalidTransition (this step takes no such event) or InvalidInput (its data is not acceptable): flows.errors.
 """
 
 from __future__ import annotations
@@ -17,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from flows.effects import CANCEL_ACTION, ApplyOffer, CancelSubscription, Effect, idempotency_key, offer_action
+from flows.errors import InvalidInput, InvalidTransition
 from flows.events import (
     CancelApplied,
     CancelConfirmed,
@@ -49,30 +45,11 @@ from flows.model import (
     StepKind,
 )
 from flows.outcomes import APPLIED_OUTCOMES
-from flows.returning import RETURNING_STEPS, returning_step
+from flows.returning import returning_step
 from flows.routing import route_offers
+from flows.undo_cancel import failed_back_to, undo_offers
 from offers.model import OfferId, OfferKind
 from offers.pause_choices import LengthNotOffered, extension_offers, pin_choice
-
-
-class FlowError(Exception):
-    """Base of the flow engine's errors."""
-
-
-class InvalidTransition(FlowError):
-    def __init__(self, step: StepKind, event: Event) -> None:
-        super().__init__(f"{type(event).__name__} is not accepted in step {step}")
-        self.step = step
-        self.event = event
-
-
-class InvalidInput(FlowError):
-    """`field` names the form field at fault; `message` is safe to show to the user."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,15 +235,17 @@ def _on_offer_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerCo
         return _to_cancel_path(d, booked, user_asked=False)  # taking a card is not a cancel request
     outcome = APPLIED_OUTCOMES.get(kind, Outcome.SAVED) if kind is not None else Outcome.SAVED
     done = dataclasses.replace(s, step=StepKind.DONE, outcome=outcome, notice=None, result_summary=e.summary)
-    return Decision(_with_screen(done, ()))
+    # An undone cancellation (flows.undo_cancel) no longer ends; no other applied offer had an end to clear.
+    return Decision(_with_screen(dataclasses.replace(done, cancel_effective_at=None), ()))
 
 
 def _on_offer_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
     assert isinstance(e, OfferFailed)
     if e.offer_id != s.accepted_offer:
         raise InvalidTransition(s.step, e)
-    # Back to where it was taken: the offers, or (undoing a cancellation) the returning customer's step.
-    back = dataclasses.replace(s, step=RETURNING_STEPS.get(e.offer_id, StepKind.OFFER))
+    # Back to where it was taken: the offers, a returning customer's step, or the cancelled done screen.
+    step, outcome = failed_back_to(s, e.offer_id)
+    back = dataclasses.replace(s, step=step, outcome=outcome)
     back = dataclasses.replace(back, accepted_offer=None, unsettled_offer=None)
     if not e.definitive:
         # Transient: the same offer stays up; a retry reuses the same key (and so the same length).
@@ -310,7 +289,13 @@ def _on_cancel_applied(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerC
     done = dataclasses.replace(
         s, step=StepKind.DONE, outcome=Outcome.CANCELLED, notice=None, cancel_effective_at=e.effective_at
     )
-    return Decision(done)
+    return Decision(_with_screen(done, undo_offers(d, s, e, ctx)))  # "Changed your mind?" (flows.undo_cancel)
+
+
+def _on_undo_cancel(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
+    """ "Keep my subscription" on the cancelled done screen (its one card): no outcome until billing answers."""
+    taken = _on_offer_accepted(d, s, e, ctx)
+    return Decision(dataclasses.replace(taken.state, outcome=None), taken.effects)
 
 
 def _on_cancel_failed(d: FlowDefinition, s: FlowState, e: Event, ctx: CustomerContext) -> Decision:
@@ -367,7 +352,7 @@ TRANSITIONS: dict[StepKind, dict[type[Event], Handler]] = {
         Closed: _on_closed,
         TimedOut: _on_closed,
     },
-    StepKind.DONE: {},
+    StepKind.DONE: {OfferAccepted: _on_undo_cancel},
 }
 # A scheduled plan change: undo it, go on to the usual flow, or cancel in two clicks, as when paused.
 TRANSITIONS[StepKind.DOWNGRADE_SCHEDULED] = dict(TRANSITIONS[StepKind.PAUSED])

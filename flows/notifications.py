@@ -35,6 +35,8 @@ def notifications(definition: FlowDefinition, before: FlowState, after: FlowStat
     """The events to announce when `before` became `after` (nothing unless the session just finished)."""
     if before.step is StepKind.DONE or after.step is not StepKind.DONE or after.outcome is None:
         return ()
+    if before.step is StepKind.OFFER_PENDING and after.outcome is Outcome.CANCELLED:
+        return ()  # the undo of its own cancellation failed (flows.undo_cancel): announced when it was made
     offer = definition.offer(after.accepted_offer) if after.accepted_offer else None
     summary: dict[str, Any] = {
         "session_id": after.session_id,

@@ -248,6 +248,8 @@ def step_context(
         if state.step in (StepKind.LOSS_AVERSION, StepKind.DONE)
         else [],
         "done": done_facts(view, locale) if state.step is StepKind.DONE else None,
+        # "Changed your mind? Keep my subscription": the cancelled done screen's card, when flows offers it.
+        "undo_cancel": state.step is StepKind.DONE and REACTIVATE.id in state.on_screen,
         "form": form_values(state, submitted if error else None),
         "flow_token": flow_token,
         "parent_origin": parent_origin,

@@ -73,7 +73,7 @@
           x.ready = 1;
           opened();
         }
-      } else if (t == "finished" && !x.result) {
+      } else if (t == "finished" && x.result?.outcome != m.outcome) {
         x.result = { outcome: m.outcome, sessionId: x.sessionId };
         if (m.offer) x.result.offer = m.offer;
         emit("finished", x.result);

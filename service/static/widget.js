@@ -3,7 +3,7 @@
    step's heading, and wires the "Close" buttons. No inline script needed. */
 (function () {
   "use strict";
-  var body = document.body, parentOrigin = body.dataset.parentOrigin || "", finishedSent = false;
+  var body = document.body, parentOrigin = body.dataset.parentOrigin || "", sentOutcome = "";
   var embedded = window.parent !== window && parentOrigin !== "";
   var content = document.getElementById("flow");
 
@@ -26,13 +26,14 @@
     }
   }
   // The done step's data attributes say it; else the event's detail (htmx 2 wraps a non-object JSON as {value}).
+  // Each outcome once; a cancellation undone on its done screen ("Changed your mind?") reports again.
   function reportDone(event) {
     var done = document.querySelector('[data-step="done"]'), data = done ? done.dataset : {};
     var detail = (event && event.detail) || {};
     if (detail.value && typeof detail.value === "object") detail = detail.value;
     var outcome = data.outcome || detail.outcome;
-    if (finishedSent || !outcome || outcome === "abandoned") return;
-    finishedSent = true;
+    if (!outcome || outcome === "abandoned" || outcome === sentOutcome) return;
+    sentOutcome = outcome;
     var offer = data.offerKind ? { kind: data.offerKind, id: data.offerId } : (data.outcome ? undefined : detail.offer);
     post({ type: "finished", outcome: outcome, offer: offer || undefined });
   }

@@ -11,6 +11,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from flows.events import Started, TimedOut
+from flows.model import Outcome, StepKind
 from offers.value import counted_flows, retained_after
 from service.observability import SESSIONS_FINISHED
 from service.repositories import billing_ledger as ledger
@@ -56,9 +57,15 @@ async def save_step(
         await session_repo.save_metric_facts(session.id, facts)
     if opened or new_state.outcome != session.state.outcome:
         await count_once(session)
-    if new_state.outcome is not None and session.state.outcome is None:
+    if new_state.outcome is not None and session.state.outcome is None and not _undo_failed(session.state, new_state):
         SESSIONS_FINISHED.labels(new_state.outcome.value).inc()
     return dataclasses.replace(session, state=new_state)
+
+
+def _undo_failed(before: FlowState, after: FlowState) -> bool:
+    """Back on its cancelled done screen after billing did not undo the cancel (flows.undo_cancel): that
+    session finished, and was counted, when it cancelled. (A reactivation counts, beside that cancellation.)"""
+    return before.step is StepKind.OFFER_PENDING and after.outcome is Outcome.CANCELLED
 
 
 def metric_facts(session: session_repo.StoredSession, definition: FlowDefinition, new: FlowState) -> dict[str, Any]:

@@ -1,104 +1,22 @@
 """Issue 24 items 2 and 8 and the embed contract in a real browser: the modal takes its content's height (up to
 the viewport; full screen on a phone), the close button covers nothing, the host's theme (never the OS's)
-colours the widget and passes axe, "Keep my subscription" resolves the promise `kept`, and a prepared
-widget is told when it is opened."""
+colours the widget and passes axe, "Keep my subscription" resolves the promise `kept` (and, on the cancelled done
+screen, `reactivated`), and a prepared widget is told when it is opened."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, FloatRect, Frame, Locator, Page, ViewportSize, expect
+from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
 
 from tests.e2e.conftest import LiveServer
+from tests.e2e.modal_layout import box, check_modal, modal_geometry
 from tests.e2e.pages import WidgetPage
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-CLOSE_ROW = 44  # embed.js: the close button's own row above the iframe
-IFRAME = "[data-testid=saveflow-iframe]"
-
-# Inside the widget's document: the content's height, whether the document scrolls, and the box of every
-# piece of text or control, in the iframe's viewport coordinates.
-INSIDE = """() => ({
-    content: document.getElementById('flow').getBoundingClientRect().height,
-    scrolls: document.documentElement.scrollHeight > document.documentElement.clientHeight,
-    boxes: [...document.querySelectorAll('h1, h2, p, li, label, button, a, textarea, progress')]
-        .filter(el => el.getClientRects().length > 0)
-        .map(el => { const r = el.getBoundingClientRect(), what = el.dataset.testid || el.tagName;
-                     return {what, x: r.x, y: r.y, width: r.width, height: r.height}; }),
-})"""
-
-
-def _box(found: FloatRect | None) -> dict[str, float]:
-    assert found is not None, "the element has no box"
-    return {"x": found["x"], "y": found["y"], "width": found["width"], "height": found["height"]}
-
-
-def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
-    """Whether two boxes ({x, y, width, height}) share any area."""
-    return (
-        a["x"] < b["x"] + b["width"]
-        and b["x"] < a["x"] + a["width"]
-        and (a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
-    )
-
-
-async def _frame(page: Page) -> Frame:
-    handle = await page.wait_for_selector(IFRAME)
-    frame = await handle.content_frame() if handle else None
-    assert frame is not None
-    return frame
-
-
-async def _geometry(page: Page) -> dict[str, Any]:
-    """The modal, its close button and iframe in the host's viewport, and what the widget lays out inside."""
-    await page.wait_for_timeout(150)  # a ResizeObserver report and one postMessage: let them land
-    frame = await _frame(page)
-    modal = _box(await page.get_by_test_id("saveflow-modal").bounding_box())
-    close = _box(await page.get_by_test_id("saveflow-close").bounding_box())
-    iframe = _box(await page.locator(IFRAME).bounding_box())
-    inside = await frame.evaluate(INSIDE)
-    visible = []
-    for b in inside["boxes"]:  # into the host's coordinates, clipped to what the iframe shows
-        top, bottom = max(b["y"], 0), min(b["y"] + b["height"], iframe["height"])
-        if bottom > top:
-            x, y = iframe["x"] + b["x"], iframe["y"] + top
-            visible.append({"what": b["what"], "x": x, "y": y, "width": b["width"], "height": bottom - top})
-    return {
-        "modal": modal,
-        "close": close,
-        "iframe": iframe,
-        "content": inside["content"],
-        "scrolls": inside["scrolls"],
-        "visible": visible,
-    }
-
-
-def _check_layout(g: dict[str, Any], viewport: ViewportSize) -> None:
-    """The rules of issue 24 item 2 on whatever step is shown."""
-    modal, close, iframe = g["modal"], g["close"], g["iframe"]
-    covered = [b["what"] for b in g["visible"] if _overlap(close, b)]
-    assert not covered, f"the close button covers {covered}"
-    assert close["y"] + close["height"] <= iframe["y"] + 0.5, "the close button overlaps the iframe"
-    if viewport["width"] <= 540:  # a phone: full screen, whatever the content
-        assert (modal["x"], modal["y"], modal["width"], modal["height"]) == (
-            0,
-            0,
-            viewport["width"],
-            viewport["height"],
-        )
-    else:  # the content's height, up to 92 % of the viewport
-        limit = viewport["height"] * 0.92
-        expected = min(g["content"] + CLOSE_ROW, limit)
-        assert abs(modal["height"] - expected) <= 2, f"modal {modal['height']} px for {g['content']} px of content"
-        # Anchored 4 % from the top, not centred: a step of another height grows or shrinks the modal
-        # downwards, so what the pointer is over never jumps as a step settles.
-        assert abs(modal["y"] - viewport["height"] * 0.04) <= 1
-    # Content taller than the iframe scrolls inside it, and never otherwise.
-    assert g["scrolls"] == (g["content"] > iframe["height"] + 1), (g["content"], iframe["height"])
 
 
 async def _open(page: Page, live_server: LiveServer, customer: str, query: str = "test=true") -> WidgetPage:
@@ -133,9 +51,9 @@ async def _actions_on_screen(page: Page, widget: WidgetPage, viewport: ViewportS
     buttons = widget.frame.locator("#flow-step .sf-actions button")
     assert await buttons.count() > 0
     for button in await buttons.all():
-        box = _box(await button.bounding_box())
-        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], box
-        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+        b = box(await button.bounding_box())
+        assert b["y"] >= 0 and b["y"] + b["height"] <= viewport["height"], b
+        assert b["x"] >= 0 and b["x"] + b["width"] <= viewport["width"], b
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -150,17 +68,25 @@ async def test_the_modal_takes_its_contents_height_and_nothing_overlaps(
         step = ""
         while step != "done":
             step = await _next_step(widget.frame.locator("#flow-step"), step)
-            g = await _geometry(page)
-            _check_layout(g, viewport)
+            g = await modal_geometry(page)
+            check_modal(g, viewport)
             await _actions_on_screen(page, widget, viewport)
             heights[step] = g["modal"]["height"]
             await page.screenshot(path=str(live_server.artifacts / f"modal-{step}-{viewport['width']}.png"))
             if step == "survey":
                 # Scrolled to the end, the last text still clears the close button (it has a row of its own).
                 await widget.frame.locator("html").evaluate("el => el.scrollTo(0, el.scrollHeight)")
-                _check_layout(await _geometry(page), viewport)
+                check_modal(await modal_geometry(page), viewport)
             await _advance(widget.frame.locator("body"), step)
         assert {"loss_aversion", "survey", "confirm", "done"} <= set(heights), heights
+        # Changed your mind? Undone on the done screen: the modal follows the new screen, and the host's promise
+        # resolves with the outcome the server recorded last (the cancel was reported first).
+        await widget.click("undo-cancel")
+        await expect(widget.step("done")).to_have_attribute("data-outcome", "reactivated")
+        check_modal(await modal_geometry(page), viewport)
+        await widget.click("close-widget")
+        await expect(page.get_by_test_id("saveflow-modal")).to_be_hidden()
+        await expect(page.get_by_test_id("demo-result")).to_have_text("Outcome: reactivated (reactivate)")
         if viewport is DESKTOP:
             assert heights["done"] < heights["survey"] - 150, heights  # a short screen gets a short modal
         else:
@@ -179,8 +105,8 @@ async def test_a_step_taller_than_the_viewport_scrolls_inside_the_modal(
         widget = await _open(page, live_server, "cus_demo_linus")
         await widget.click("continue")
         await widget.expect_step("survey")
-        g = await _geometry(page)
-        _check_layout(g, viewport)
+        g = await modal_geometry(page)
+        check_modal(g, viewport)
         assert g["scrolls"] and g["modal"]["height"] == pytest.approx(viewport["height"] * 0.92, abs=1)
         await _actions_on_screen(page, widget, viewport)  # Continue sticks to the bottom of the modal
         await expect(widget.frame.get_by_test_id("submit-reason")).to_be_in_viewport()

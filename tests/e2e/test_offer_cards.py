@@ -1,6 +1,7 @@
-"""Offer cards in a real browser (#24 item 3): every offer kind walked as cards on a desktop (1280x800) and a
-phone (390x844), each card and its one button inside the widget and on screen, nothing overlapping, a concrete
-value line on every card, and no axe violations. As a full page on a desktop the cards sit side by side."""
+"""Offer cards in a real browser (#24 item 3): every offer kind walked as cards in English and German, each walk
+checked on a desktop (1280x800) and a phone (390x844) (the page turned into the other screen): each card and its
+one button inside the widget and on screen, nothing overlapping, the modal as tall as its content, a concrete value
+line on every card, and no axe violations. As a full page on a desktop the cards sit side by side."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from playwright.async_api import Frame, Page, expect
 
 from service import demo
 from tests.e2e.conftest import VIEWPORTS, LiveServer
+from tests.e2e.modal_layout import check_modal_on, settle_modal, widget_frame
 from tests.e2e.pages import HostPage, WidgetPage
 
 PAUSE, DOWNGRADE, DISCOUNT = "pause-2-months", "downgrade-starter", "discount-30-3-months"
@@ -70,6 +72,12 @@ SCROLL_TO_END = "() => document.documentElement.scrollTo(0, document.documentEle
 UNCOVERED = """el => { const r = el.getBoundingClientRect();
   const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
   return el.contains(hit) && r.top >= -1 && r.bottom <= innerHeight + 1 && r.left >= 0 && r.right <= innerWidth; }"""
+# Each of these buttons focused in turn (as Tab would, scrolling it into view): is it UNCOVERED, and its box in the
+# widget's viewport.
+FOCUS_EACH = f"""testids => testids.map(id => {{
+  const el = document.querySelector(`[data-testid="${{id}}"]`); el.focus();
+  const r = el.getBoundingClientRect();
+  return {{id, uncovered: ({UNCOVERED})(el), box: {{x: r.left, y: r.top, w: r.width, h: r.height}}}}; }})"""
 
 
 def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
@@ -107,15 +115,8 @@ async def axe_clean(target: Page | Frame, where: str) -> None:
     assert not violations, f"{where}: {violations}\n{results.generate_report()}"
 
 
-async def widget_frame(page: Page) -> Frame:
-    handle = await page.get_by_test_id("saveflow-iframe").element_handle()
-    frame = await handle.content_frame() if handle else None
-    assert frame is not None
-    return frame
-
-
-# Every set of cards on both screens, and every kind taken: two kinds that share their cards (Ada's pause and
-# downgrade, her discount and training) take turns on the screens.
+# Every set of cards opened on both screens (each walk is then checked on the other one too), and every kind taken:
+# two kinds that share their cards (Ada's pause and downgrade, her discount and training) take turns on the screens.
 EMBEDDED = [
     ("pause", "desktop"),
     ("downgrade", "phone"),
@@ -126,11 +127,51 @@ EMBEDDED = [
     ("trial_extension", "desktop"),
     ("trial_extension", "phone"),
 ]
-# German on the phone, once per set of cards.
-GERMAN = ["pause", "discount", "contact", "trial_extension"]
+# German once per set of cards, taking the kinds English takes on one screen only (pause and discount are also taken
+# in German in test_widget_steps_v2.py's done screens): every kind is taken in both languages.
+GERMAN = ["downgrade", "training", "contact", "trial_extension"]
 assert {kind for kind, _ in EMBEDDED} == set(WALKS), "every kind is taken"
 assert {(WALKS[k].cards, v) for k, v in EMBEDDED} == {(w.cards, v) for w in WALKS.values() for v in VIEWPORTS}
 assert {WALKS[k].cards for k in GERMAN} == {w.cards for w in WALKS.values()}
+assert {*GERMAN, "pause", "discount"} == set(WALKS), "every kind is taken in German too"
+
+
+OTHER_SCREEN = {"desktop": "phone", "phone": "desktop"}
+
+
+async def check_cards_on_screen(page: Page, widget: WidgetPage, walk: Walk, viewport: str) -> None:
+    """The offer step on the screen `viewport`: the cards' boxes (check_layout); the iframe, and every card's
+    button reached with Tab, uncovered and inside the widget and the screen; the modal as tall as its content,
+    up to the screen, and its close button covering nothing (modal_layout)."""
+    frame = await widget_frame(page)
+    await settle_modal(page, frame)
+    await frame.evaluate(SCROLL_TO_END)  # the sticky actions rest below the cards
+    check_layout(await frame.evaluate(GEOMETRY), walk.cards)
+    iframe = await page.get_by_test_id("saveflow-iframe").bounding_box()
+    assert iframe is not None
+    screen = {"x": 0, "y": 0, "w": VIEWPORTS[viewport]["width"], "h": VIEWPORTS[viewport]["height"]}
+    frame_box = {"x": iframe["x"], "y": iframe["y"], "w": iframe["width"], "h": iframe["height"]}
+    assert _inside(frame_box, screen), (viewport, frame_box)
+    # Reached with Tab (focused in turn, in one call), every button is uncovered, inside the widget and the screen.
+    for button in await frame.evaluate(FOCUS_EACH, [f"accept-offer-{offer_id}" for offer_id in walk.cards]):
+        assert button["uncovered"], f"{button['id']}: its button is covered or off screen ({viewport})"
+        shown = {**button["box"], "x": iframe["x"] + button["box"]["x"], "y": iframe["y"] + button["box"]["y"]}
+        assert _inside(shown, frame_box) and _inside(shown, screen), (button["id"], viewport, shown, frame_box)
+    await check_modal_on(page, VIEWPORTS[viewport])
+
+
+async def take_on_both_screens(page: Page, widget: WidgetPage, walk: Walk, viewport: str) -> None:
+    """After the walk's checks on its own screen: the same page turned into the other screen (embed.js lays the
+    modal out again on the media query's change) is checked again, then the card is taken, and the done screen
+    gets a modal of its own height."""
+    other = OTHER_SCREEN[viewport]
+    await page.set_viewport_size(VIEWPORTS[other])
+    await check_cards_on_screen(page, widget, walk, other)
+    await widget.click(f"accept-offer-{walk.take}")
+    done = widget.step("done")
+    await expect(done).to_have_attribute("data-outcome", walk.outcome)
+    await expect(done).to_have_attribute("data-offer-id", walk.take)
+    await check_modal_on(page, VIEWPORTS[other])
 
 
 @pytest.mark.parametrize(("kind", "viewport"), EMBEDDED)
@@ -151,29 +192,10 @@ async def test_every_offer_kind_as_cards_in_the_embedded_widget(
     await expect(widget.frame.get_by_test_id(f"offer-value-{walk.take}")).to_contain_text(walk.value)
     await expect(widget.frame.get_by_test_id(f"offer-card-{kind.replace('contact', 'training')}")).to_be_visible()
 
-    frame = await widget_frame(page)
-    await frame.evaluate(SCROLL_TO_END)
-    check_layout(await frame.evaluate(GEOMETRY), walk.cards)
-    iframe = await page.get_by_test_id("saveflow-iframe").bounding_box()
-    assert iframe is not None
-    screen = {"x": 0, "y": 0, "w": VIEWPORTS[viewport]["width"], "h": VIEWPORTS[viewport]["height"]}
-    assert _inside({"x": iframe["x"], "y": iframe["y"], "w": iframe["width"], "h": iframe["height"]}, screen)
-    for offer_id in walk.cards:  # reached with Tab, every button is uncovered, inside the widget and the screen
-        button = widget.frame.get_by_test_id(f"accept-offer-{offer_id}")
-        await button.focus()
-        assert await button.evaluate(UNCOVERED), f"{offer_id}: its button is covered or off screen"
-        box = await button.bounding_box()
-        assert box is not None
-        shown = {"x": box["x"], "y": box["y"], "w": box["width"], "h": box["height"]}
-        frame_box = {"x": iframe["x"], "y": iframe["y"], "w": iframe["width"], "h": iframe["height"]}
-        assert _inside(shown, frame_box) and _inside(shown, screen), (offer_id, shown, frame_box)
-    await axe_clean(frame, f"{kind} cards, {viewport}")
+    await check_cards_on_screen(page, widget, walk, viewport)
+    await axe_clean(await widget_frame(page), f"{kind} cards, {viewport}")
     await page.screenshot(path=str(live_server.artifacts / f"offer-cards-{kind}-{viewport}.png"))
-
-    await widget.click(f"accept-offer-{walk.take}")
-    done = widget.step("done")
-    await expect(done).to_have_attribute("data-outcome", walk.outcome)
-    await expect(done).to_have_attribute("data-offer-id", walk.take)
+    await take_on_both_screens(page, widget, walk, viewport)
 
 
 def _money_or_date() -> re.Pattern[str]:
@@ -224,9 +246,8 @@ async def test_as_a_full_page_cards_sit_side_by_side_on_a_desktop_and_stack_on_a
 
 @pytest.mark.parametrize("kind", GERMAN)
 async def test_every_offer_kind_as_cards_in_german(open_page: Any, live_server: LiveServer, kind: str) -> None:
-    """The same walks in German: German copy, German numbers and dates, the same boxes, axe, and the take.
-    On the phone only: the embedded widget is at most 480 px wide on a desktop too, so the phone's 390 px is
-    where German's longer words have the least room, and the desktop adds a minute of make test, not a check."""
+    """The same walks in German: German copy, German numbers and dates, the same checks on both screens, axe, and
+    the take. From the phone (the least room for German's longer words), then turned into the desktop."""
     walk, viewport = WALKS[kind], "phone"
     page: Page = await open_page(viewport)
     widget = await HostPage(page, live_server.host_url).open(walk.customer, locale="de")
@@ -237,12 +258,9 @@ async def test_every_offer_kind_as_cards_in_german(open_page: Any, live_server: 
     await expect(widget.frame.locator('[data-testid="offer-cards"] > article')).to_have_count(len(walk.cards))
     for offer_id in walk.cards:
         await expect(widget.frame.get_by_test_id(f"offer-value-{offer_id}")).to_have_text(GERMAN_VALUE)
-    frame = await widget_frame(page)
-    await frame.evaluate(SCROLL_TO_END)  # as in the English walk: the sticky actions rest below the cards
-    check_layout(await frame.evaluate(GEOMETRY), walk.cards)
-    await axe_clean(frame, f"German {kind} cards, {viewport}")
-    await widget.click(f"accept-offer-{walk.take}")
-    await expect(widget.step("done")).to_have_attribute("data-outcome", walk.outcome)
+    await check_cards_on_screen(page, widget, walk, viewport)
+    await axe_clean(await widget_frame(page), f"German {kind} cards, {viewport}")
+    await take_on_both_screens(page, widget, walk, viewport)
 
 
 # German value lines: money with a decimal comma and the sign after it, dates as "7. Februar 2027".

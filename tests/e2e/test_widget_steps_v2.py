@@ -1,7 +1,8 @@
 """The widget's steps in a real browser (#24 items 4-7), on a desktop (1280x800) and a phone (390x844), in
 English and German: one way on from step 1, forms that keep what was typed and focus the field at fault
 (with htmx and without JavaScript), loss tiles in the customer's language, and done screens with their
-specifics. axe reports no violations on any of them."""
+specifics (a cancellation that runs to the period end is undone from its own). axe reports no violations on any
+of them."""
 
 from __future__ import annotations
 
@@ -249,8 +250,8 @@ async def test_each_done_screen_states_its_specifics(
         await expect(page.get_by_test_id("done-title")).not_to_have_text(re.compile("all set|alles erledigt", re.I))
         await expect(page.get_by_test_id("done-next")).to_be_visible()
         await _within_viewport(page, "booking-link")
-    else:
-        await page.goto(_start_url(live_server, "cus_demo_grace", locale))
+    else:  # really cancelled in (in-memory) billing, then undone: this module's server is its own
+        await page.goto(_start_url(live_server, "cus_demo_grace", locale, test=False))
         await page.get_by_test_id("continue").click()
         await page.get_by_test_id("cancel-now").click()  # two clicks from step 1
         await _step(page, "done")
@@ -262,7 +263,21 @@ async def test_each_done_screen_states_its_specifics(
             "de": ["311 Projekte", "12.840 Dateien", "42 Teammitglieder"],
         }
         assert kept == expected_kept[locale]
-        await expect(page.get_by_test_id("keep-subscription")).to_have_count(0)  # the undo is a later issue
+        changed = {"en": "Changed your mind?", "de": "Haben Sie es sich anders überlegt?"}[locale]
+        await expect(page.get_by_test_id("changed-mind")).to_have_text(changed)
+        await _within_viewport(page, "undo-cancel")
+        await _axe_clean(page, f"done cancelled {viewport} {locale}")
+        await page.get_by_test_id("undo-cancel").click()  # changed their mind: billing undoes the cancel
+        await expect(page.get_by_test_id("step-done")).to_have_attribute("data-outcome", "reactivated")
+        title = {"en": "Your subscription continues", "de": "Ihr Abonnement läuft weiter"}[locale]
+        await expect(page.get_by_test_id("done-title")).to_have_text(title)
+        await expect(page.get_by_test_id("undo-cancel")).to_have_count(0)
+        api = {"Authorization": f"Bearer {live_server.api_key}"}
+        session_id = await page.locator("body").get_attribute("data-session-id")
+        recorded = await page.request.get(f"{live_server.url}/api/v1/sessions/{session_id}", headers=api)
+        assert (await recorded.json())["outcome"] == "reactivated"
+        status = await page.request.get(f"{live_server.url}/api/v1/customers/cus_demo_grace/status", headers=api)
+        assert (await status.json())["status"] == "active"  # billing no longer ends it
     await _within_viewport(page, "done-summary")
     await page.screenshot(path=str(live_server.artifacts / f"done-{kind}-{viewport}-{locale}.png"))
     await _axe_clean(page, f"done {kind} {viewport} {locale}")

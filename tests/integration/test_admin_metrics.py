@@ -213,6 +213,22 @@ async def test_a_flow_for_a_subscription_already_cancelling_is_a_repeat(
     assert (t.money[0].lost_cents, t.money[0].reactivated_cents) == (9900, 9900)
 
 
+async def test_a_cancel_undone_on_its_done_screen_counts_as_a_reactivation_and_loses_nothing(
+    app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
+) -> None:
+    """ "Changed your mind?" on the done screen: one flow cancelled, then kept the subscription (billing undid
+    the cancel). It counts as a reactivation, as a returning customer's does; no MRR was lost, since nothing
+    ends. The funnel still shows the cancellation it confirmed."""
+    script = ("continue", "reason:expensive", "decline:pause", "confirm", "reactivate")
+    await walk(billing, clock, "cus_demo_grace", *script)
+    assert not billing.subscriptions["sub_demo_grace"].cancel_at_period_end
+    board_now = await board(clock)
+    t = board_now.totals
+    assert (t.sessions, t.cancelled, t.reactivated, t.repeat) == (1, 0, 1, 0)
+    assert (t.money[0].lost_cents, t.money[0].reactivated_cents) == (0, 9900)
+    assert dict(board_now.funnel)["Confirmed the cancellation"] == 1
+
+
 async def test_money_is_monthly_per_currency_and_net_of_the_offer(
     app: Litestar, billing: InMemoryBillingProvider, clock: FakeClock
 ) -> None:

@@ -4,6 +4,7 @@ loss tiles in the customer's language, and done screens that state what billing 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -12,11 +13,14 @@ import httpx
 import pytest
 from babel.dates import format_date
 
-from flows import default_definition
+from flows import Outcome, StepKind, default_definition
+from offers import OfferNotApplicable
 from offers.apply import add_months
+from offers.model import REACTIVATE
 from offers.providers.memory import InMemoryBillingProvider
 from service.repositories.flows import publish_version
 from service.settings import Settings
+from service.use_cases import sessions
 from tests.conftest import FakeClock
 from tests.integration.widget_client import WidgetSession, embed_token, start, step_of
 
@@ -340,4 +344,55 @@ async def test_cancelled_done_gives_the_end_date_from_billing_and_what_is_kept_u
     assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", kept.split(">", 1)[1])).strip() == (
         "311 Projekte 12.840 Dateien 42 Teammitglieder"
     )
-    assert "Keep my subscription" not in done.text and "Abo behalten" not in done.text  # undo: a later issue
+    # Changed your mind? The subscription runs to its period end, so the cancellation can still be undone.
+    assert _texts(done.text, "changed-mind") == ["Haben Sie es sich anders überlegt?"]
+    assert _texts(done.text, "undo-cancel") == ["Abo behalten"]
+    form = _tag(done.text, "undo-cancel-form")
+    assert f'action="/w/s/{flow.session_id}/offers/{REACTIVATE.id}/accept"' in form and "hx-post=" in form
+
+    undone = await flow.post(f"offers/{REACTIVATE.id}/accept")
+    assert 'data-outcome="reactivated"' in undone.text and "Ihr Abonnement läuft weiter" in undone.text
+    assert json.loads(undone.headers["HX-Trigger-After-Settle"])["saveflow:finished"]["outcome"] == "reactivated"
+    assert 'data-testid="undo-cancel"' not in undone.text
+    again = await flow.post(f"offers/{REACTIVATE.id}/accept")  # a double click changes nothing more
+    assert 'data-outcome="reactivated"' in again.text
+    sid = flow.session_id  # each billing write once, under the ledger's derived key
+    expected = [("cancel", f"sf:{sid}:cancel:1"), ("reactivate", f"sf:{sid}:offer:{REACTIVATE.id}:1")]
+    assert [(c.method, c.idempotency_key) for c in billing.calls] == expected
+    renewed = billing.subscriptions["sub_demo_grace"]
+    assert not renewed.cancel_at_period_end
+    view = await sessions.load_session(flow.session_id)
+    assert (view.state.step, view.state.outcome, view.state.cancel_effective_at) == (
+        StepKind.DONE,
+        Outcome.REACTIVATED,
+        None,
+    )
+
+
+async def test_changed_your_mind_works_without_javascript_and_a_refusal_leaves_it_cancelled(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock, billing: InMemoryBillingProvider
+) -> None:
+    _, flow = await start(client, settings, clock, token=embed_token(settings, clock, "cus_demo_grace"))
+    await flow.post("continue")
+    done = await flow.post("cancel")
+    assert _texts(done.text, "changed-mind") == ["Changed your mind?"]
+    billing.fail_next(OfferNotApplicable("injected: nothing to undo"))
+    refused = await flow.post(f"offers/{REACTIVATE.id}/accept", htmx=False)  # a plain form post
+    assert refused.status_code == 303  # post/redirect/get, as every form without JavaScript
+    page = await client.get(refused.headers["location"])
+    ends = _long(billing.subscriptions["sub_demo_grace"].current_period_end)
+    assert 'data-outcome="cancelled"' in page.text and 'data-testid="undo-cancel"' not in page.text
+    assert _texts(page.text, "notice") == [f"We couldn't keep your subscription, so it still ends on {ends}."]
+    assert billing.subscriptions["sub_demo_grace"].cancel_at_period_end
+
+
+async def test_a_cancel_that_ends_the_subscription_now_offers_no_way_back(
+    client: httpx.AsyncClient, settings: Settings, clock: FakeClock
+) -> None:
+    now = dataclasses.replace(default_definition(), cancel_at_period_end=False)
+    await publish_version(now, clock(), note="cancel at once")
+    _, flow = await start(client, settings, clock, token=embed_token(settings, clock, "cus_demo_grace"))
+    await flow.post("continue")
+    done = await flow.post("cancel")
+    assert 'data-outcome="cancelled"' in done.text and "It ended on" in done.text
+    assert "Changed your mind?" not in done.text and 'data-testid="undo-cancel' not in done.text

@@ -81,6 +81,7 @@ def state_after(
 AT_OFFER = (*START, reason("too_expensive"))  # pause shown first, then downgrade
 AT_CONFIRM = (*AT_OFFER, CancelRequested(at=NOW))
 FEEDBACK_DEF = one_at_a_time(feedback=True)
+DAYS_12 = timedelta(days=12)  # CTX renews then
 
 # ---------------------------------------------------------------------------- (a) the full table
 PATHS: dict[StepKind, tuple[FlowDefinition, tuple[Event, ...]]] = {
@@ -92,12 +93,13 @@ PATHS: dict[StepKind, tuple[FlowDefinition, tuple[Event, ...]]] = {
     StepKind.FEEDBACK: (FEEDBACK_DEF, (*AT_OFFER, decline(PAUSE), decline(DOWNGRADE))),
     StepKind.CONFIRM: (DEFAULT, AT_CONFIRM),
     StepKind.CANCEL_PENDING: (DEFAULT, (*AT_CONFIRM, CancelConfirmed(at=NOW))),
-    StepKind.DONE: (DEFAULT, (Started(at=NOW), Closed(at=NOW))),
+    StepKind.DONE: (DEFAULT, (*AT_CONFIRM, CancelConfirmed(at=NOW), CancelApplied(at=NOW, effective_at=NOW + DAYS_12))),
     StepKind.ENDING: (DEFAULT, (Started(at=NOW),)),  # in RETURNING[step]: set to cancel, or paused
     StepKind.PAUSED: (DEFAULT, (Started(at=NOW),)),
     StepKind.DOWNGRADE_SCHEDULED: (DEFAULT, (Started(at=NOW),)),
 }
 RETURNING = {
+    StepKind.DONE: (CTX, REACTIVATE.id),  # cancelled to the period end: "Changed your mind?" (test_undo_cancel.py)
     StepKind.ENDING: (make_context(snapshot=make_snapshot(cancel_at_period_end=True)), REACTIVATE.id),
     StepKind.PAUSED: (make_context(snapshot=make_snapshot(paused_until=NOW + timedelta(days=30))), RESUME.id),
     StepKind.DOWNGRADE_SCHEDULED: (
@@ -127,10 +129,7 @@ REPRESENTATIVE: dict[type[Event], Event] = {
 
 S = StepKind
 GONE: dict[type[Event], StepKind] = {Closed: S.DONE, Kept: S.DONE, TimedOut: S.DONE}  # ways out, no billing
-LEAVE: dict[type[Event], StepKind] = {
-    CancelRequested: S.CONFIRM,
-    **GONE,
-}  # the cancel link, closing the widget, keeping the subscription, timing out
+LEAVE: dict[type[Event], StepKind] = {CancelRequested: S.CONFIRM, **GONE}  # the cancel link, and the ways out
 _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
     S.NEW: {Started: S.LOSS_AVERSION},
     S.LOSS_AVERSION: {Continued: S.SURVEY, **LEAVE},
@@ -156,7 +155,7 @@ _ROWS: dict[StepKind, dict[type[Event], StepKind]] = {
         Closed: S.DONE,
         TimedOut: S.DONE,
     },
-    S.DONE: {},
+    S.DONE: {OfferAccepted: S.OFFER_PENDING},
 }
 # The documented result of each accepted (step, event) pair, for the representative event above.
 EXPECTED = {(step, cls): target for step, row in _ROWS.items() for cls, target in row.items()}

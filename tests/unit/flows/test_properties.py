@@ -44,9 +44,10 @@ from flows import (
     replay,
 )
 from flows.events import Kept, TimedOut
-from flows.model import PENDING_STEPS, USER_STEPS
+from flows.model import PENDING_STEPS, USER_STEPS, Outcome
 from flows.returning import RETURNING_STEPS
 from offers import OfferId, SubscriptionStatus
+from offers.model import REACTIVATE
 from tests.factories import NOW, SID, make_context, make_definition, make_snapshot
 
 BASE = make_definition()
@@ -294,6 +295,10 @@ def assert_within_budget(definition: FlowDefinition, visited: list[FlowState]) -
     for reached in visited:
         assert len(reached.offers_shown) <= definition.max_offers, f"shown {reached.offers_shown}"
         pending = reached.step is StepKind.OFFER_PENDING
+        if reached.step is StepKind.DONE:  # only after a cancel, its undo: "Changed your mind?" (flows.undo_cancel)
+            undo = ((REACTIVATE.id,), Outcome.CANCELLED)
+            assert not reached.on_screen or (reached.on_screen, reached.outcome) == undo, reached
+            continue
         if reached.step in RETURNING_STEPS.values() or (pending and reached.accepted_offer in RETURNING_STEPS):
             # A returning customer's step shows only its built-in offers, outside the session's offer budget.
             assert set(reached.on_screen) <= set(RETURNING_STEPS), reached
