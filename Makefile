@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 PY := .venv/bin/python
+RUN_STAMP := .venv/.run-stamp
 STAMP := .venv/.installed-stamp
 PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
@@ -13,7 +14,7 @@ PORT ?= 8000
 # The demo page and the printed links use the address the server really listens on.
 run: export SAVEFLOW_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-run: $(STAMP) apt-run
+run: $(RUN_STAMP) apt-run
 	$(PY) -m service migrate
 	$(PY) -m service seed --sample-history
 	$(PY) -m service serve --host $(HOST) --port $(PORT)
@@ -36,12 +37,20 @@ bench: $(STAMP) apt-test
 	PG_DURABLE=1 tests/support/with-postgres.sh $(PY) -m bench.run
 
 # --- environment -------------------------------------------------------------------------------
-$(STAMP): pyproject.toml requirements.lock
+# `make run` installs what running needs (requirements.lock); checks and tests add requirements-dev.lock.
+$(RUN_STAMP): pyproject.toml requirements.lock
 	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
 	@[ -x $(PY) ] || python3 -m venv .venv || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv .venv; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
+	@touch $(RUN_STAMP)
+
+# The wheelhouse holds requirements.lock as wheels: the packaging test installs the built wheel from it into
+# a fresh venv without the network (tests/integration/test_package.py).
+$(STAMP): $(RUN_STAMP) requirements-dev.lock
+	$(PY) -m pip install -q -r requirements-dev.lock
+	$(PY) -m pip wheel -q -r requirements.lock -w .venv/wheelhouse
 	@touch $(STAMP)
 
 # apt packages, installed only when missing (root on Debian; elsewhere install them yourself)
@@ -87,8 +96,11 @@ messages: $(STAMP)
 	.venv/bin/pybabel update -i service/locales/messages.pot -d service/locales --no-wrap --no-fuzzy-matching
 	.venv/bin/pybabel compile -d service/locales
 
+# requirements.lock: what `pip install .` needs, pinned as installed; requirements-dev.lock: everything else.
 lock: $(STAMP)
-	$(PY) -m pip freeze --exclude-editable | grep -v '^saveflow' > requirements.lock
+	@mkdir -p var
+	$(PY) -m pip install -q --dry-run --ignore-installed --report var/install-report.json .
+	$(PY) -m pip freeze --all --exclude-editable | grep -v '^saveflow\|^pip==' | $(PY) tests/support/split_lock.py var/install-report.json
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

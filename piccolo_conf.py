@@ -1,16 +1,5 @@
-"""Piccolo's engine and app registry, for the `piccolo` CLI and migrations.
+"""The `piccolo` CLI's configuration in the repository: the service's own, service/piccolo_conf.py."""
 
-The running app binds its own engine from `Settings` (service/db/engine.py); both read the same
-`DATABASE_URL` / `SQLITE_PATH` through `DatabaseSettings`.
-"""
+from service.piccolo_conf import APP_REGISTRY, DB
 
-import os
-
-from piccolo.conf.apps import AppRegistry
-
-from service.db.engine import create_engine
-from service.settings import DatabaseSettings
-
-DB = create_engine(DatabaseSettings.from_env(os.environ))
-
-APP_REGISTRY = AppRegistry(apps=["service.db.piccolo_app"])
+__all__ = ("APP_REGISTRY", "DB")

@@ -1,6 +1,6 @@
 """Chart geometry for the dashboard's server-rendered SVG: axes, ticks, series and the data table behind them.
 
-Rules: standard library and admin.metrics only; pure. templates/admin/_dashboard_results.html draws
+Rules: standard library and admin.metrics only; pure. service/templates/admin/_dashboard_results.html draws
 what these return, so every label is escaped by Jinja and the charts need no JavaScript. Each chart
 carries the table a screen reader or a curious analyst can open instead (`headers`, `rows`).
 """

@@ -1,6 +1,8 @@
 """Command line: `python -m service {migrate,seed,serve,sweep,refresh-rollup,create-admin,…}`.
 
-Rules: an entry point; reads the environment once through `Settings.from_env`.
+Rules: an entry point; reads the environment once through `Settings.from_env`. `serve` also sets up what
+uvicorn's processes share: JSON logging, and with several workers PROMETHEUS_MULTIPROC_DIR, which must be in
+the environment before any process imports prometheus_client.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import io
+import logging
 import os
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -121,7 +127,9 @@ async def _create_admin(settings: Settings, email: str, role: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service", description="Save-flow service commands")
+    # Piccolo finds its engine and migrations through PICCOLO_CONF; the installed package carries its own.
+    os.environ.setdefault("PICCOLO_CONF", "service.piccolo_conf")
+    parser = argparse.ArgumentParser(prog="saveflow", description="Save-flow service commands")
     parser.add_argument("--version", action="version", version=f"saveflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations")
@@ -133,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--migrate", action="store_true", help="apply pending database migrations before serving")
     sub.add_parser("sweep", help="finish billing operations a crash left pending")
     sub.add_parser("refresh-rollup", help="recompute dashboard figures for changed days (e.g. after a bulk import)")
     sub.add_parser("replay-webhooks", help="reprocess billing webhooks whose processing failed")
@@ -169,14 +178,26 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "create-admin":
         asyncio.run(_create_admin(settings, args.email, args.role))
     elif args.command == "serve":
-        import uvicorn
+        _serve(args, settings)
+    return 0
 
-        if args.workers > 1 and not settings.database.is_postgres:
-            raise ValueError(
-                f"--workers {args.workers} needs Postgres: SQLite is the single-process mode (one writer). "
-                "Set DATABASE_URL=postgresql://… for several workers, or run one worker."
-            )
 
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    """uvicorn with JSON logs; several workers share one metrics directory; `--migrate` migrates first."""
+    import uvicorn
+
+    if args.workers > 1 and not settings.database.is_postgres:
+        raise ValueError(
+            f"--workers {args.workers} needs Postgres: SQLite is the single-process mode (one writer). "
+            "Set DATABASE_URL=postgresql://… for several workers, or run one worker."
+        )
+    metrics_dir = _metrics_dir(args.workers)
+    from service.observability import configure_logging, uvicorn_log_config  # after PROMETHEUS_MULTIPROC_DIR
+
+    configure_logging()
+    try:
+        if args.migrate:
+            asyncio.run(_migrate_logged())
         uvicorn.run(
             "service.asgi:create",
             factory=True,
@@ -185,8 +206,47 @@ def _run(args: argparse.Namespace) -> int:
             workers=args.workers,
             proxy_headers=True,
             timeout_graceful_shutdown=30,  # SIGTERM: stop accepting, let requests in flight finish
+            log_config=uvicorn_log_config(),
         )
-    return 0
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir(workers: int) -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR for the workers: the operator's, emptied of a previous run's files
+    (prometheus_client's rule) and kept; else for several workers one of our own (private, fresh, removed
+    on exit; returned); else none (one process counts in memory)."""
+    if given := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        return None
+    if workers <= 1:
+        return None
+    path = tempfile.mkdtemp(prefix="saveflow-metrics-")  # mode 0700: only this user's processes read it
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path  # inherited by the workers uvicorn spawns
+    return path
+
+
+async def _migrate_logged() -> None:
+    """`serve --migrate`: Piccolo's forwards, its printed progress turned into log lines (logs stay JSON)."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    log = logging.getLogger("service.migrate")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        result = await run_forwards(app_name="all")
+    for line in out.getvalue().splitlines():
+        if line.strip():
+            log.info("%s", line.strip())
+    for line in err.getvalue().splitlines():
+        if line.strip():
+            log.error("%s", line.strip())
+    if not result.success:
+        log.error("migrations failed: %s", result.message)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

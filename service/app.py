@@ -21,7 +21,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
-from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
@@ -33,16 +32,19 @@ from offers.providers.host import HostBillingProvider
 from offers.providers.memory import InMemoryBillingProvider, Price
 from offers.providers.stripe import StripeBillingProvider
 from offers.providers.stripe_webhooks import StripeWebhooks
-from service import __version__, demo
+from service import demo
 from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.db.rollup import refresh_dirty_days
 from service.http import demo as demo_http
 from service.http._widget_view import money
-from service.http.api import BEARER_SCHEME, ApiController
+from service.http.api import ApiController
+from service.http.api_customers import CustomerDataController
+from service.http.api_data import ApiDataController
+from service.http.api_docs import documented, openapi_config
 from service.http.assets import Assets, InlineStyle, static_files
 from service.http.errors import EXCEPTION_HANDLERS, FormRequest, read_page_forms_first
 from service.http.headers import security_headers
-from service.http.health import health
+from service.http.health import health_live, health_ready
 from service.http.links import resume_link
 from service.http.reference_host import ReferenceHost, host_billing_action, host_billing_catalogue, host_billing_read
 from service.http.unsubscribe import unsubscribe_page, unsubscribe_submit
@@ -50,7 +52,7 @@ from service.http.webhooks import chargebee_webhook, paddle_webhook, stripe_webh
 from service.http.widget import WidgetController
 from service.http.winback import winback_offer, winback_reactivate
 from service.mail.transport import build_mailer
-from service.observability import metrics, request_context_middleware
+from service.observability import metrics, metrics_process_exit, request_context_middleware
 from service.settings import Settings, Theme
 from service.use_cases.billing_effects import sweep_pending
 from service.use_cases.emails import send_due_emails
@@ -62,7 +64,6 @@ from service.use_cases.webhooks import verify_due_saves
 from service.use_cases.winback import finish_pending_winbacks, send_winback_emails
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
 SWEEP_EVERY_SECONDS = 60.0
 DELIVER_EVERY_SECONDS = 5.0
 SHUTDOWN_GRACE_SECONDS = 10.0  # for a background round in progress when the server stops
@@ -126,7 +127,7 @@ def build_templates(
     assets = assets or Assets.load()
     widget_style = widget_style or InlineStyle.of(assets, Theme())
     env = Environment(
-        loader=FileSystemLoader(ROOT / "templates"),
+        loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),  # inside the package
         undefined=StrictUndefined,  # a missing variable fails loudly in tests instead of rendering blank
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
@@ -208,6 +209,7 @@ def create_app(
                     worker.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
                 await close_engine(engine)
+                metrics_process_exit()  # several workers: this worker's live gauges leave /metrics
                 if isinstance(billing, HostBillingProvider):
                     await billing.aclose()
                 log.info("shutdown complete")
@@ -215,11 +217,13 @@ def create_app(
     route_handlers: list[Any] = [
         WidgetController,
         resume_link,
-        ApiController,
+        # the OpenAPI document holds only what opts in (service.http.api_docs)
+        documented(ApiController, ApiDataController, CustomerDataController),
         stripe_webhook,
         chargebee_webhook,
         paddle_webhook,
-        health,
+        health_live,
+        health_ready,
         unsubscribe_page,
         unsubscribe_submit,
         winback_offer,
@@ -275,9 +279,8 @@ def create_app(
                 "^/$",
             ],
         ),
-        openapi_config=OpenAPIConfig(
-            title="Save flow API", version=__version__, path="/schema", components=[BEARER_SCHEME]
-        ),
+        openapi_config=openapi_config(),  # the reference page /schema and /schema/openapi.json
+        include_in_schema=False,  # pages, probes and the vendors' webhooks are not API: `documented()` opts in
         exception_handlers={**EXCEPTION_HANDLERS, NotAuthorizedException: _not_authorized},
         lifespan=[lifespan],
         state=State(

@@ -3,9 +3,10 @@
 Rules: may import prometheus_client, litestar and service.security. Each request gets an id (the
 caller's `X-Request-ID` when it is sane, else a new one); it is echoed in the response and added to
 every log line written while the request runs. Bearer tokens never reach a log: a filter redacts
-`token`-like query parameters in our lines and in uvicorn's access lines. /metrics answers only the
-API key (`Authorization: Bearer …`, which Prometheus scrape configs support) or an address in
-SAVEFLOW_METRICS_ALLOW.
+`token`-like query parameters in our lines and in uvicorn's access lines, which are JSON lines too.
+/metrics answers only the API key (`Authorization: Bearer …`, which Prometheus scrape configs support)
+or an address in SAVEFLOW_METRICS_ALLOW. With several workers, `serve` points PROMETHEUS_MULTIPROC_DIR at
+a directory of its own before any worker starts; /metrics then sums every worker's counters from there.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from litestar import get
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.response import Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 from service.security import address_allowed, api_key_presented
 
@@ -38,6 +47,9 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 request_id: ContextVar[str] = ContextVar("request_id", default="")
+# prometheus_client's own variable, read as it reads it: once, when the metrics below are created.
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
@@ -87,6 +99,9 @@ class JsonFormatter(logging.Formatter):
         }
         if rid := request_id.get():
             entry["request_id"] = rid
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, _, status = record.args  # uvicorn's '%s - "%s %s HTTP/%s" %d'
+            entry.update(client=client, method=method, path=path, status=status)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -124,10 +139,11 @@ class RedactTokens(logging.Filter):
 
 
 def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """JSON lines on stderr (or `stream`), tokens redacted; also redacts uvicorn's access log lines.
+    """JSON lines on stderr (or `stream`), tokens redacted, uvicorn's lines included.
 
-    uvicorn's access logger keeps its own handler and does not propagate, so it gets the filter itself
-    (a logger's filters survive uvicorn's logging set-up, which runs before the app is created).
+    Runs again in each worker when the app is created, after uvicorn's own logging set-up: uvicorn's
+    loggers lose the text handlers that set-up gave them and write through the root's JSON handler. The
+    access logger keeps a redacting filter of its own too, for a handler someone adds to it later.
     """
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
@@ -135,9 +151,34 @@ def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
         access.addFilter(RedactTokens())
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """`uvicorn.run(log_config=…)`: the same JSON lines from uvicorn's supervisor and its workers from
+    their first line (uvicorn applies it in each process before the app exists)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactTokens}},
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["redact"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+        "loggers": {name: {"handlers": [], "propagate": True} for name in UVICORN_LOGGERS},
+    }
 
 
 def _route_label(scope: Scope) -> str:
@@ -153,7 +194,7 @@ def _request_metrics(route: str, method: str, status: int) -> tuple[Counter, His
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        if scope["type"] != ScopeType.HTTP or request_id.get():  # an outer layer already took it (service.asgi)
             await app(scope, receive, send)
             return
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
@@ -194,6 +235,23 @@ def metrics_readers_only(connection: ASGIConnection[Any, Any, Any, Any], _: Base
     raise NotAuthorizedException("Send the API key as 'Authorization: Bearer <key>' (or see SAVEFLOW_METRICS_ALLOW).")
 
 
+def _scrape_registry() -> CollectorRegistry:
+    """This process's metrics, or with several workers every worker's, summed from their files."""
+    if not MULTIPROCESS_DIR:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def metrics_process_exit() -> None:
+    """Called as a worker stops: with several workers, its live gauges leave /metrics (its counters stay
+    counted, so totals never go backwards when a worker is replaced)."""
+    if MULTIPROCESS_DIR:
+        multiprocess.mark_process_dead(os.getpid(), path=MULTIPROCESS_DIR)  # type: ignore[no-untyped-call]
+
+
 @get("/metrics", name="metrics", include_in_schema=False, sync_to_thread=False, guards=[metrics_readers_only])
 def metrics() -> Response[bytes]:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+    body = generate_latest(_scrape_registry())
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

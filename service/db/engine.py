@@ -77,11 +77,6 @@ async def close_engine(engine: Engine[Any]) -> None:
         await engine.close_connection_pool()
 
 
-async def ping() -> None:
-    """One trivial query; raises whatever the driver raises when the database is unreachable."""
-    await current_engine().run_ddl("SELECT 1")
-
-
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[None]:
     """One database transaction: commit on success, roll back on any error. Joins an enclosing one."""

@@ -16,24 +16,27 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Example, SecurityScheme
 from litestar.params import PathParameter, QueryParameter
 
 from flows import Outcome
 from service.deps import BillingDep, ClockDep
+from service.http import api_examples
+from service.http.errors import BILLING_DOWN, BILLING_REFUSED, NO_SESSION, NO_SUBSCRIPTION, SERVICE_DOWN
 from service.settings import Settings
 from service.use_cases.customer_status import customer_status
 from service.use_cases.lifecycle import NotPaused, resume_subscription
 from service.use_cases.sessions import session_history
 
 BEARER_SCHEME = Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")})
+MISSING_KEY = "Send the API key as 'Authorization: Bearer <key>'."
 
 
 def api_key_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     settings: Settings = connection.app.state.settings
     scheme, _, key = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(key.strip().encode(), settings.api_key.encode()):
-        raise NotAuthorizedException("Send the API key as 'Authorization: Bearer <key>'.")
+        raise NotAuthorizedException(MISSING_KEY)
 
 
 # An id as we store it: 1-255 characters (the embed token's limit for `sub` and `subscription_id`) and no NUL,
@@ -81,14 +84,30 @@ class ErrorOut(msgspec.Struct):
     detail: str
 
 
-def _error(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ErrorOut, description=description, generate_examples=False)
+def _error(description: str, *examples: ErrorOut) -> ResponseSpec:
+    """An error answer; `examples`: bodies it carries, word for word as the API sends them."""
+    shown = [Example(summary=e.detail, value=msgspec.to_builtins(e)) for e in examples]
+    return ResponseSpec(
+        data_container=ErrorOut, description=description, generate_examples=False, examples=shown or None
+    )
+
+
+def _ok(data_container: Any, description: str, examples: list[Example]) -> ResponseSpec:
+    """The success answer with named examples (service.http.api_examples), in place of Litestar's bare one."""
+    return ResponseSpec(data_container=data_container, description=description, examples=examples)
 
 
 # What any /api/v1 operation may answer besides its 200 (Litestar documents the 400 of bad parameters itself).
 ERROR_RESPONSES: dict[int, ResponseSpec] = {
-    401: _error("The API key is missing or wrong: send 'Authorization: Bearer <key>'."),
-    503: _error("The database or the billing provider is briefly unavailable; retry after Retry-After seconds."),
+    401: _error(
+        "The API key is missing or wrong: send 'Authorization: Bearer <key>'.",
+        ErrorOut(401, MISSING_KEY),
+    ),
+    503: _error(
+        "The database or the billing provider is briefly unavailable; retry after Retry-After seconds.",
+        ErrorOut(503, BILLING_DOWN),
+        ErrorOut(503, SERVICE_DOWN),
+    ),
 }
 
 
@@ -136,9 +155,17 @@ class ApiController(Controller):
     @get(
         "/customers/{customer_id:str}/status",
         name="api:customer_status",
+        summary="Read a customer's subscription status",
         responses={
-            404: _error("No session names this customer (pass subscription_id), or billing has no such subscription."),
-            502: _error("The billing provider refused to read the subscription (check the provider's API key)."),
+            200: _ok(CustomerStatusOut, "The subscription as billing has it now.", api_examples.CUSTOMER_STATUS),
+            404: _error(
+                "No session names this customer (pass subscription_id), or billing has no such subscription.",
+                ErrorOut(404, NO_SUBSCRIPTION),
+            ),
+            502: _error(
+                "The billing provider refused to read the subscription (check the provider's API key).",
+                ErrorOut(502, BILLING_REFUSED),
+            ),
             **ERROR_RESPONSES,
         },
     )
@@ -156,11 +183,22 @@ class ApiController(Controller):
     @post(
         "/customers/{customer_id:str}/resume",
         name="api:resume",
+        summary="End a customer's pause now",
         status_code=200,
         responses={
-            404: _error("No session names this customer (pass subscription_id), or billing has no such subscription."),
-            409: _error("The subscription is not paused, so there is nothing to resume (the detail says its status)."),
-            502: _error("The billing provider refused the request (check the provider's API key)."),
+            200: _ok(CustomerStatusOut, "Resumed: the subscription's new status.", api_examples.RESUMED),
+            404: _error(
+                "No session names this customer (pass subscription_id), or billing has no such subscription.",
+                ErrorOut(404, NO_SUBSCRIPTION),
+            ),
+            409: _error(
+                "The subscription is not paused, so there is nothing to resume (the detail says its status).",
+                ErrorOut(409, "Subscription sub_1PqX8b2eZvKYlo2C is not paused (status: active)."),
+            ),
+            502: _error(
+                "The billing provider refused the request (check the provider's API key).",
+                ErrorOut(502, BILLING_REFUSED),
+            ),
             **ERROR_RESPONSES,
         },
     )
@@ -190,7 +228,12 @@ class ApiController(Controller):
     @get(
         "/sessions/{session_id:str}",
         name="api:session",
-        responses={404: _error("No session has this id."), **ERROR_RESPONSES},
+        summary="Read a cancellation session",
+        responses={
+            200: _ok(SessionOut, "The session, with its event timeline.", api_examples.SESSION),
+            404: _error("No session has this id.", ErrorOut(404, NO_SESSION)),
+            **ERROR_RESPONSES,
+        },
     )
     async def get_session(self, session_id: SessionIdPath) -> SessionOut:
         """One cancellation session: answers, offers, outcome and its event timeline."""

@@ -94,6 +94,9 @@ class Problem:
 
 BILLING_DOWN = "The billing provider is briefly unavailable. Please try again in a moment."
 SERVICE_DOWN = "The service is briefly unavailable. Please try again in a moment."
+NO_SESSION = "No such session."
+NO_SUBSCRIPTION = "No subscription is known for this customer."
+BILLING_REFUSED = "The billing provider refused the request; check its API key and permissions."
 
 
 def problem_of(exc: Exception) -> Problem:
@@ -103,14 +106,13 @@ def problem_of(exc: Exception) -> Problem:
         case TokenError():
             return Problem(401, f"token_{exc.problem.value}", "The token is missing or not valid.")
         case SessionNotFound():
-            return Problem(404, "session_not_found", "No such session.")
+            return Problem(404, "session_not_found", NO_SESSION)
         case SubscriptionNotFound() | UnknownCustomer():
-            return Problem(404, "subscription_not_found", "No subscription is known for this customer.")
+            return Problem(404, "subscription_not_found", NO_SUBSCRIPTION)
         case ProviderUnavailable():
             return Problem(503, "unavailable", BILLING_DOWN, retry=True)
         case ProviderRejected():
-            detail = "The billing provider refused the request; check its API key and permissions."
-            return Problem(502, "unavailable", detail)
+            return Problem(502, "unavailable", BILLING_REFUSED)
         case BillingError():
             return Problem(503, "unavailable", "The billing provider could not complete the request.")
         case FlowNotConfigured():

@@ -1,6 +1,6 @@
 """Email rendering: each kind's required context, its templates in the recipient's language, CSS inlined.
 
-Rules: may import jinja2, css_inline and service.i18n. Templates live in templates/email/: `<kind>.txt`
+Rules: may import jinja2, css_inline and service.i18n. Templates live in service/templates/email/: `<kind>.txt`
 (whose `subject` block is the subject line) and `<kind>.html`, on the shared `_layout.*`. Strings are
 translated through the widget's catalogs (`service.i18n.gettext_callables`); dates are formatted for
 the language. HTML is autoescaped, text is not. The HTML's <style> is inlined into style attributes
@@ -22,7 +22,7 @@ from service.i18n import date_text, gettext_callables, normalise
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "email"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 OPTIONAL_TEXT = ("name", "product")  # a greeting by first name, the product's name
 
 

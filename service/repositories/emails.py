@@ -6,6 +6,7 @@ Rules: may import piccolo and service.db. Writes belong inside the caller's unit
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -95,9 +96,14 @@ async def id_by_dedupe_key(dedupe_key: str) -> int | None:
     return None if row is None else int(row["id"])
 
 
+def erased_address(address: str) -> str:
+    """How an unsubscribed address is kept once its customer's data is erased: a digest, still honoured."""
+    return "erased:" + hashlib.sha256(address.lower().encode()).hexdigest()
+
+
 async def is_unsubscribed(address: str, customer_id: str) -> bool:
     """Whether this address, or (when given) this customer at any address, asked for no more emails."""
-    where: Any = EmailUnsubscribe.address == address.lower()
+    where: Any = EmailUnsubscribe.address.is_in([address.lower(), erased_address(address)])
     if customer_id:
         where = where | (EmailUnsubscribe.customer_id == customer_id)
     return await EmailUnsubscribe.exists().where(where)

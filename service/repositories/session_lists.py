@@ -33,6 +33,7 @@ class SessionQuery:
     start: datetime | None = None
     end: datetime | None = None  # exclusive
     search: str = ""  # customer id, email or session id
+    customer: str = ""  # exactly this customer id
     text: str = ""  # within the written answers (comment, feedback)
     tag: str = ""
     unreviewed_only: bool = False
@@ -98,7 +99,8 @@ def _like(column: Any, text: str, *, exact_underscores: bool = False) -> Any:
     return column.ilike(f"%{cleaned}%") if is_postgres() else column.like(f"%{cleaned}%")
 
 
-def _where(q: SessionQuery) -> Any:
+def condition(q: SessionQuery) -> Any:
+    """The SQL condition for `q`, which may match a little more than `q`: `exact_match` checks the rest."""
     where: Any = (FlowSession.subscription_id != PREVIEW_SUBSCRIPTION) & FlowSession.opened_at.is_not_null()
     if q.outcome == "open":
         where &= FlowSession.outcome.is_null()
@@ -109,6 +111,8 @@ def _where(q: SessionQuery) -> Any:
             where &= column == value
     if q.offer:  # narrowed here, checked exactly against offers_shown in Python
         where &= _like(FlowSession.state, f'"{q.offer}"', exact_underscores=True)
+    if q.customer:
+        where &= FlowSession.customer_id == q.customer
     if q.start:
         where &= FlowSession.started_at >= q.start
     if q.end:
@@ -150,20 +154,23 @@ def _listed(r: dict[str, Any]) -> ListedSession:
     return ListedSession(record, r["locale"], r["flow_version"], state, r["feedback_tags"], r["feedback_reviewed_at"])
 
 
-def _matches(q: SessionQuery, s: ListedSession) -> bool:
-    if q.offer and q.offer not in s.state.offers_shown and q.offer != s.state.accepted_offer:
+def exact_match(q: SessionQuery, state: FlowState) -> bool:
+    """Whether a session that `condition(q)` found, in this state, really matches `q`."""
+    if q.offer and q.offer not in state.offers_shown and q.offer != state.accepted_offer:
         return False
     if q.text:
-        written = " ".join(t for t in (s.state.comment, s.state.feedback) if t).lower()
+        written = " ".join(t for t in (state.comment, state.feedback) if t).lower()
         return q.text.lower() in written
     return True
 
 
 async def find(q: SessionQuery, *, limit: int, offset: int = 0, newest_first: bool = True) -> tuple[ListedSession, ...]:
     """Customer sessions matching `q` (newest first, or oldest first for exports read in batches)."""
-    query = FlowSession.select(*_COLUMNS).where(_where(q)).order_by(FlowSession.started_at, ascending=not newest_first)
+    query = (
+        FlowSession.select(*_COLUMNS).where(condition(q)).order_by(FlowSession.started_at, ascending=not newest_first)
+    )
     rows = await query.order_by(FlowSession.id, ascending=not newest_first).limit(limit).offset(offset)
-    return tuple(s for s in map(_listed, rows) if _matches(q, s))
+    return tuple(s for s in map(_listed, rows) if exact_match(q, s.state))
 
 
 async def by_ids(session_ids: list[str]) -> dict[str, ListedSession]:
