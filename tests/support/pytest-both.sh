@@ -15,7 +15,8 @@ fi
 mkdir -p var
 log=var/pytest-postgres.log
 echo "== pytest on PostgreSQL in the background (output: $log, printed below when done)"
-tests/support/with-postgres.sh "$py" -m pytest "$@" >"$log" 2>&1 &
+# --durations: the slowest tests of each run are printed, so the next budget cut starts from numbers.
+tests/support/with-postgres.sh "$py" -m pytest --durations=15 "$@" >"$log" 2>&1 &
 pg=$!
 trap 'kill $pg 2>/dev/null' INT TERM
 echo "== pytest on SQLite"
@@ -25,7 +26,7 @@ echo "== pytest on SQLite"
 # the room), so the two processes do not repeat 1,200 identical tests.
 order=()
 [ $# -eq 0 ] && order=(tests/integration tests/e2e)
-env -u DATABASE_URL "$py" -m pytest "${order[@]}" "$@"
+env -u DATABASE_URL "$py" -m pytest --durations=15 "${order[@]}" "$@"
 sqlite_status=$?
 wait $pg
 pg_status=$?
