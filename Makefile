@@ -20,7 +20,7 @@ run: $(RUN_STAMP) apt-run
 	$(PY) -m service serve --host $(HOST) --port $(PORT)
 
 # The static checks run beside pytest (their output is printed after it): the budget is 10 minutes on 2 cores.
-test: $(STAMP) apt-test
+test: $(STAMP) apt-test $(CLIENT_NPM)
 	@start=$$(date +%s); mkdir -p var; \
 	$(MAKE) --no-print-directory lint typecheck imports > var/static-checks.log 2>&1 & checks=$$!; \
 	$(MAKE) --no-print-directory pytest-both; tests=$$?; \
@@ -60,9 +60,25 @@ APT_GET = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=non
 apt-run:
 	@true
 
+# Chromium and PostgreSQL for the tests; Node.js, Ruby, PHP and Go (with their JWT packages) run the
+# integrators' snippets in clients/ (tests/e2e/test_clients.py). One apt-get for whatever is missing.
 apt-test:
-	@[ -x /usr/bin/chromium ] || { $(call APT_GET,chromium); }
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(call APT_GET,postgresql); }
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v ruby >/dev/null || missing="$$missing ruby"; \
+	ruby -e 'require "jwt"' 2>/dev/null || missing="$$missing ruby-jwt"; \
+	command -v php >/dev/null || missing="$$missing php-cli"; \
+	command -v go >/dev/null || missing="$$missing golang-go"; \
+	[ -d /usr/share/gocode/src/github.com/golang-jwt/jwt ] || missing="$$missing golang-github-golang-jwt-jwt-dev"; \
+	[ -z "$$missing" ] || { $(call APT_GET,$$missing); }
+
+# The snippets' npm packages, as locked (clients/*/package-lock.json).
+CLIENT_NPM := clients/node/node_modules/.package-lock.json clients/js/node_modules/.package-lock.json
+clients/%/node_modules/.package-lock.json: clients/%/package-lock.json
+	cd clients/$* && npm ci --no-audit --no-fund --loglevel=error
 
 # --- checks --------------------------------------------------------------------------------------
 lint: $(STAMP)
@@ -103,4 +119,4 @@ lock: $(STAMP)
 	$(PY) -m pip freeze --all --exclude-editable | grep -v '^saveflow\|^pip==' | $(PY) tests/support/split_lock.py var/install-report.json
 
 clean:
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis clients/*/node_modules

@@ -43,6 +43,7 @@ class LiveServer:
     api_key: str
     embed_secret: str  # what a host backend signs embed tokens with
     foreign_host: HostAppServer  # a separate server on 127.0.0.2 (an allowed origin): a real host app
+    env: dict[str, str]  # the server's environment: for `python -m service …` commands against its database
     stripe: FakeStripe | None = None  # billing through Stripe: what the service sent (`stripe.writes()`), its state
 
 
@@ -131,6 +132,7 @@ def running_service(prefix: str, billing_env: dict[str, str] | None = None) -> I
             api_key=secrets["api_key"],
             embed_secret=secrets["embed_secret"],
             foreign_host=foreign_host,
+            env=env,
         )
     finally:
         foreign_host.close()

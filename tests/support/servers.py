@@ -3,6 +3,7 @@ of its own (a stdlib HTTP server on another loopback address) for the cross-orig
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import threading
@@ -71,6 +72,44 @@ class HostAppServer:
 
     def start(self) -> None:
         self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class WebhookInbox:
+    """A host app's webhook endpoint on loopback: answers every POST with 204 and keeps its raw body and
+    headers (as received, before any parsing), for verifiers to check."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[bytes, dict[str, str]]] = []
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                inbox.deliveries.append((body, {name.lower(): value for name, value in self.headers.items()}))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/saveflow"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-inbox", daemon=True)
+        self._thread.start()
+
+    def wait_for(self, event_type: str, timeout: float = 30) -> tuple[bytes, dict[str, str]]:
+        """The first delivery of `event_type`; the service delivers in rounds a few seconds apart."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for body, headers in list(self.deliveries):
+                if json.loads(body).get("type") == event_type:
+                    return body, headers
+            time.sleep(0.1)
+        raise AssertionError(f"no {event_type} delivery within {timeout} s; got {len(self.deliveries)} others")
 
     def close(self) -> None:
         self._server.shutdown()
