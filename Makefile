@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck imports pytest-both pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
+.PHONY: run test test-deps lint typecheck imports pytest-both pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
 
 # The demo page and the printed links use the address the server really listens on.
 run: export SAVEFLOW_PUBLIC_URL ?= http://$(HOST):$(PORT)
@@ -20,7 +20,7 @@ run: $(RUN_STAMP) apt-run
 	$(PY) -m service serve --host $(HOST) --port $(PORT)
 
 # The static checks run beside pytest (their output is printed after it): the budget is 10 minutes on 2 cores.
-test: $(STAMP) apt-test $(CLIENT_NPM)
+test: test-deps
 	@start=$$(date +%s); mkdir -p var; \
 	$(MAKE) --no-print-directory lint typecheck imports > var/static-checks.log 2>&1 & checks=$$!; \
 	$(MAKE) --no-print-directory pytest-both; tests=$$?; \
@@ -29,6 +29,11 @@ test: $(STAMP) apt-test $(CLIENT_NPM)
 	[ $$static = 0 ] && [ $$tests = 0 ] || exit 1; \
 	echo $$(( $$(date +%s) - start )) > var/make-test-seconds; \
 	echo "== make test: all checks passed (ruff, mypy, import-linter, pytest on SQLite and on PostgreSQL) in $$(cat var/make-test-seconds) s"
+
+# What the tests need, side by side: pip's packages while apt installs the browser, Postgres and the clients'
+# toolchains (on a fresh machine each takes most of a minute, mostly waiting on downloads and dpkg).
+test-deps:
+	@$(MAKE) --no-print-directory -j3 --output-sync=target $(STAMP) apt-test $(CLIENT_NPM)
 
 # Benchmarks (not part of make test): each figure beside its goal with PASS/FAIL, written to bench/results.json
 # (bench/README.md). The flow load comes from wrk, installed here when missing; Postgres is a throwaway durable cluster.
@@ -39,8 +44,8 @@ bench: $(STAMP) apt-test
 # --- environment -------------------------------------------------------------------------------
 # `make run` installs what running needs (requirements.lock); checks and tests add requirements-dev.lock.
 $(RUN_STAMP): pyproject.toml requirements.lock
-	@command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
-	@[ -x $(PY) ] || python3 -m venv .venv || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv .venv; }
+	@command -v python3 >/dev/null || { apt-get $(APT_WAIT) update -qq && apt-get $(APT_WAIT) install -y -qq python3 python3-venv; }
+	@[ -x $(PY) ] || python3 -m venv .venv || { apt-get $(APT_WAIT) update -qq && apt-get $(APT_WAIT) install -y -qq python3-venv && python3 -m venv .venv; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
@@ -53,8 +58,10 @@ $(STAMP): $(RUN_STAMP) requirements-dev.lock
 	$(PY) -m pip wheel -q -r requirements.lock -w .venv/wheelhouse
 	@touch $(STAMP)
 
+APT_WAIT := -o DPkg::Lock::Timeout=600  # test-deps runs apt beside pip, whose venv may need apt too
+
 # apt packages, installed only when missing (root on Debian; elsewhere install them yourself)
-APT_GET = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1); \
+APT_GET = if [ "$$(id -u)" = 0 ]; then apt-get $(APT_WAIT) update -qq && DEBIAN_FRONTEND=noninteractive apt-get $(APT_WAIT) install -y -qq --no-install-recommends $(1); \
 	else echo "please install: $(1)" >&2; exit 1; fi
 
 apt-run:
@@ -77,7 +84,7 @@ apt-test:
 
 # The snippets' npm packages, as locked (clients/*/package-lock.json).
 CLIENT_NPM := clients/node/node_modules/.package-lock.json clients/js/node_modules/.package-lock.json
-clients/%/node_modules/.package-lock.json: clients/%/package-lock.json
+clients/%/node_modules/.package-lock.json: clients/%/package-lock.json | apt-test
 	cd clients/$* && npm ci --no-audit --no-fund --loglevel=error
 
 # --- checks --------------------------------------------------------------------------------------

@@ -245,8 +245,8 @@ def create_app(
         route_handlers=route_handlers,
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
-            "billing": Provide(lambda: billing, sync_to_thread=False),
-            "clock": Provide(lambda: clock, sync_to_thread=False),
+            "billing": Provide(_billing_of, sync_to_thread=False),
+            "clock": Provide(_clock_of, sync_to_thread=False),
             **dependencies,
         },
         template_config=build_templates(assets, widget_style),
@@ -296,6 +296,18 @@ def create_app(
         before_send=[security_headers(settings, widget_styles=(widget_style.csp_source,))],
     )
     return app
+
+
+# Requests take billing and the clock from the app's state, like admin.auth: one place to read them from
+# (the integration tests give each test its own while reusing one app).
+def _billing_of(state: State) -> BillingProvider:
+    billing: BillingProvider = state.billing
+    return billing
+
+
+def _clock_of(state: State) -> Callable[[], datetime]:
+    clock: Callable[[], datetime] = state.clock
+    return clock
 
 
 def _not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:

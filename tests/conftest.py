@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import PasswordHasher
 
+from service import security
 from service.settings import DatabaseSettings, Settings
 
 # piccolo_conf (used by the migration runner) reads the same variables; point it at a scratch file
@@ -66,6 +68,16 @@ def fx_clock() -> FakeClock:
 @pytest.fixture(name="settings")
 def fx_settings() -> Settings:
     return make_settings()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2 at the service's cost takes about 0.1 s a hash, and the suite hashes and verifies ~160 times.
+    Each hash carries its own parameters, so the same code runs on weaker ones, as Django's test settings do.
+    The live servers of the browser tests are processes of their own: they hash at the real cost."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
 
 
 @pytest.fixture(name="scratch_dir")

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
+from tests.conftest import database_settings
 from tests.support.servers import HostAppServer, free_port, wait_until_healthy
 from tests.support.stripe_http import FakeStripe
 from tests.support.stripe_server import StripeServer, demo_stripe
@@ -155,11 +156,18 @@ def fx_own_live_server() -> Iterator[LiveServer]:
         yield server
 
 
-@pytest.fixture(scope="module", name="billing_server", params=["memory", "stripe"])
+# The walks that change billing run on the in-memory provider with SQLite (the demo's pair) and on Stripe with
+# Postgres (production's): each walk meets both databases and both providers within one `make test`, at half
+# the cost of all four pairs. The providers' own differences are the contract suite's and
+# tests/integration/test_billing_providers.py's business.
+BILLING_PROVIDERS = ["stripe"] if database_settings().is_postgres else ["memory"]
+
+
+@pytest.fixture(scope="module", name="billing_server", params=BILLING_PROVIDERS)
 def fx_billing_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    """A server of the module's own on each billing provider in turn: the in-memory one, then Stripe, whose
-    real stripe-python talks HTTP on loopback (STRIPE_API_BASE) to a FakeStripe holding the demo customers'
-    subscriptions (tests/support/stripe_server.py). For the walks that change billing."""
+    """A server of the module's own on the billing provider paired with this run's database: the in-memory one,
+    or Stripe, whose real stripe-python talks HTTP on loopback (STRIPE_API_BASE) to a FakeStripe holding the demo
+    customers' subscriptions (tests/support/stripe_server.py). For the walks that change billing."""
     if request.param == "memory":
         with running_service("saveflow-e2e-own-") as server:
             yield server

@@ -16,7 +16,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, running_service
+from tests.e2e.conftest import BILLING_PROVIDERS, LiveServer, running_service
 from tests.e2e.pages import AdminPage, HostPage
 from tests.support.smtp import SmtpServer, smtp_server
 from tests.support.stripe_http import FakeStripe
@@ -30,9 +30,9 @@ class Mailing:
     stripe: FakeStripe | None  # None: the in-memory billing
 
 
-@pytest.fixture(scope="module", name="mailing", params=["memory", "stripe"])
+@pytest.fixture(scope="module", name="mailing", params=BILLING_PROVIDERS)
 async def fx_mailing(request: pytest.FixtureRequest) -> AsyncIterator[Mailing]:
-    """A server of the module's own that sends its email to a local SMTP server, billing in memory or on Stripe.
+    """A server of the module's own that sends its email to a local SMTP server, billing as BILLING_PROVIDERS pairs.
     The SMTP server runs in this event loop, so the service is started from a thread (it blocks meanwhile)."""
     async with smtp_server() as smtp:
         with contextlib.ExitStack() as stack:

@@ -11,10 +11,11 @@ import pytest
 from litestar import Litestar
 from piccolo.apps.migrations.commands.forwards import run_forwards
 
+from admin.auth import LOGIN_RATE_LIMIT
 from flows import default_definition
 from offers.providers.memory import InMemoryBillingProvider
-from service.app import create_app
-from service.db.engine import close_engine, open_engine
+from service.app import build_billing, create_app
+from service.db.engine import bind_tables, close_engine, create_engine, open_engine
 from service.db.tables import ALL_TABLES
 from service.repositories.flows import publish_version
 from service.settings import Settings
@@ -37,9 +38,22 @@ async def _empty_tables() -> None:
         await table.delete(force=True)
 
 
+# One app per Settings for the whole run: building a Litestar app and compiling its templates cost more than
+# most tests here. Each test still gets its own clock, fresh demo billing, a new engine and empty tables.
+_apps: dict[Settings, Litestar] = {}
+
+
 @pytest.fixture(name="app")
 async def fx_app(settings: Settings, clock: FakeClock) -> AsyncIterator[Litestar]:
-    app = create_app(settings, clock=clock)
+    app = _apps.get(settings)
+    if app is None:
+        app = _apps[settings] = create_app(settings, clock=clock)
+    app.state.clock = clock
+    app.state.billing = build_billing(settings, clock)
+    await app.stores.get(LOGIN_RATE_LIMIT.store).delete_all()  # the login route's per-address counts
+    # A new engine too: caches keyed by the engine (flow versions) must not outlive the emptied tables.
+    app.state.engine = create_engine(settings.database)
+    bind_tables(app.state.engine)
     await open_engine(app.state.engine)
     try:
         await _migrate_once()
