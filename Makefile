@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-deps lint typecheck imports pytest-both pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
+.PHONY: run test test-deps image lint typecheck imports pytest-both pytest-sqlite pytest-postgres apt-test apt-run bench clean lock messages
 
 # The demo page and the printed links use the address the server really listens on.
 run: export SAVEFLOW_PUBLIC_URL ?= http://$(HOST):$(PORT)
@@ -34,6 +34,13 @@ test: test-deps
 # toolchains (on a fresh machine each takes most of a minute, mostly waiting on downloads and dpkg).
 test-deps:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target $(STAMP) apt-test $(CLIENT_NPM)
+
+# The container image, an OCI archive (README, "Running in production"; container/build_image.py).
+image: $(STAMP) apt-test
+	@mkdir -p dist
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
+	$(PY) container/build_image.py --wheel dist/saveflow-$$($(PY) -m service --version | cut -d' ' -f2)-py3-none-any.whl \
+		--wheelhouse .venv/wheelhouse --out dist/saveflow-$$($(PY) -m service --version | cut -d' ' -f2).oci.tar
 
 # Benchmarks (not part of make test): each figure beside its goal with PASS/FAIL, written to bench/results.json
 # (bench/README.md). The flow load comes from wrk, installed here when missing; Postgres is a throwaway durable cluster.
@@ -68,7 +75,8 @@ apt-run:
 	@true
 
 # Chromium and PostgreSQL for the tests; Node.js, Ruby, PHP and Go (with their JWT packages) run the
-# integrators' snippets in clients/ (tests/e2e/test_clients.py). One apt-get for whatever is missing.
+# integrators' snippets in clients/ (tests/e2e/test_clients.py); mmdebstrap builds the container image, which
+# umoci unpacks and runc starts (tests/integration/test_package.py). One apt-get for whatever is missing.
 apt-test:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
@@ -80,6 +88,7 @@ apt-test:
 	command -v php >/dev/null || missing="$$missing php-cli"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	[ -d /usr/share/gocode/src/github.com/golang-jwt/jwt ] || missing="$$missing golang-github-golang-jwt-jwt-dev"; \
+	for tool in mmdebstrap umoci runc; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	[ -z "$$missing" ] || { $(call APT_GET,$$missing); }
 
 # The snippets' npm packages, as locked (clients/*/package-lock.json).

@@ -16,16 +16,18 @@ mkdir -p var
 log=var/pytest-postgres.log
 echo "== pytest on PostgreSQL in the background (output: $log, printed below when done)"
 # --durations: the slowest tests of each run are printed, so the next budget cut starts from numbers.
-tests/support/with-postgres.sh "$py" -m pytest --durations=15 "$@" >"$log" 2>&1 &
+pg_order=()
+[ $# -eq 0 ] && pg_order=(tests/e2e tests/integration)  # browser tests first: see below
+tests/support/with-postgres.sh "$py" -m pytest --durations=15 "${pg_order[@]}" "$@" >"$log" 2>&1 &
 pg=$!
 trap 'kill $pg 2>/dev/null' INT TERM
 echo "== pytest on SQLite"
 # Its browser tests last: each suite's browser phase runs several processes (Chromium, live servers), and
 # the two overlapping made both wait on each other; Postgres runs them first, in its usual order.
-# tests/unit and tests/contract touch no database: they run once, in the Postgres process (which has had
-# the room), so the two processes do not repeat 1,200 identical tests.
+# tests/unit and tests/contract touch no database: they run once, here, so the two processes do not repeat
+# 1,200 identical tests; the Postgres process has the package and container builds instead.
 order=()
-[ $# -eq 0 ] && order=(tests/integration tests/e2e)
+[ $# -eq 0 ] && order=(tests/unit tests/contract tests/integration tests/e2e)
 env -u DATABASE_URL "$py" -m pytest --durations=15 "${order[@]}" "$@"
 sqlite_status=$?
 wait $pg
