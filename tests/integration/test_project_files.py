@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -31,6 +32,12 @@ async def test_the_api_document_carries_the_package_version(client: httpx.AsyncC
 def test_the_licence_is_stated_and_shipped() -> None:
     assert PROJECT["license"] == "Apache-2.0"
     assert "Apache License" in (ROOT / "LICENSE").read_text()[:200]
+
+
+def test_the_clients_packages_carry_the_version_and_the_licence() -> None:
+    embed = json.loads((ROOT / "clients/js/package.json").read_text())  # published: it has a version
+    assert (embed["version"], embed["license"]) == (PROJECT["version"], PROJECT["license"])
+    assert json.loads((ROOT / "clients/node/package.json").read_text())["license"] == PROJECT["license"]
 
 
 def test_the_changelog_describes_this_version() -> None:

@@ -120,7 +120,8 @@ def definitions(draw: st.DrawFn) -> FlowDefinition:
     )
 
 
-@settings(max_examples=150, deadline=None, database=None)
+# 60 generated flows per run (about 0.1 s each): runs on every make test, so the examples add up across runs.
+@settings(max_examples=60, deadline=None, database=None)
 @given(definitions(), st.randoms(use_true_random=False))
 def test_definition_to_form_fields_and_back_is_the_identity(definition: FlowDefinition, rnd: random.Random) -> None:
     fields = to_fields(from_definition(definition))
