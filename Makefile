@@ -51,8 +51,8 @@ bench: $(STAMP) apt-test
 # --- environment -------------------------------------------------------------------------------
 # `make run` installs what running needs (requirements.lock); checks and tests add requirements-dev.lock.
 $(RUN_STAMP): pyproject.toml requirements.lock
-	@command -v python3 >/dev/null || { apt-get $(APT_WAIT) update -qq && apt-get $(APT_WAIT) install -y -qq python3 python3-venv; }
-	@[ -x $(PY) ] || python3 -m venv .venv || { apt-get $(APT_WAIT) update -qq && apt-get $(APT_WAIT) install -y -qq python3-venv && python3 -m venv .venv; }
+	@command -v python3 >/dev/null || $(call APT_GET,python3 python3-venv)
+	@[ -x $(PY) ] || python3 -m venv .venv || { $(call APT_GET,python3-venv) && python3 -m venv .venv; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
@@ -65,10 +65,13 @@ $(STAMP): $(RUN_STAMP) requirements-dev.lock
 	$(PY) -m pip wheel -q -r requirements.lock -w .venv/wheelhouse
 	@touch $(STAMP)
 
-APT_WAIT := -o DPkg::Lock::Timeout=600  # test-deps runs apt beside pip, whose venv may need apt too
+# test-deps runs apt beside pip, whose venv may need apt too: one apt at a time (apt-get update does not wait for
+# the lists' lock, only install waits for dpkg's), and both wait for any other apt on the machine.
+APT_LOCK := flock /var/lock/saveflow-apt.lock
+APT_WAIT := -o DPkg::Lock::Timeout=600
 
 # apt packages, installed only when missing (root on Debian; elsewhere install them yourself)
-APT_GET = if [ "$$(id -u)" = 0 ]; then apt-get $(APT_WAIT) update -qq && DEBIAN_FRONTEND=noninteractive apt-get $(APT_WAIT) install -y -qq --no-install-recommends $(1); \
+APT_GET = if [ "$$(id -u)" = 0 ]; then $(APT_LOCK) sh -c "apt-get $(APT_WAIT) update -qq && DEBIAN_FRONTEND=noninteractive apt-get $(APT_WAIT) install -y -qq --no-install-recommends $(1)"; \
 	else echo "please install: $(1)" >&2; exit 1; fi
 
 apt-run:
@@ -108,7 +111,7 @@ imports: $(STAMP)
 	.venv/bin/lint-imports
 
 # Both databases at once (one pytest per core); the two targets below run one database each.
-pytest-both: $(STAMP)
+pytest-both: $(STAMP) $(CLIENT_NPM)
 	tests/support/pytest-both.sh $(PY) $(PYTEST_ARGS)
 
 pytest-sqlite: $(STAMP)

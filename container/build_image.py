@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -60,11 +61,23 @@ def build_rootfs(root: Path, wheel: Path, wheelhouse: Path) -> None:
                 entry.unlink()
 
 
+# Debian's architecture names (dpkg) to the OCI image spec's (Go's GOARCH, with a variant for 32-bit ARM).
+OCI_ARCHITECTURES = {"amd64": ("amd64", ""), "arm64": ("arm64", "v8"), "armhf": ("arm", "v7"), "i386": ("386", "")}
+
+
+def image_platform() -> dict[str, str]:
+    """mmdebstrap builds for this machine's architecture: the config says which, or runtimes elsewhere misjudge it."""
+    debian = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+    if debian not in OCI_ARCHITECTURES:
+        raise SystemExit(f"no OCI name known for Debian architecture {debian!r}")
+    architecture, variant = OCI_ARCHITECTURES[debian]
+    return {"architecture": architecture, "os": "linux", **({"variant": variant} if variant else {})}
+
+
 def image_config(version: str, diff_id: str) -> dict[str, Any]:
     """What a runtime needs to start the service (OCI image spec, config.md): production defaults, demo off."""
     return {
-        "architecture": "amd64",
-        "os": "linux",
+        **image_platform(),
         "config": {
             "User": f"{UID}:{UID}",
             "WorkingDir": HOME,
@@ -106,7 +119,7 @@ def write_oci_archive(root: Path, out: Path, version: str) -> None:
         blobs.mkdir(parents=True)
         layer_tar = layout / "layer.tar"
         subprocess.run(
-            ["tar", "--sort=name", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(layer_tar), "."],
+            ["tar", "--sort=name", "--numeric-owner", "-C", str(root), "-cf", str(layer_tar), "."],
             check=True,
         )
         diff_id = "sha256:" + _sha256_of(layer_tar)
@@ -130,7 +143,12 @@ def write_oci_archive(root: Path, out: Path, version: str) -> None:
                 {
                     "mediaType": f"{OCI}.manifest.v1+json",
                     **_blob(blobs, _json(manifest)),
-                    "annotations": {"org.opencontainers.image.ref.name": version},
+                    # ref.name is the tag in the layout (umoci, skopeo); podman and containerd name the image
+                    # they load by io.containerd.image.name, else it would be "localhost/<version>:latest".
+                    "annotations": {
+                        "org.opencontainers.image.ref.name": version,
+                        "io.containerd.image.name": f"localhost/saveflow:{version}",
+                    },
                 }
             ],
         }
@@ -159,6 +177,8 @@ def main() -> None:
     parser.add_argument("--wheelhouse", type=Path, required=True, help="its dependencies as wheels (requirements.lock)")
     parser.add_argument("--out", type=Path, required=True, help="the OCI archive to write")
     args = parser.parse_args()
+    if sys.version_info[:2] != (3, 11):  # the wheelhouse's binary wheels must fit bookworm's Python
+        raise SystemExit("run this with Python 3.11 (bookworm's), whose wheels --wheelhouse holds")
     version = args.wheel.name.split("-")[1]
     with tempfile.TemporaryDirectory(prefix="saveflow-rootfs-") as scratch:
         root = Path(scratch) / "rootfs"

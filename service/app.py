@@ -194,6 +194,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        stopping.clear()  # an app started again after a shutdown (tests) runs its background rounds again
         await open_engine(engine)
         async with httpx.AsyncClient(follow_redirects=False) as client:
             workers = [asyncio.create_task(sweep_forever()), asyncio.create_task(deliver_forever(client))]

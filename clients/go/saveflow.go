@@ -29,6 +29,9 @@ var ErrWebhookNotVerified = errors.New("webhook not verified")
 // SaveflowToken mints a fresh embed token for one click on "Cancel subscription" (HS256, signed with
 // SAVEFLOW_EMBED_SECRET). claims may add email, first_name, locale, attrs, losses, test and return_url.
 func SaveflowToken(secret, customerID, subscriptionID string, claims map[string]any, lifetime time.Duration) (string, error) {
+	if secret == "" {
+		return "", errors.New("the embed secret is empty")
+	}
 	if lifetime > time.Hour {
 		lifetime = time.Hour // the service refuses tokens that live over 1 hour
 	}
@@ -67,8 +70,8 @@ func VerifyWebhook(secret string, rawBody []byte, id, timestamp, signatures stri
 		return nil, fmt.Errorf("%w: timestamp too old or too new", ErrWebhookNotVerified)
 	}
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return nil, fmt.Errorf("%w: the secret is not a whsec_ secret", ErrWebhookNotVerified)
+	if err != nil || len(key) == 0 { // an empty key would sign for anyone
+		return nil, fmt.Errorf("%w: the secret is empty or not a whsec_ secret", ErrWebhookNotVerified)
 	}
 	mac := hmac.New(sha256.New, key)
 	fmt.Fprintf(mac, "%s.%s.%s", id, timestamp, rawBody)

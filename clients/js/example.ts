@@ -1,4 +1,4 @@
-// How a host page uses the module; `make test` type-checks it (tsc, strict) against saveflow.d.ts.
+// How a host page uses the module; `make test` type-checks it (tsc, strict) against saveflow.d.mts.
 import SaveFlowDefault, { open, prepare, type OfferKind, type Result } from "./saveflow.mjs";
 
 const button = document.querySelector<HTMLButtonElement>("#cancel");
@@ -7,9 +7,11 @@ async function tokenForThisClick(): Promise<string> {
   return (await fetch("/billing/saveflow-token")).text();
 }
 
-button?.addEventListener("pointerenter", async () => prepare({ token: await tokenForThisClick() }));
+const baseUrl = "https://saveflow.example.com";
+
+button?.addEventListener("pointerenter", async () => prepare({ token: await tokenForThisClick(), baseUrl }));
 button?.addEventListener("click", async () => {
-  const result: Result = await open({ token: await tokenForThisClick(), baseUrl: "https://saveflow.example.com" });
+  const result: Result = await open({ token: await tokenForThisClick(), baseUrl });
   if (result.outcome === "saved" && result.offer) {
     const kind: OfferKind = result.offer.kind;
     console.log(`saved by a ${kind} offer (${result.offer.id}) in session ${result.sessionId ?? "?"}`);
@@ -17,6 +19,6 @@ button?.addEventListener("click", async () => {
   if (result.outcome !== "abandoned") location.reload();
 });
 
-window.addEventListener("saveflow:step", (event) => console.log(event.detail.step));
+window.addEventListener("saveflow:step", (event) => console.log(event.detail.step ?? "loading"));
 window.addEventListener("saveflow:close", (event) => console.log(event.detail.outcome));
-void SaveFlowDefault.open({ token: "…", theme: "auto" });
+void SaveFlowDefault.open({ token: "…", baseUrl, theme: "auto" });

@@ -20,10 +20,11 @@ export interface OpenOptions {
   /** The embed token your backend minted for this click (HS256 JWT; single use). */
   token: string;
   /**
-   * The service's URL, e.g. "https://saveflow.example.com". Default: the origin this module was loaded from,
-   * so pass it when you bundle this module into your own scripts.
+   * The save-flow service's URL, e.g. "https://saveflow.example.com". Required here (the classic script served
+   * at /static/embed.js finds it by itself): without it, open and prepare throw a TypeError. Buttons prepared on
+   * hover (`data-saveflow-open data-token="…"`) carry it as `data-base-url`.
    */
-  baseUrl?: string;
+  baseUrl: string;
   /** A language tag ("en", "de", "fr", "es"); default: the token's `locale`, then the browser's. */
   locale?: string;
   /** Default "light"; "auto" follows the visitor's colour scheme. */
@@ -42,7 +43,7 @@ export interface Result {
 /** Events fired on `window` as `saveflow:open`, `saveflow:step`, `saveflow:finished` and `saveflow:close`. */
 export interface SaveFlowEventMap {
   "saveflow:open": CustomEvent<{ baseUrl: string }>;
-  "saveflow:step": CustomEvent<{ step: string; sessionId: string | null }>;
+  "saveflow:step": CustomEvent<{ step: string | null; sessionId: string | null }>;
   "saveflow:finished": CustomEvent<Result>;
   "saveflow:close": CustomEvent<Result>;
 }

@@ -1,7 +1,7 @@
 /* SaveFlow's embed API as an ES module (types: saveflow.d.mts). Built from service/static/embed.js by
    tests/support/embed_module.py: edit embed.js, then run `python -m tests.support.embed_module`. */
-const w = window, d = document;
-var cur, spent = {}, defaultBase = new URL(import.meta.url).origin;
+const w = globalThis.window, d = w?.document;
+var cur, spent = {}, defaultBase = () => { throw new TypeError("SaveFlow: pass baseUrl, the save-flow service's URL"); };
 var emit = (name, detail) => w.dispatchEvent(new CustomEvent("saveflow:" + name, { detail }));
 var tag = (name, id, props, css) => {
   var el = Object.assign(d.createElement(name), props);
@@ -11,7 +11,7 @@ var tag = (name, id, props, css) => {
 };
 
 function build(o, prepared) {
-  var base = (o.baseUrl || defaultBase).replace(/\/$/, ""), origin = new URL(base).origin, q = encodeURIComponent;
+  var base = (o.baseUrl || defaultBase()).replace(/\/$/, ""), origin = new URL(base).origin, q = encodeURIComponent;
   var theme = o.theme || "light", mq = (m) => w.matchMedia(m), narrow = mq("(max-width:540px)");
   var dark = theme == "dark" || theme == "auto" && mq("(prefers-color-scheme:dark)").matches;
   var root = d.documentElement.style, overflow, previousFocus, resolve;
@@ -99,8 +99,8 @@ var intent = (e) => {
   var t = e.target.closest?.("[data-saveflow-open][data-token]");
   if (t) prepare(t.dataset);
 };
-d.addEventListener("pointerover", intent);
-d.addEventListener("focusin", intent);
+d?.addEventListener("pointerover", intent);
+d?.addEventListener("focusin", intent);
 export const SaveFlow = {
   open: (o) => {
     if (!cur?.shown) {

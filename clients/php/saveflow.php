@@ -17,6 +17,9 @@ function saveflow_base64url(string $bytes): string
  */
 function saveflow_token(string $secret, string $customerId, string $subscriptionId, array $claims = [], int $lifetimeSeconds = 900): string
 {
+    if ($secret === '') {
+        throw new InvalidArgumentException('the embed secret is empty');
+    }
     $now = time();
     $payload = array_merge($claims, [
         'sub' => $customerId,
@@ -45,8 +48,8 @@ function saveflow_verify_webhook(string $secret, string $rawBody, ?string $id, ?
         throw new SaveFlowWebhookError('timestamp too old or too new');
     }
     $key = base64_decode(preg_replace('/^whsec_/', '', $secret), true);
-    if ($key === false) {
-        throw new SaveFlowWebhookError('the secret is not a whsec_ secret');
+    if ($key === false || $key === '') { // an empty key would sign for anyone
+        throw new SaveFlowWebhookError('the secret is empty or not a whsec_ secret');
     }
     $expected = base64_encode(hash_hmac('sha256', "$id.$timestamp.$rawBody", $key, true));
     // The header lists "v1,<signature>" entries, space-separated (several while a secret is rotated).

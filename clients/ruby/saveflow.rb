@@ -12,15 +12,18 @@ module SaveFlow
   WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 
   # A fresh embed token for one click on "Cancel subscription" (HS256, signed with SAVEFLOW_EMBED_SECRET).
-  # `claims` may add email, first_name, locale, attrs, losses, test and return_url (see the README).
-  def self.token(secret, customer_id, subscription_id, claims = {}, lifetime_seconds: 15 * 60)
+  # `claims` may add email, first_name, locale, attrs, losses, test and return_url (see the README), e.g.
+  # SaveFlow.token(secret, user.id, subscription.stripe_id, email: user.email, locale: "de").
+  def self.token(secret, customer_id, subscription_id, lifetime_seconds: 15 * 60, **claims)
+    raise ArgumentError, "the embed secret is empty" if secret.to_s.empty?
+
     now = Time.now.to_i
-    payload = claims.merge(
-      sub: customer_id,
-      subscription_id: subscription_id,
-      iat: now,
-      exp: now + [lifetime_seconds, 3600].min, # the service refuses tokens that live over 1 hour
-      jti: SecureRandom.urlsafe_base64(16) # single use: one token starts one session
+    payload = claims.transform_keys(&:to_s).merge(
+      "sub" => customer_id,
+      "subscription_id" => subscription_id,
+      "iat" => now,
+      "exp" => now + [lifetime_seconds, 3600].min, # the service refuses tokens that live over 1 hour
+      "jti" => SecureRandom.urlsafe_base64(16) # single use: one token starts one session
     )
     JWT.encode(payload, secret, "HS256")
   end
@@ -34,7 +37,8 @@ module SaveFlow
       raise WebhookVerificationError, "timestamp too old or too new"
     end
 
-    key = Base64.strict_decode64(secret.delete_prefix("whsec_"))
+    key = Base64.strict_decode64(secret.to_s.delete_prefix("whsec_"))
+    raise WebhookVerificationError, "the secret is empty" if key.empty? # an empty key would sign for anyone
     signed = "#{webhook_id}.#{webhook_timestamp}.#{raw_body}"
     expected = Base64.strict_encode64(OpenSSL::HMAC.digest("SHA256", key, signed))
     # The header lists "v1,<signature>" entries, space-separated (several while a secret is rotated).
@@ -55,11 +59,11 @@ if $PROGRAM_NAME == __FILE__
   case command
   when "token"
     claims = flag == "--test" ? { test: true } : {}
-    puts SaveFlow.token(ENV.fetch("SAVEFLOW_EMBED_SECRET"), customer_id, subscription_id, claims)
+    puts SaveFlow.token(ENV.fetch("SAVEFLOW_EMBED_SECRET"), customer_id, subscription_id, **claims)
   when "verify"
     begin
       event = SaveFlow.verify_webhook(
-        ENV.fetch("SAVEFLOW_WEBHOOK_SECRET"), $stdin.read,
+        ENV.fetch("SAVEFLOW_WEBHOOK_SECRET", ""), $stdin.read,
         webhook_id: ENV["WEBHOOK_ID"], webhook_timestamp: ENV["WEBHOOK_TIMESTAMP"], webhook_signature: ENV["WEBHOOK_SIGNATURE"]
       )
       puts event["type"]

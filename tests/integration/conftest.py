@@ -47,7 +47,9 @@ _apps: dict[Settings, Litestar] = {}
 async def fx_app(settings: Settings, clock: FakeClock) -> AsyncIterator[Litestar]:
     app = _apps.get(settings)
     if app is None:
-        app = _apps[settings] = create_app(settings, clock=clock)
+        app = create_app(settings, clock=clock)
+        if settings.billing_provider != "host":  # the demo's reference host keeps state of its own: never shared
+            _apps[settings] = app
     app.state.clock = clock
     app.state.billing = build_billing(settings, clock)
     await app.stores.get(LOGIN_RATE_LIMIT.store).delete_all()  # the login route's per-address counts

@@ -15,6 +15,7 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,6 +106,11 @@ def test_the_wheel_installs_into_a_fresh_venv_and_serves(wheel: Path, tmp_path: 
         server.wait(timeout=10)
 
 
+def _blob(layout: Path, digest: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((layout / "blobs" / digest.replace(":", "/")).read_text())
+    return loaded
+
+
 def test_the_container_image_builds_and_serves_as_its_own_user(wheel: Path, tmp_path: Path) -> None:
     """container/build_image.py's OCI archive, read by umoci (an independent implementation of the image spec) into
     a runtime bundle and started by runc, as a container engine would: its defaults, a volume, a port of our own."""
@@ -140,6 +146,12 @@ def test_the_container_image_builds_and_serves_as_its_own_user(wheel: Path, tmp_
         cwd=tmp_path,
     )
 
+    index = json.loads((layout / "index.json").read_text())
+    assert index["manifests"][0]["annotations"]["io.containerd.image.name"] == f"localhost/saveflow:{version}"
+    manifest = _blob(layout, index["manifests"][0]["digest"])
+    platform = _blob(layout, manifest["config"]["digest"])
+    debian = _run("dpkg", "--print-architecture", cwd=tmp_path).strip()
+    assert platform["architecture"] == {"amd64": "amd64", "arm64": "arm64"}.get(debian, platform["architecture"])
     config = json.loads((bundle / "config.json").read_text())
     process = config["process"]
     assert process["args"] == ["saveflow", "serve", "--host", "0.0.0.0", "--port", "8000", "--migrate"]
@@ -158,9 +170,10 @@ def test_the_container_image_builds_and_serves_as_its_own_user(wheel: Path, tmp_
 
     name = f"saveflow-test-{port}"
     log = tmp_path / "container.log"
-    with log.open("wb") as out:
-        subprocess.run(["runc", "run", "--detach", "--bundle", str(bundle), name], stdout=out, stderr=out, check=True)
     try:
+        with log.open("wb") as out:
+            started = subprocess.run(["runc", "run", "--detach", "--bundle", str(bundle), name], stdout=out, stderr=out)
+        assert started.returncode == 0, log.read_text()
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:

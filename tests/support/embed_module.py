@@ -17,10 +17,15 @@ HEADER = (
 )
 OPENING = "((w, d) => {\n"
 CLOSING = "})(window, document);\n"
-# The classic script finds the service by its own <script src>; a module by its own URL. A bundler changes that
-# URL, so bundled copies pass `baseUrl` (saveflow.d.mts says so).
+# The classic script finds the service by its own <script src>. A module has no such address (the service does
+# not serve it, and a bundler rewrites import.meta.url), so it needs `baseUrl` and says so. It is imported where
+# there is no window too (server-side rendering): nothing at the top level touches one.
+NEEDS_BASE_URL = 'throw new TypeError("SaveFlow: pass baseUrl, the save-flow service\'s URL")'
 REPLACEMENTS = (
-    ("d.currentScript?.src || location", "import.meta.url"),
+    ("defaultBase = new URL(d.currentScript?.src || location).origin", f"defaultBase = () => {{ {NEEDS_BASE_URL}; }}"),
+    ("(o.baseUrl || defaultBase)", "(o.baseUrl || defaultBase())"),
+    ('d.addEventListener("pointerover", intent);', 'd?.addEventListener("pointerover", intent);'),
+    ('d.addEventListener("focusin", intent);', 'd?.addEventListener("focusin", intent);'),
     ("w.SaveFlow = {", "export const SaveFlow = {"),
 )
 EXPORTS = "export const open = SaveFlow.open;\nexport { prepare };\nexport default SaveFlow;\n"
@@ -36,7 +41,7 @@ def build(source: str) -> str:
         if body.count(old) != 1:
             raise ValueError(f"embed.js should contain {old!r} exactly once")
         body = body.replace(old, new)
-    return HEADER + "const w = window, d = document;\n" + body + EXPORTS
+    return HEADER + "const w = globalThis.window, d = w?.document;\n" + body + EXPORTS
 
 
 if __name__ == "__main__":
