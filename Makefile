@@ -36,7 +36,8 @@ test-deps:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target $(STAMP) apt-test $(CLIENT_NPM)
 
 # The container image, an OCI archive (README, "Running in production"; container/build_image.py).
-image: $(STAMP) apt-test
+image: $(STAMP)
+	@command -v mmdebstrap >/dev/null || { $(call APT_GET,mmdebstrap); }
 	@mkdir -p dist
 	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 	$(PY) container/build_image.py --wheel dist/saveflow-$$($(PY) -m service --version | cut -d' ' -f2)-py3-none-any.whl \
@@ -44,8 +45,9 @@ image: $(STAMP) apt-test
 
 # Benchmarks (not part of make test): each figure beside its goal with PASS/FAIL, written to bench/results.json
 # (bench/README.md). The flow load comes from wrk, installed here when missing; Postgres is a throwaway durable cluster.
-bench: $(STAMP) apt-test
-	@[ -x /usr/bin/wrk ] || { $(call APT_GET,wrk); }
+bench: $(STAMP)
+	@missing=""; $(BROWSER_AND_POSTGRES) [ -x /usr/bin/wrk ] || missing="$$missing wrk"; \
+	[ -z "$$missing" ] || { $(call APT_GET,$$missing); }
 	PG_DURABLE=1 tests/support/with-postgres.sh $(PY) -m bench.run
 
 # --- environment -------------------------------------------------------------------------------
@@ -80,10 +82,11 @@ apt-run:
 # Chromium and PostgreSQL for the tests; Node.js, Ruby, PHP and Go (with their JWT packages) run the
 # integrators' snippets in clients/ (tests/e2e/test_clients.py); mmdebstrap builds the container image, which
 # umoci unpacks and runc starts (tests/integration/test_package.py). One apt-get for whatever is missing.
+# (bench needs only the first two, image only mmdebstrap.)
+BROWSER_AND_POSTGRES = [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql";
 apt-test:
-	@missing=""; \
-	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	@missing=""; $(BROWSER_AND_POSTGRES) \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v ruby >/dev/null || missing="$$missing ruby"; \
